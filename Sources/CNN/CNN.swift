@@ -1,0 +1,1 @@
+// The CNN module: see docs/architecture.md.

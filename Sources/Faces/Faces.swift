@@ -1,0 +1,1 @@
+// The Faces module: see docs/architecture.md.

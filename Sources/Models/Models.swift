@@ -1,0 +1,1 @@
+// The Models module: see docs/architecture.md.
