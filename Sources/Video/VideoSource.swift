@@ -58,6 +58,7 @@ public final class VideoSource: @unchecked Sendable {
     private var phase = Phase.reading
     private var spareFrame: UnsafeMutablePointer<AVFrame>?
     private var failedReconnects = 0
+    private var againSince: Int64?
 
     // Timestamp bookkeeping (seconds).
     private let frameDuration: Double
@@ -199,9 +200,22 @@ public final class VideoSource: @unchecked Sendable {
             }
             switch read {
             case .ok:
-                break
+                againSince = nil
             case .again:
-                usleep(1000)  // the demuxer has nothing yet; the next read re-arms the deadline
+                // The demuxer has nothing yet. Retry, but not past the read timeout.
+                let now = monotonicNanos()
+                let since = againSince ?? now
+                againSince = since
+                if Double(now - since) / 1e9 >= options.readTimeout {
+                    againSince = nil
+                    let error = VideoError.timedOut(call: "av_read_frame", seconds: options.readTimeout)
+                    stats.lastError = error
+                    stats.timeouts += 1
+                    if info.isLive { stats.disconnects += 1 }
+                    beginDraining(session, cause: info.isLive ? .disconnected : .readError(error))
+                } else {
+                    usleep(1000)
+                }
                 return
             case .endOfStream:
                 if info.isLive {
