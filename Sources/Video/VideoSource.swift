@@ -44,6 +44,11 @@ public final class VideoSource: @unchecked Sendable {
     /// Whether the input is read as a live stream.
     public var isLive: Bool { info.isLive }
 
+    /// Frames this source delivered that are still alive somewhere (each holds a decoder buffer).
+    /// Readable from any thread; a consumer that keeps memory flat keeps this small.
+    public var framesAlive: Int { lifeCounter.alive.load(ordering: .relaxed) }
+    private let lifeCounter = FrameLifeCounter()
+
     private enum Phase {
         case reading
         /// The decoder was sent its end-of-stream; deliver what it holds, then act on `cause`.
@@ -356,7 +361,7 @@ public final class VideoSource: @unchecked Sendable {
         lastDeliveryNanos = now
 
         let decoded = DecodedFrame(taking: frame, index: stats.framesDecoded, pts: pts, timestamp: ticks,
-                                   wallclock: info.isLive ? Date() : nil)
+                                   wallclock: info.isLive ? Date() : nil, counter: lifeCounter)
         stats.framesDecoded += 1
         if decoded.isCorrupt { stats.corruptFrames += 1 }
         return decoded
