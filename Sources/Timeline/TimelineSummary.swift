@@ -107,6 +107,9 @@ public struct TimelineSummary: Codable, Sendable, Equatable {
         case frames, framesWithoutFace = "frames_without_face", noFaceShare = "no_face_share", start, end, tracks
     }
 
+    /// Rows with a face (the sidecar's `faces`).
+    public var faceRows: Int { tracks.reduce(0) { $0 + $1.frames } }
+
     /// Pretty-printed JSON with sorted keys (`--summary PATH`).
     public func jsonData() throws(TimelineError) -> Data {
         let encoder = JSONEncoder()
