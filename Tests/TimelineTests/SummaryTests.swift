@@ -34,8 +34,24 @@ struct SummaryTests {
         for (seg, e) in zip(track.segments, expected) {
             #expect(abs(seg.start - e.0) < 1e-12 && abs(seg.end - e.1) < 1e-12 && seg.label == e.2, "\(seg)")
         }
+        // happy->sad, sad->happy (across the absence): 2 changes in 1.0 s = 120 per minute.
+        #expect(track.labelChanges == 2 && abs(track.labelChangesPerMinute - 120) < 1e-9)
+        #expect(track.rawLabelChanges == nil)
         #expect(s.text.contains("no face in 2 (20.0%)"))
         #expect(s.text.contains("face 0: 8 frames"))
+    }
+
+    @Test func rawLabelChangesAreCounted() {
+        // Smoothed label stays happy; raw flips happy/sad/happy/sad: 3 raw changes, 0 smoothed.
+        var builder = TimelineSummaryBuilder()
+        for i in 0..<4 {
+            var r = row(i, .happy)
+            r.face!.rawProbabilities = onehot(i % 2 == 0 ? .happy : .sad)
+            builder.add(r)
+        }
+        let track = builder.summary().tracks[0]
+        #expect(track.labelChanges == 0 && track.rawLabelChanges == 3)
+        #expect(abs(track.rawLabelChangesPerMinute! - 3 / 0.4 * 60) < 1e-9)
     }
 
     @Test func noFaceAtAll() {
@@ -78,6 +94,10 @@ struct SummaryTests {
                 #expect(seg?.label == r.face!.label, "frame \(r.frame)")
             }
             #expect(abs(track.shares.values.reduce(0, +) - 1) < 1e-12)
+        }
+        for track in s.tracks {
+            let mine = rows.filter { $0.face?.faceID == track.faceID }.map { $0.face!.label }
+            #expect(track.labelChanges == zip(mine, mine.dropFirst()).filter { $0 != $1 }.count)
         }
         let noFace = Set(rows.filter { $0.face == nil }.map(\.frame)).count
         #expect(s.framesWithoutFace == noFace)
