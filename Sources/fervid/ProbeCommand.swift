@@ -177,7 +177,7 @@ struct ProbeReport: Encodable {
             }
             lines.append("skipped:     \(corruptPackets ?? 0) corrupt packets, \(readErrors ?? 0) read errors, \(corruptFrames ?? 0) frames concealed")
             if live {
-                lines.append("live:        \(disconnects ?? 0) disconnects, \(reconnectAttempts ?? 0) reconnect attempts, \(reconnects ?? 0) reconnected")
+                lines.append("reconnects:  \(disconnects ?? 0) disconnects, \(reconnectAttempts ?? 0) reconnect attempts, \(reconnects ?? 0) reconnected")
             }
             lines.append("end:         \(end ?? "")" + (endError.map { ": \($0)" } ?? ""))
             if let lastError, lastError != endError { lines.append("last error:  \(lastError)") }
