@@ -3,6 +3,23 @@
 // from the fast code's index arithmetic.
 import Foundation
 
+/// (top, left, bottom, right) padding, with TF's "same" rule written out as in the TensorFlow
+/// docs (`tf.nn.convolution`): out = ⌈in / s⌉, pad_along = max((out − 1)·s + k_eff − in, 0),
+/// pad_top = ⌊pad_along / 2⌋ — independent of `Padding.resolve`, which it checks.
+func naivePads(_ padding: Padding, h: Int, w: Int, kh: Int, kw: Int, stride: Int, dilation: Int = 1)
+    -> (top: Int, left: Int, bottom: Int, right: Int) {
+    switch padding {
+    case .symmetric(let p): return (p, p, p, p)
+    case .explicit(let t, let l, let b, let r): return (t, l, b, r)
+    case .same:
+        let outH = Int((Double(h) / Double(stride)).rounded(.up))
+        let outW = Int((Double(w) / Double(stride)).rounded(.up))
+        let alongH = max((outH - 1) * stride + (kh - 1) * dilation + 1 - h, 0)
+        let alongW = max((outW - 1) * stride + (kw - 1) * dilation + 1 - w, 0)
+        return (alongH / 2, alongW / 2, alongH - alongH / 2, alongW - alongW / 2)
+    }
+}
+
 /// Direct convolution: y[n, o, i, j] = b[o] + Σ x[n, c, i·s − pt + ki·d, j·s − pl + kj·d] · W[o, c', ki, kj]
 /// over the input channels c of o's group (zero outside the input).
 public func naiveConv2d(_ x: Tensor, weight: [Float], bias: [Float]?, outChannels: Int,
@@ -10,7 +27,7 @@ public func naiveConv2d(_ x: Tensor, weight: [Float], bias: [Float]?, outChannel
                         dilation: Int = 1, groups: Int = 1, activation: Activation = .none) -> Tensor {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (kh, kw) = kernel
-    let p = padding.resolve(h: h, w: w, kh: kh, kw: kw, stride: stride, dilation: dilation)
+    let p = naivePads(padding, h: h, w: w, kh: kh, kw: kw, stride: stride, dilation: dilation)
     let oh = (h + p.top + p.bottom - dilation * (kh - 1) - 1) / stride + 1
     let ow = (w + p.left + p.right - dilation * (kw - 1) - 1) / stride + 1
     let cg = c / groups, og = outChannels / groups
@@ -80,7 +97,7 @@ private func naivePoolLength(_ l: Int, k: Int, s: Int, before: Int, after: Int, 
 
 private func naivePoolShape(_ h: Int, _ w: Int, k: Int, s: Int, padding: Padding, ceil: Bool)
     -> (oh: Int, ow: Int, t: Int, l: Int, b: Int, r: Int) {
-    let p = padding.resolve(h: h, w: w, kh: k, kw: k, stride: s)
+    let p = naivePads(padding, h: h, w: w, kh: k, kw: k, stride: s)
     if padding == .same {
         return (Int((Double(h) / Double(s)).rounded(.up)), Int((Double(w) / Double(s)).rounded(.up)),
                 p.top, p.left, p.bottom, p.right)
