@@ -175,7 +175,7 @@ def metadata(model: DBANet, input_size: int = 100, labels=LABELS) -> dict[str, s
         "fervid.arch": "dbanet",
         "fervid.backbone": model.backbone_name,
         "fervid.strategy": model.strategy,
-        "fervid.input_size": str(input_size),
+        "fervid.input_size": f"{input_size}x{input_size}",
         "fervid.labels": ",".join(labels),
         "fervid.colour": "rgb",
         "fervid.mean": ",".join(repr(v) for v in IMAGENET_MEAN),
