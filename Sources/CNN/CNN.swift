@@ -1,1 +1,0 @@
-// The CNN module: see docs/architecture.md.

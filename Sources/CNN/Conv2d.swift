@@ -1,0 +1,341 @@
+// 2-D convolution: im2col over the whole batch + one GEMM per group (a batch of N images is one
+// GEMM with N·OH·OW columns), a direct kernel for depthwise convolution, batch normalization
+// folded into the weights at load time, and bias + activation fused into the epilogue.
+import Foundation
+
+/// The spatial geometry of one convolution or pooling call.
+struct ConvGeometry {
+    var n, c, h, w: Int           // input (N, C, H, W)
+    var kh, kw, stride, dilation: Int
+    var padTop, padLeft, padBottom, padRight: Int
+    var oh, ow: Int               // output spatial size
+
+    init(n: Int, c: Int, h: Int, w: Int, kh: Int, kw: Int, stride: Int, dilation: Int,
+         padding: Padding) {
+        (self.n, self.c, self.h, self.w) = (n, c, h, w)
+        (self.kh, self.kw, self.stride, self.dilation) = (kh, kw, stride, dilation)
+        let p = padding.resolve(h: h, w: w, kh: kh, kw: kw, stride: stride, dilation: dilation)
+        (padTop, padLeft, padBottom, padRight) = p
+        oh = (h + p.top + p.bottom - dilation * (kh - 1) - 1) / stride + 1
+        ow = (w + p.left + p.right - dilation * (kw - 1) - 1) / stride + 1
+    }
+}
+
+/// Folds an inference-form batch normalization into per-channel (scale, shift):
+/// y = (x − mean) / sqrt(var + eps) · γ + β = x · scale + shift.
+func loadBatchNorm(_ w: WeightLoader, _ name: String, channels: Int, eps: Float) throws
+    -> (scale: [Float], shift: [Float]) {
+    let gamma = try w.take("\(name).weight", shape: [channels])
+    let beta = try w.take("\(name).bias", shape: [channels])
+    let mean = try w.take("\(name).running_mean", shape: [channels])
+    let variance = try w.take("\(name).running_var", shape: [channels])
+    var scale = [Float](repeating: 0, count: channels), shift = scale
+    for c in 0..<channels {
+        scale[c] = gamma[c] / (variance[c] + eps).squareRoot()
+        shift[c] = beta[c] - mean[c] * scale[c]
+    }
+    return (scale, shift)
+}
+
+/// A 2-D convolution over (N, C, H, W), PyTorch weight layout (out, in/groups, kh, kw), with an
+/// optional batch normalization folded in at load time and a fused activation.
+///
+/// Checkpoint tensors: `<name>.weight`, `<name>.bias` (if `bias`), and for `batchNorm: bn`
+/// `<bn>.weight`, `<bn>.bias`, `<bn>.running_mean`, `<bn>.running_var`.
+public final class Conv2d: Loadable {
+    public let name: String
+    public let inChannels: Int, outChannels: Int
+    public let kernelH: Int, kernelW: Int, stride: Int, dilation: Int, groups: Int
+    public let padding: Padding
+    public let hasBias: Bool
+    public let batchNorm: String?
+    public let bnEpsilon: Float
+    public let activation: Activation
+
+    /// (out, in/groups, kh, kw) with any batch normalization folded in; GEMM's A, row-major.
+    public internal(set) var weight: [Float]
+    /// (out): the conv bias plus the folded batch-norm shift (zeros when neither exists).
+    public internal(set) var bias: [Float]
+    private var output = OutputBuffer()
+
+    /// A convolution with a `kernel`×`kernel` window.
+    public convenience init(_ name: String, in inChannels: Int, out outChannels: Int, kernel: Int,
+                            stride: Int = 1, padding: Padding = .symmetric(0), dilation: Int = 1,
+                            groups: Int = 1, bias: Bool = true, batchNorm: String? = nil,
+                            bnEpsilon: Float = 1e-5, activation: Activation = .none) {
+        self.init(name, in: inChannels, out: outChannels, kernel: (kernel, kernel), stride: stride,
+                  padding: padding, dilation: dilation, groups: groups, bias: bias,
+                  batchNorm: batchNorm, bnEpsilon: bnEpsilon, activation: activation)
+    }
+
+    /// A convolution with a `kernel.0`×`kernel.1` (height × width) window.
+    public init(_ name: String, in inChannels: Int, out outChannels: Int, kernel: (Int, Int),
+                stride: Int = 1, padding: Padding = .symmetric(0), dilation: Int = 1,
+                groups: Int = 1, bias: Bool = true, batchNorm: String? = nil,
+                bnEpsilon: Float = 1e-5, activation: Activation = .none) {
+        precondition(inChannels > 0 && outChannels > 0 && kernel.0 > 0 && kernel.1 > 0
+                     && stride > 0 && dilation > 0 && groups > 0, "\(name): bad Conv2d parameters")
+        precondition(inChannels % groups == 0 && outChannels % groups == 0,
+                     "\(name): channels \(inChannels)->\(outChannels) not divisible by groups \(groups)")
+        self.name = name
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        (kernelH, kernelW) = kernel
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        hasBias = bias
+        self.batchNorm = batchNorm
+        self.bnEpsilon = bnEpsilon
+        self.activation = activation
+        weight = [Float](repeating: 0, count: outChannels * (inChannels / groups) * kernel.0 * kernel.1)
+        self.bias = [Float](repeating: 0, count: outChannels)
+    }
+
+    public func load(_ w: WeightLoader) throws {
+        let k = (inChannels / groups) * kernelH * kernelW
+        var wt = try w.take("\(name).weight", shape: [outChannels, inChannels / groups, kernelH, kernelW])
+        var b = hasBias ? try w.take("\(name).bias", shape: [outChannels])
+                        : [Float](repeating: 0, count: outChannels)
+        if let bn = batchNorm {
+            let (scale, shift) = try loadBatchNorm(w, bn, channels: outChannels, eps: bnEpsilon)
+            for o in 0..<outChannels {
+                for i in 0..<k { wt[o * k + i] *= scale[o] }
+                b[o] = b[o] * scale[o] + shift[o]
+            }
+        }
+        weight = wt
+        bias = b
+    }
+
+    /// Output geometry for an input of `h`×`w`.
+    func geometry(n: Int, h: Int, w: Int) -> ConvGeometry {
+        ConvGeometry(n: n, c: inChannels, h: h, w: w, kh: kernelH, kw: kernelW, stride: stride,
+                     dilation: dilation, padding: padding)
+    }
+
+    /// (N, in, H, W) -> (N, out, OH, OW), in a buffer owned by this layer.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count == 4 && x.shape[1] == inChannels,
+                     "\(name): expects (N, \(inChannels), H, W), got \(x.shape)")
+        let g = geometry(n: x.shape[0], h: x.shape[2], w: x.shape[3])
+        precondition(g.oh > 0 && g.ow > 0, "\(name): input \(x.shape) too small for the kernel")
+        let y = output.tensor(g.n, outChannels, g.oh, g.ow)
+        if groups == inChannels && groups == outChannels {
+            depthwise(x, y, g)
+        } else {
+            gemmConvolution(x, y, g)
+        }
+        return y
+    }
+
+    // MARK: GEMM path
+
+    /// Floats allowed in one im2col tile (16 MB): bounds scratch memory at large inputs/batches.
+    /// Per layer so tests can force tiling.
+    var tileBudget = 1 << 22
+
+    private func gemmConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) {
+        let p = g.oh * g.ow
+        let cg = inChannels / groups, og = outChannels / groups
+        let k = cg * kernelH * kernelW
+        let pointwise = kernelH == 1 && kernelW == 1 && stride == 1 && g.padTop == 0 && g.padLeft == 0
+            && g.padBottom == 0 && g.padRight == 0
+        // Columns per tile: whole images when they fit, else slices of one image.
+        let perTile = Swift.max(tileBudget / Swift.max(k * groups, outChannels), 64)
+        let scratch = ConvScratch.current
+        weight.withUnsafeBufferPointer { wp in
+            bias.withUnsafeBufferPointer { bp in
+                let tile = GemmTile(conv: self, x: x, y: y, g: g, p: p, cg: cg, og: og, k: k,
+                                    pointwise: pointwise, weight: wp.baseAddress!,
+                                    bias: bp.baseAddress!, scratch: scratch)
+                if p <= perTile {
+                    let imagesPerTile = Swift.max(1, perTile / p)
+                    var n0 = 0
+                    while n0 < g.n {
+                        let ni = Swift.min(imagesPerTile, g.n - n0)
+                        tile.run(image: n0, offset: 0, columns: ni * p)
+                        n0 += ni
+                    }
+                } else {
+                    for n0 in 0..<g.n {
+                        var p0 = 0
+                        while p0 < p {
+                            let cols = Swift.min(perTile, p - p0)
+                            tile.run(image: n0, offset: p0, columns: cols)
+                            p0 += cols
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One GEMM tile: columns [image·P + offset, … + columns) of the batch's output.
+    private struct GemmTile {
+        let conv: Conv2d
+        let x: Tensor, y: Tensor
+        let g: ConvGeometry
+        let p: Int, cg: Int, og: Int, k: Int
+        let pointwise: Bool
+        let weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
+        let scratch: ConvScratch
+
+        func run(image n0: Int, offset p0: Int, columns cols: Int) {
+            let groups = conv.groups, outC = conv.outChannels, inC = conv.inChannels
+            let singleImage = p0 + cols <= p
+            // B: (groups·K, cols) row-major with leading dimension ldb.
+            let b: UnsafePointer<Float>
+            let ldb: Int
+            if pointwise && singleImage {
+                // 1×1 stride 1: the input plane is already the column matrix.
+                b = UnsafePointer(x.data + n0 * inC * p + p0)
+                ldb = p
+            } else if pointwise {
+                // Several whole images: gather (C, n·P) from (n, C, P), rows of P floats.
+                let col = scratch.columns.reserve(inC * cols)
+                let images = cols / p
+                let src = x.data + n0 * inC * p
+                parallelFor(inC, work: inC * cols) { range in
+                    for ci in range {
+                        for j in 0..<images {
+                            (col + ci * cols + j * p).update(from: src + (j * inC + ci) * p, count: p)
+                        }
+                    }
+                }
+                b = UnsafePointer(col)
+                ldb = cols
+            } else {
+                let col = scratch.columns.reserve(groups * k * cols)
+                im2col(x.data, g, firstColumn: n0 * p + p0, columns: cols, into: col)
+                b = UnsafePointer(col)
+                ldb = cols
+            }
+            // C: straight into the output when the tile is inside one image, else a scratch
+            // (outC, cols) scattered to NCHW by the epilogue.
+            let c: UnsafeMutablePointer<Float>
+            let ldc: Int
+            if singleImage {
+                c = y.data + n0 * outC * p + p0
+                ldc = p
+            } else {
+                c = scratch.product.reserve(outC * cols)
+                ldc = cols
+            }
+            for gi in 0..<groups {
+                gemm(m: og, n: cols, k: k, a: weight + gi * og * k, lda: k,
+                     b: b + gi * k * ldb, ldb: ldb, c: c + gi * og * ldc, ldc: ldc)
+            }
+            // Epilogue: bias + activation, scattering (outC, n·P) to (n, outC, P) when needed.
+            let act = conv.activation, bias = self.bias, ydata = y.data
+            if singleImage {
+                parallelFor(outC, work: outC * cols) { range in
+                    for co in range {
+                        let row = c + co * ldc
+                        biasActivation(row, row, count: cols, bias: bias[co], act)
+                    }
+                }
+            } else {
+                let images = cols / p
+                parallelFor(outC, work: outC * cols) { range in
+                    for co in range {
+                        for j in 0..<images {
+                            biasActivation(ydata + ((n0 + j) * outC + co) * p, c + co * ldc + j * p,
+                                           count: p, bias: bias[co], act)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Depthwise path
+
+    /// groups == in == out: each plane convolved with its own kh×kw filter, no GEMM.
+    private func depthwise(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) {
+        let planes = g.n * g.c
+        let act = activation, xdata = x.data, ydata = y.data
+        let (kh, kw) = (kernelH, kernelW)
+        weight.withUnsafeBufferPointer { wbuf in
+            bias.withUnsafeBufferPointer { bbuf in
+                let wp = wbuf.baseAddress!, bp = bbuf.baseAddress!
+                parallelFor(planes, work: planes * g.oh * g.ow * kh * kw) { range in
+                    for plane in range {
+                        let ch = plane % g.c
+                        let src = xdata + plane * g.h * g.w
+                        let dst = ydata + plane * g.oh * g.ow
+                        let filter = wp + ch * kh * kw
+                        for oh in 0..<g.oh {
+                            let out = dst + oh * g.ow
+                            out.update(repeating: 0, count: g.ow)
+                            for ki in 0..<kh {
+                                let ih = oh * g.stride - g.padTop + ki * g.dilation
+                                if ih < 0 || ih >= g.h { continue }
+                                let row = src + ih * g.w
+                                for kj in 0..<kw {
+                                    let wv = filter[ki * kw + kj]
+                                    let off = kj * g.dilation - g.padLeft
+                                    // ow·stride + off in [0, w)
+                                    let lo = Swift.max(0, ceilDiv(-off, g.stride))
+                                    let hi = Swift.min(g.ow, floorDiv(g.w - 1 - off, g.stride) + 1)
+                                    if lo >= hi { continue }
+                                    if g.stride == 1 {
+                                        let r = row + off
+                                        for o in lo..<hi { out[o] += wv * r[o] }
+                                    } else {
+                                        for o in lo..<hi { out[o] += wv * row[o * g.stride + off] }
+                                    }
+                                }
+                            }
+                            biasActivation(out, out, count: g.ow, bias: bp[ch], act)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// im2col over a batch: rows (ci, ki, kj) of all input channels, columns the global output
+/// positions [firstColumn, firstColumn + columns) with column = n·OH·OW + oh·OW + ow.
+/// `dst` is (C·kh·kw, columns) row-major; padded positions are 0.
+func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, firstColumn c0: Int, columns: Int,
+            into dst: UnsafeMutablePointer<Float>) {
+    let rows = g.c * g.kh * g.kw
+    let p = g.oh * g.ow
+    parallelFor(rows, work: rows * columns) { range in
+        for r in range {
+            let ci = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw
+            let dstRow = dst + r * columns
+            let off = kj * g.dilation - g.padLeft          // iw = ow·stride + off
+            let owLo = Swift.max(0, ceilDiv(-off, g.stride))
+            let owHi = Swift.min(g.ow, floorDiv(g.w - 1 - off, g.stride) + 1)
+            var col = c0
+            let end = c0 + columns
+            while col < end {
+                let img = col / p
+                let pos = col % p
+                let oh = pos / g.ow, owStart = pos % g.ow
+                let owEnd = Swift.min(g.ow, owStart + (end - col))
+                let out = dstRow + (col - c0) - owStart      // out[ow] for ow in owStart..<owEnd
+                let ih = oh * g.stride - g.padTop + ki * g.dilation
+                if ih < 0 || ih >= g.h {
+                    (out + owStart).update(repeating: 0, count: owEnd - owStart)
+                } else {
+                    let src = x + ((img * g.c + ci) * g.h + ih) * g.w
+                    let lo = Swift.min(Swift.max(owStart, owLo), owEnd)
+                    let hi = Swift.max(Swift.min(owEnd, owHi), lo)
+                    if lo > owStart { (out + owStart).update(repeating: 0, count: lo - owStart) }
+                    if g.stride == 1 {
+                        if hi > lo { (out + lo).update(from: src + lo + off, count: hi - lo) }
+                    } else {
+                        for o in lo..<hi { out[o] = src[o * g.stride + off] }
+                    }
+                    if owEnd > hi { (out + hi).update(repeating: 0, count: owEnd - hi) }
+                }
+                col += owEnd - owStart
+            }
+        }
+    }
+}

@@ -1,0 +1,472 @@
+// The engine's non-convolution layers. Each returns a buffer it owns (valid until its next call).
+import Foundation
+
+/// Inference-form batch normalization over (N, C, H, W) or (N, C), where no convolution precedes
+/// it to fold into (DenseNet's pre-activation layers). Tensors: `<name>.weight`, `.bias`,
+/// `.running_mean`, `.running_var`.
+public final class BatchNorm2d: Loadable {
+    public let name: String
+    public let channels: Int
+    public let eps: Float
+    public let activation: Activation
+    /// Per-channel y = x · scale + shift.
+    public internal(set) var scale: [Float], shift: [Float]
+    private var output = OutputBuffer()
+
+    public init(_ name: String, channels: Int, eps: Float = 1e-5, activation: Activation = .none) {
+        self.name = name
+        self.channels = channels
+        self.eps = eps
+        self.activation = activation
+        scale = [Float](repeating: 1, count: channels)
+        shift = [Float](repeating: 0, count: channels)
+    }
+
+    public func load(_ w: WeightLoader) throws {
+        (scale, shift) = try loadBatchNorm(w, name, channels: channels, eps: eps)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count >= 2 && x.shape[1] == channels,
+                     "\(name): expects (N, \(channels), …), got \(x.shape)")
+        let y = output.tensor(x.shape)
+        let planes = x.shape[0] * channels, size = x.count / Swift.max(planes, 1)
+        let act = activation, xd = x.data, yd = y.data
+        scale.withUnsafeBufferPointer { sc in
+            shift.withUnsafeBufferPointer { sh in
+                parallelFor(planes, work: x.count) { range in
+                    for plane in range {
+                        let c = plane % channels, s = sc[c], b = sh[c]
+                        let src = xd + plane * size, dst = yd + plane * size
+                        for i in 0..<size { dst[i] = act.apply(src[i] * s + b) }
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// y = act(x Wᵀ + b): (N, in) -> (N, out), PyTorch weight layout (out, in). An input of any
+/// rank whose per-sample size is `in` is read as (N, in). Tensors: `<name>.weight`, `.bias`.
+public final class Linear: Loadable {
+    public let name: String
+    public let inFeatures: Int, outFeatures: Int
+    public let hasBias: Bool
+    public let activation: Activation
+    public internal(set) var weight: [Float], bias: [Float]
+    private var output = OutputBuffer()
+
+    public init(_ name: String, in inFeatures: Int, out outFeatures: Int, bias: Bool = true,
+                activation: Activation = .none) {
+        self.name = name
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        hasBias = bias
+        self.activation = activation
+        weight = [Float](repeating: 0, count: outFeatures * inFeatures)
+        self.bias = [Float](repeating: 0, count: outFeatures)
+    }
+
+    public func load(_ w: WeightLoader) throws {
+        weight = try w.take("\(name).weight", shape: [outFeatures, inFeatures])
+        bias = hasBias ? try w.take("\(name).bias", shape: [outFeatures])
+                       : [Float](repeating: 0, count: outFeatures)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let n = x.shape[0]
+        precondition(n > 0 && x.count == n * inFeatures, "\(name): expects (N, \(inFeatures)), got \(x.shape)")
+        let y = output.tensor(n, outFeatures)
+        let act = activation, yd = y.data, out = outFeatures
+        weight.withUnsafeBufferPointer { wp in
+            gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x.data, lda: inFeatures,
+                 b: wp.baseAddress!, ldb: inFeatures, c: y.data, ldc: outFeatures)
+        }
+        bias.withUnsafeBufferPointer { bp in
+            for i in 0..<n {
+                let row = yd + i * out
+                for j in 0..<out { row[j] = act.apply(row[j] + bp[j]) }
+            }
+        }
+        return y
+    }
+}
+
+/// Per-channel PReLU over (N, C, …): y = x for x > 0, else a_c · x. Tensor: `<name>.weight` (C).
+public final class PReLU: Loadable {
+    public let name: String
+    public let channels: Int
+    public internal(set) var weight: [Float]
+    private var output = OutputBuffer()
+
+    public init(_ name: String, channels: Int) {
+        self.name = name
+        self.channels = channels
+        weight = [Float](repeating: 0.25, count: channels)
+    }
+
+    public func load(_ w: WeightLoader) throws {
+        weight = try w.take("\(name).weight", shape: [channels])
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count >= 2 && x.shape[1] == channels,
+                     "\(name): expects (N, \(channels), …), got \(x.shape)")
+        let y = output.tensor(x.shape)
+        let planes = x.shape[0] * channels, size = x.count / Swift.max(planes, 1)
+        let xd = x.data, yd = y.data
+        weight.withUnsafeBufferPointer { a in
+            parallelFor(planes, work: x.count) { range in
+                for plane in range {
+                    let slope = a[plane % channels]
+                    let src = xd + plane * size, dst = yd + plane * size
+                    for i in 0..<size { dst[i] = src[i] > 0 ? src[i] : slope * src[i] }
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// Elementwise activation into a layer-owned buffer.
+private func elementwise(_ x: Tensor, _ y: Tensor, _ act: Activation) {
+    let xd = x.data, yd = y.data, n = x.count
+    let chunks = Swift.max(1, n / 16_384)
+    parallelFor(chunks, work: n) { range in
+        let lo = range.lowerBound * n / chunks, hi = range.upperBound * n / chunks
+        for i in lo..<hi { yd[i] = act.apply(xd[i]) }
+    }
+}
+
+/// max(x, 0), elementwise.
+public final class ReLU {
+    private var output = OutputBuffer()
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let y = output.tensor(x.shape)
+        elementwise(x, y, .relu)
+        return y
+    }
+}
+
+/// 1 / (1 + e^−x), elementwise.
+public final class Sigmoid {
+    private var output = OutputBuffer()
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let y = output.tensor(x.shape)
+        elementwise(x, y, .sigmoid)
+        return y
+    }
+}
+
+/// Softmax along `axis` (default 1: the K of (N, K), or the C of (N, C, H, W) as in MTCNN's
+/// P-Net), max-subtracted for stability.
+public final class Softmax {
+    public let axis: Int
+    private var output = OutputBuffer()
+    public init(axis: Int = 1) { self.axis = axis }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(axis < x.shape.count, "Softmax: axis \(axis) for shape \(x.shape)")
+        let y = output.tensor(x.shape)
+        let outer = x.shape[..<axis].reduce(1, *), len = x.shape[axis]
+        let inner = x.shape[(axis + 1)...].reduce(1, *)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let src = x.data + o * len * inner + i, dst = y.data + o * len * inner + i
+                var m = -Float.infinity
+                for k in 0..<len { m = Swift.max(m, src[k * inner]) }
+                var sum: Float = 0
+                for k in 0..<len {
+                    let e = expf(src[k * inner] - m)
+                    dst[k * inner] = e
+                    sum += e
+                }
+                let inv = 1 / sum
+                for k in 0..<len { dst[k * inner] *= inv }
+            }
+        }
+        return y
+    }
+}
+
+/// Output size of a pooling window along one axis (PyTorch `pooling_output_shape`, and TF "same").
+func poolOutputSize(_ size: Int, kernel: Int, stride: Int, padBefore: Int, padAfter: Int,
+                    ceilMode: Bool) -> Int {
+    var out = (size + padBefore + padAfter - kernel + (ceilMode ? stride - 1 : 0)) / stride + 1
+    // PyTorch: the last window must start inside the input or the left padding.
+    if ceilMode && (out - 1) * stride >= size + padBefore { out -= 1 }
+    return out
+}
+
+/// Pooling geometry: output size and (top, left, bottom, right) padding.
+struct PoolGeometry {
+    let oh: Int, ow: Int
+    let top: Int, left: Int, bottom: Int, right: Int
+
+    init(h: Int, w: Int, kernel: Int, stride: Int, padding: Padding, ceilMode: Bool) {
+        let p = padding.resolve(h: h, w: w, kh: kernel, kw: kernel, stride: stride)
+        (top, left, bottom, right) = p
+        if padding == .same {
+            oh = (h + stride - 1) / stride
+            ow = (w + stride - 1) / stride
+        } else {
+            oh = poolOutputSize(h, kernel: kernel, stride: stride, padBefore: p.top, padAfter: p.bottom, ceilMode: ceilMode)
+            ow = poolOutputSize(w, kernel: kernel, stride: stride, padBefore: p.left, padAfter: p.right, ceilMode: ceilMode)
+        }
+    }
+}
+
+/// Max pooling with PyTorch semantics (padding acts as −∞, `ceil_mode` windows may hang over
+/// the edge); `.same` padding gives Keras' `MaxPooling2D(padding="same")`.
+public final class MaxPool2d {
+    public let kernel: Int, stride: Int, padding: Padding, ceilMode: Bool
+    private var output = OutputBuffer()
+
+    /// `stride` defaults to `kernel`, as in PyTorch.
+    public init(kernel: Int, stride: Int? = nil, padding: Padding = .symmetric(0), ceilMode: Bool = false) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+        self.ceilMode = ceilMode
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count == 4, "MaxPool2d: expects (N, C, H, W), got \(x.shape)")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let g = PoolGeometry(h: h, w: w, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+        precondition(g.oh > 0 && g.ow > 0, "MaxPool2d: input \(x.shape) too small")
+        let y = output.tensor(n, c, g.oh, g.ow)
+        let (k, s, xd, yd) = (kernel, stride, x.data, y.data)
+        parallelFor(n * c, work: y.count * k * k) { range in
+            for plane in range {
+                let src = xd + plane * h * w, dst = yd + plane * g.oh * g.ow
+                for oh in 0..<g.oh {
+                    let h0 = Swift.max(oh * s - g.top, 0), h1 = Swift.min(oh * s - g.top + k, h)
+                    for ow in 0..<g.ow {
+                        let w0 = Swift.max(ow * s - g.left, 0), w1 = Swift.min(ow * s - g.left + k, w)
+                        var m = -Float.infinity
+                        for ih in h0..<Swift.max(h1, h0) {
+                            for iw in w0..<Swift.max(w1, w0) { m = Swift.max(m, src[ih * w + iw]) }
+                        }
+                        dst[oh * g.ow + ow] = m
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// Average pooling with PyTorch semantics: with `countIncludePad` the divisor counts padding
+/// (but not the part of a `ceil_mode` window beyond the padding); without it, only real pixels.
+/// Keras' `AveragePooling2D(padding="same")` is `.same` with `countIncludePad: false`.
+public final class AvgPool2d {
+    public let kernel: Int, stride: Int, padding: Padding, ceilMode: Bool, countIncludePad: Bool
+    private var output = OutputBuffer()
+
+    public init(kernel: Int, stride: Int? = nil, padding: Padding = .symmetric(0), ceilMode: Bool = false,
+                countIncludePad: Bool = true) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+        self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count == 4, "AvgPool2d: expects (N, C, H, W), got \(x.shape)")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let g = PoolGeometry(h: h, w: w, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+        precondition(g.oh > 0 && g.ow > 0, "AvgPool2d: input \(x.shape) too small")
+        let y = output.tensor(n, c, g.oh, g.ow)
+        let (k, s, xd, yd, include) = (kernel, stride, x.data, y.data, countIncludePad)
+        parallelFor(n * c, work: y.count * k * k) { range in
+            for plane in range {
+                let src = xd + plane * h * w, dst = yd + plane * g.oh * g.ow
+                for oh in 0..<g.oh {
+                    var h0 = oh * s - g.top
+                    var h1 = Swift.min(h0 + k, h + g.bottom)
+                    let ph = h1 - h0
+                    h0 = Swift.max(h0, 0)
+                    h1 = Swift.min(h1, h)
+                    for ow in 0..<g.ow {
+                        var w0 = ow * s - g.left
+                        var w1 = Swift.min(w0 + k, w + g.right)
+                        let pw = w1 - w0
+                        w0 = Swift.max(w0, 0)
+                        w1 = Swift.min(w1, w)
+                        var sum: Float = 0
+                        for ih in h0..<Swift.max(h1, h0) {
+                            for iw in w0..<Swift.max(w1, w0) { sum += src[ih * w + iw] }
+                        }
+                        let divisor = include ? ph * pw : (h1 - h0) * (w1 - w0)
+                        dst[oh * g.ow + ow] = divisor > 0 ? sum / Float(divisor) : 0
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// Adaptive average pooling to `outH`×`outW` with PyTorch's bin edges:
+/// bin i covers [floor(i·H/outH), ceil((i+1)·H/outH)).
+public final class AdaptiveAvgPool2d {
+    public let outH: Int, outW: Int
+    private var output = OutputBuffer()
+
+    public init(outH: Int, outW: Int) {
+        self.outH = outH
+        self.outW = outW
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count == 4, "AdaptiveAvgPool2d: expects (N, C, H, W), got \(x.shape)")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let y = output.tensor(n, c, outH, outW)
+        let (oh, ow, xd, yd) = (outH, outW, x.data, y.data)
+        parallelFor(n * c, work: n * c * h * w) { range in
+            for plane in range {
+                let src = xd + plane * h * w, dst = yd + plane * oh * ow
+                for i in 0..<oh {
+                    let h0 = i * h / oh, h1 = ((i + 1) * h + oh - 1) / oh
+                    for j in 0..<ow {
+                        let w0 = j * w / ow, w1 = ((j + 1) * w + ow - 1) / ow
+                        var sum: Float = 0
+                        for ih in h0..<h1 { for iw in w0..<w1 { sum += src[ih * w + iw] } }
+                        dst[i * ow + j] = sum / Float((h1 - h0) * (w1 - w0))
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// Mean over H and W: (N, C, H, W) -> (N, C).
+public final class GlobalAvgPool {
+    private var output = OutputBuffer()
+    public init() {}
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count == 4, "GlobalAvgPool: expects (N, C, H, W), got \(x.shape)")
+        let (n, c) = (x.shape[0], x.shape[1])
+        let size = x.shape[2] * x.shape[3]
+        let y = output.tensor(n, c)
+        let xd = x.data, yd = y.data
+        parallelFor(n * c, work: x.count) { range in
+            for plane in range {
+                let src = xd + plane * size
+                var sum: Float = 0
+                for i in 0..<size { sum += src[i] }
+                yd[plane] = sum / Float(size)
+            }
+        }
+        return y
+    }
+}
+
+/// Concatenation along channels: [(N, Cᵢ, H, W)] -> (N, ΣCᵢ, H, W). Works for (N, Fᵢ) too.
+public final class Concat {
+    private var output = OutputBuffer()
+    public init() {}
+
+    public func callAsFunction(_ xs: [Tensor]) -> Tensor {
+        precondition(!xs.isEmpty, "Concat: no inputs")
+        let first = xs[0].shape
+        let n = first[0], spatial = first.dropFirst(2).reduce(1, *)
+        var channels = 0
+        for t in xs {
+            precondition(t.shape.count == first.count && t.shape[0] == n && Array(t.shape.dropFirst(2)) == Array(first.dropFirst(2)),
+                         "Concat: \(t.shape) does not match \(first) outside the channel axis")
+            channels += t.shape[1]
+        }
+        var shape = first
+        shape[1] = channels
+        let y = output.tensor(shape)
+        for i in 0..<n {
+            var dst = y.data + i * channels * spatial
+            for t in xs {
+                let block = t.shape[1] * spatial
+                dst.update(from: t.data + i * block, count: block)
+                dst += block
+            }
+        }
+        return y
+    }
+
+    public func callAsFunction(_ xs: Tensor...) -> Tensor { self(xs) }
+}
+
+/// Elementwise a + b (same shape), with an optional fused activation (ResNet's relu(out + identity)).
+public final class Add {
+    public let activation: Activation
+    private var output = OutputBuffer()
+    public init(activation: Activation = .none) { self.activation = activation }
+
+    public func callAsFunction(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "Add: shapes \(a.shape) and \(b.shape) differ")
+        let y = output.tensor(a.shape)
+        let (ad, bd, yd, n, act) = (a.data, b.data, y.data, a.count, activation)
+        let chunks = Swift.max(1, n / 16_384)
+        parallelFor(chunks, work: n) { range in
+            let lo = range.lowerBound * n / chunks, hi = range.upperBound * n / chunks
+            for i in lo..<hi { yd[i] = act.apply(ad[i] + bd[i]) }
+        }
+        return y
+    }
+}
+
+/// x (N, C, H, W) scaled per (sample, channel) by s (N, C): DBA-Net's attention weighting.
+public final class ScaleChannels {
+    private var output = OutputBuffer()
+    public init() {}
+
+    public func callAsFunction(_ x: Tensor, _ s: Tensor) -> Tensor {
+        precondition(x.shape.count == 4 && s.count == x.shape[0] * x.shape[1],
+                     "ScaleChannels: x \(x.shape) needs s of (N, C), got \(s.shape)")
+        let y = output.tensor(x.shape)
+        let planes = x.shape[0] * x.shape[1], size = x.shape[2] * x.shape[3]
+        let (xd, sd, yd) = (x.data, s.data, y.data)
+        parallelFor(planes, work: x.count) { range in
+            for plane in range {
+                let f = sd[plane], src = xd + plane * size, dst = yd + plane * size
+                for i in 0..<size { dst[i] = src[i] * f }
+            }
+        }
+        return y
+    }
+}
+
+/// (N, C, H, W) -> (N, C·H·W). `.chw` is PyTorch's `x.view(N, -1)`; `.whc` is
+/// `x.permute(0, 3, 2, 1).reshape(N, -1)`, the order MTCNN's (Caffe-converted) dense layers expect.
+public final class Flatten {
+    public enum Order: Sendable { case chw, whc }
+    public let order: Order
+    private var output = OutputBuffer()
+    public init(order: Order = .chw) { self.order = order }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let n = x.shape[0], f = x.count / Swift.max(n, 1)
+        let y = output.tensor(n, f)
+        switch order {
+        case .chw:
+            y.data.update(from: x.data, count: x.count)
+        case .whc:
+            precondition(x.shape.count == 4, "Flatten(.whc): expects (N, C, H, W), got \(x.shape)")
+            let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+            for i in 0..<n {
+                let src = x.data + i * f, dst = y.data + i * f
+                for ci in 0..<c {
+                    for ih in 0..<h {
+                        for iw in 0..<w { dst[(iw * h + ih) * c + ci] = src[(ci * h + ih) * w + iw] }
+                    }
+                }
+            }
+        }
+        return y
+    }
+}

@@ -1,0 +1,134 @@
+// Tensors of the CNN engine: NCHW float32, contiguous, reference semantics so that layers can
+// hand out (and reuse) their own output buffers without copying.
+
+/// Owner of one heap buffer of floats; freed in `deinit`. Shared by a tensor and its views.
+final class FloatStorage: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = Swift.max(capacity, 1)
+        pointer = .allocate(capacity: self.capacity)
+        pointer.initialize(repeating: 0, count: self.capacity)
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// An NCHW (or (N, F)) float32 tensor: contiguous, owning (or sharing) its buffer.
+///
+/// A reference type: layers return a tensor they own and overwrite it on their next call, so a
+/// forward pass allocates nothing in steady state. Copy with ``toArray()`` to keep values.
+public final class Tensor: @unchecked Sendable {
+    /// Dimensions, outermost first: `[N, C, H, W]` for images, `[N, F]` for features.
+    public private(set) var shape: [Int]
+    /// Number of elements, the product of ``shape``.
+    public private(set) var count: Int
+    /// The first element; the buffer holds at least ``count`` floats.
+    public let data: UnsafeMutablePointer<Float>
+    let storage: FloatStorage
+
+    /// Elements the buffer can hold: a reused tensor can be reshaped up to this count.
+    var capacity: Int { storage.capacity }
+
+    /// A zero-filled tensor of the given shape.
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        let count = shape.reduce(1, *)
+        storage = FloatStorage(capacity: count)
+        data = storage.pointer
+        self.shape = shape
+        self.count = count
+    }
+
+    /// A tensor holding `values` (row-major, `values.count` == product of `shape`).
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(shape: shape)
+        precondition(values.count == count,
+                     "Tensor: \(values.count) values for shape \(shape) (\(count) elements)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    private init(storage: FloatStorage, shape: [Int]) {
+        self.storage = storage
+        data = storage.pointer
+        self.shape = shape
+        count = shape.reduce(1, *)
+    }
+
+    /// The values, row-major, as a new array.
+    public func toArray() -> [Float] {
+        Array(UnsafeBufferPointer(start: data, count: count))
+    }
+
+    /// A view with another shape of the same element count, sharing this tensor's storage.
+    public func reshaped(_ shape: [Int]) -> Tensor {
+        precondition(shape.reduce(1, *) == count, "reshaped: \(self.shape) -> \(shape) changes the count")
+        return Tensor(storage: storage, shape: shape)
+    }
+
+    /// Re-labels the buffer with a new shape that fits in ``capacity`` (layer buffer reuse).
+    func setShape(_ newShape: [Int]) {
+        let n = newShape.reduce(1, *)
+        precondition(n <= capacity)
+        shape = newShape
+        count = n
+    }
+
+    /// Dimension `i` (negative counts from the end).
+    @inline(__always) func dim(_ i: Int) -> Int { shape[i < 0 ? shape.count + i : i] }
+}
+
+/// A layer's reusable output: returns the cached tensor relabelled to `shape` when it fits,
+/// else allocates a larger one (once per growth, never in steady state).
+struct OutputBuffer {
+    private var tensor: Tensor?
+
+    mutating func tensor(_ shape: [Int]) -> Tensor {
+        if let t = tensor, t.capacity >= shape.reduce(1, *) {
+            if t.shape != shape { t.setShape(shape) }
+            return t
+        }
+        let t = Tensor(shape: shape)
+        tensor = t
+        return t
+    }
+
+    /// 4-D variant that builds no shape array when the shape is unchanged.
+    mutating func tensor(_ n: Int, _ c: Int, _ h: Int, _ w: Int) -> Tensor {
+        if let t = tensor, t.shape.count == 4, t.shape[0] == n, t.shape[1] == c, t.shape[2] == h,
+           t.shape[3] == w {
+            return t
+        }
+        return tensor([n, c, h, w])
+    }
+
+    /// 2-D variant of ``tensor(_:_:_:_:)``.
+    mutating func tensor(_ n: Int, _ f: Int) -> Tensor {
+        if let t = tensor, t.shape.count == 2, t.shape[0] == n, t.shape[1] == f { return t }
+        return tensor([n, f])
+    }
+}
+
+/// A growable scratch array of floats owned by one object; contents are not preserved on growth.
+final class ScratchBuffer: @unchecked Sendable {
+    private(set) var pointer: UnsafeMutablePointer<Float>
+    private(set) var capacity: Int
+
+    init() {
+        capacity = 0
+        pointer = .allocate(capacity: 1)
+    }
+
+    /// A buffer of at least `count` floats (uninitialized contents on growth).
+    func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity {
+            pointer.deallocate()
+            pointer = .allocate(capacity: count)
+            capacity = count
+        }
+        return pointer
+    }
+
+    deinit { pointer.deallocate() }
+}

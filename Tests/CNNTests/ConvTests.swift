@@ -1,0 +1,92 @@
+import Testing
+@testable import CNN
+
+/// One convolution configuration checked against `naiveConv2d`.
+struct ConvCase: CustomStringConvertible, Sendable {
+    var n = 1, c = 3, h = 7, w = 9, out = 4
+    var kh = 3, kw = 3, stride = 1, padding: Padding = .symmetric(1), dilation = 1, groups = 1
+    var bias = true, activation: Activation = .none
+    var description: String {
+        "n\(n) c\(c) \(h)x\(w) -> \(out) k\(kh)x\(kw) s\(stride) \(padding) d\(dilation) g\(groups) \(activation)"
+    }
+}
+
+let convCases: [ConvCase] = [
+    ConvCase(),
+    ConvCase(n: 3, c: 5, h: 11, w: 6, out: 7, kh: 3, kw: 3, stride: 2, padding: .symmetric(1)),
+    ConvCase(n: 2, c: 3, h: 13, w: 13, out: 8, kh: 7, kw: 7, stride: 2, padding: .symmetric(3), activation: .relu),
+    ConvCase(n: 2, c: 6, h: 5, w: 5, out: 9, kh: 1, kw: 1, stride: 1, padding: .symmetric(0)),        // pointwise, batch gather
+    ConvCase(n: 1, c: 6, h: 5, w: 7, out: 9, kh: 1, kw: 1, stride: 1, padding: .symmetric(0), activation: .sigmoid),
+    ConvCase(n: 2, c: 8, h: 9, w: 9, out: 4, kh: 1, kw: 1, stride: 2, padding: .symmetric(0)),        // strided 1×1
+    ConvCase(n: 2, c: 4, h: 10, w: 9, out: 6, kh: 3, kw: 3, stride: 2, padding: .same),                 // TF same, odd pad
+    ConvCase(n: 1, c: 3, h: 8, w: 11, out: 5, kh: 3, kw: 3, stride: 1, padding: .same),
+    ConvCase(n: 2, c: 4, h: 9, w: 10, out: 4, kh: 3, kw: 3, stride: 1, padding: .symmetric(2), dilation: 2),
+    ConvCase(n: 2, c: 6, h: 7, w: 7, out: 9, kh: 3, kw: 3, stride: 1, padding: .symmetric(1), groups: 3),
+    ConvCase(n: 3, c: 5, h: 8, w: 7, out: 5, kh: 3, kw: 3, stride: 1, padding: .symmetric(1), groups: 5, activation: .relu), // depthwise
+    ConvCase(n: 2, c: 4, h: 9, w: 8, out: 4, kh: 3, kw: 3, stride: 2, padding: .same, groups: 4),        // depthwise, same, s2
+    ConvCase(n: 1, c: 4, h: 9, w: 8, out: 4, kh: 5, kw: 3, stride: 3, padding: .explicit(top: 2, left: 0, bottom: 1, right: 2), dilation: 2, groups: 4),
+    ConvCase(n: 2, c: 4, h: 6, w: 9, out: 8, kh: 3, kw: 3, stride: 1, padding: .symmetric(1), groups: 4), // channel multiplier 2
+    ConvCase(n: 2, c: 3, h: 6, w: 9, out: 5, kh: 2, kw: 4, stride: 1, padding: .explicit(top: 0, left: 1, bottom: 1, right: 2), bias: false),
+    ConvCase(n: 4, c: 2, h: 1, w: 1, out: 3, kh: 1, kw: 1),                                              // 1×1 spatial
+]
+
+@Test("Conv2d matches naiveConv2d", arguments: convCases)
+func convMatchesNaive(_ t: ConvCase) throws {
+    let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), stride: t.stride, padding: t.padding,
+                      dilation: t.dilation, groups: t.groups, bias: t.bias, activation: t.activation)
+    let wShape = [t.out, t.c / t.groups, t.kh, t.kw]
+    let weight = randomValues(wShape.reduce(1, *), seed: 11)
+    let bias = randomValues(t.out, seed: 12)
+    var tensors: [String: (shape: [Int], values: [Float])] = ["conv.weight": (wShape, weight)]
+    if t.bias { tensors["conv.bias"] = ([t.out], bias) }
+    let w = loader(tensors)
+    try conv.load(w)
+    try w.finish()
+    let x = randomTensor([t.n, t.c, t.h, t.w], seed: 13)
+    let expected = naiveConv2d(x, weight: weight, bias: t.bias ? bias : nil, outChannels: t.out,
+                               kernel: (t.kh, t.kw), stride: t.stride, padding: t.padding,
+                               dilation: t.dilation, groups: t.groups, activation: t.activation)
+    let y = conv(x)
+    #expect(maxError(y, expected) < 1e-5, "\(t)")
+    // A second call reuses the buffer and gives the same answer.
+    let again = conv(x)
+    #expect(again === y)
+    #expect(maxError(again, expected) < 1e-5)
+}
+
+/// Tiles that split one image's columns, and tiles of several whole images, against naive.
+@Test func convTilingMatchesNaive() throws {
+    for (n, h, w) in [(3, 11, 13), (5, 3, 4)] {
+        let conv = Conv2d("c", in: 3, out: 5, kernel: 3, stride: 1, padding: .symmetric(1))
+        conv.tileBudget = 64 * 27       // 64 columns per tile for K = 3·3·3
+        let weight = randomValues(5 * 27, seed: 21), bias = randomValues(5, seed: 22)
+        try conv.load(loader(["c.weight": ([5, 3, 3, 3], weight), "c.bias": ([5], bias)]))
+        let x = randomTensor([n, 3, h, w], seed: 23)
+        let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: 5, kernel: (3, 3),
+                                   padding: .symmetric(1))
+        #expect(maxError(conv(x), expected) < 1e-5)
+    }
+}
+
+/// BN folded into the conv equals conv followed by unfolded BN.
+@Test func batchNormFolding() throws {
+    let (c, o) = (4, 6)
+    let conv = Conv2d("features.0", in: c, out: o, kernel: 3, stride: 1, padding: .symmetric(1),
+                      bias: false, batchNorm: "features.1", bnEpsilon: 1e-3, activation: .relu)
+    let weight = randomValues(o * c * 9, seed: 31)
+    let gamma = randomValues(o, seed: 32), beta = randomValues(o, seed: 33)
+    let mean = randomValues(o, seed: 34), variance = randomValues(o, seed: 35, range: 0.1...2)
+    let w = loader([
+        "features.0.weight": ([o, c, 3, 3], weight),
+        "features.1.weight": ([o], gamma), "features.1.bias": ([o], beta),
+        "features.1.running_mean": ([o], mean), "features.1.running_var": ([o], variance),
+        "features.1.num_batches_tracked": ([], [0]),
+    ])
+    try conv.load(w)
+    try w.finish()
+    let x = randomTensor([2, c, 5, 6], seed: 36)
+    let convOut = naiveConv2d(x, weight: weight, bias: nil, outChannels: o, kernel: (3, 3), padding: .symmetric(1))
+    let bn = naiveBatchNorm(convOut, gamma: gamma, beta: beta, mean: mean, variance: variance, eps: 1e-3)
+    let expected = Tensor(shape: bn.shape, values: bn.toArray().map { max($0, 0) })
+    #expect(maxError(conv(x), expected) < 1e-5)
+}

@@ -1,0 +1,196 @@
+import Foundation
+import Testing
+@testable import CNN
+
+struct PoolCase: CustomStringConvertible, Sendable {
+    var n = 2, c = 3, h = 7, w = 9
+    var kernel = 3, stride = 2, padding: Padding = .symmetric(0), ceil = false, includePad = true
+    var description: String { "n\(n) c\(c) \(h)x\(w) k\(kernel) s\(stride) \(padding) ceil=\(ceil) incl=\(includePad)" }
+}
+
+let poolCases: [PoolCase] = [
+    PoolCase(h: 7, w: 9, kernel: 3, stride: 2, ceil: true),                       // MTCNN 3×3 s2 ceil
+    PoolCase(h: 11, w: 12, kernel: 2, stride: 2, ceil: true),                     // MTCNN 2×2 s2 ceil, odd
+    PoolCase(h: 10, w: 13, kernel: 3, stride: 2, padding: .symmetric(1)),         // ResNet stem
+    PoolCase(h: 10, w: 13, kernel: 3, stride: 2, padding: .symmetric(1), ceil: true, includePad: false),
+    PoolCase(h: 9, w: 8, kernel: 3, stride: 2, padding: .same, includePad: false),  // Keras same, odd/even
+    PoolCase(h: 6, w: 5, kernel: 3, stride: 1, padding: .same, includePad: false),
+    PoolCase(h: 9, w: 9, kernel: 2, stride: 2),                                   // DenseNet transition, floor
+    PoolCase(h: 8, w: 7, kernel: 3, stride: 1, padding: .symmetric(1)),
+    PoolCase(n: 1, c: 2, h: 5, w: 6, kernel: 4, stride: 3, padding: .symmetric(2), ceil: true),
+]
+
+@Test("MaxPool2d matches naiveMaxPool2d", arguments: poolCases)
+func maxPoolMatchesNaive(_ t: PoolCase) {
+    let x = randomTensor([t.n, t.c, t.h, t.w], seed: 41)
+    let pool = MaxPool2d(kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
+    let expected = naiveMaxPool2d(x, kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
+    #expect(maxError(pool(x), expected) == 0, "\(t)")
+}
+
+@Test("AvgPool2d matches naiveAvgPool2d", arguments: poolCases)
+func avgPoolMatchesNaive(_ t: PoolCase) {
+    let x = randomTensor([t.n, t.c, t.h, t.w], seed: 42)
+    for include in [true, false] {
+        let pool = AvgPool2d(kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil,
+                             countIncludePad: include)
+        let expected = naiveAvgPool2d(x, kernel: t.kernel, stride: t.stride, padding: t.padding,
+                                      ceilMode: t.ceil, countIncludePad: include)
+        #expect(maxError(pool(x), expected) < 1e-6, "\(t) include=\(include)")
+    }
+}
+
+/// Hand-computed PyTorch results: avg_pool2d(1..9 as 3×3, k=2, s=2, ceil_mode=True) =
+/// [[3, 4.5], [7.5, 9]] (overhanging windows divide by their in-bounds size); max_pool2d
+/// with the same window is [[5, 6], [8, 9]]; padding=1, count_include_pad=True, k=3, s=2
+/// gives [[12/9, 16/9], [24/9, 28/9]].
+@Test func poolingHandComputed() {
+    let x = Tensor(shape: [1, 1, 3, 3], values: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    #expect(AvgPool2d(kernel: 2, ceilMode: true)(x).toArray() == [3, 4.5, 7.5, 9])
+    #expect(MaxPool2d(kernel: 2, ceilMode: true)(x).toArray() == [5, 6, 8, 9])
+    #expect(MaxPool2d(kernel: 2)(x).toArray() == [5])
+    let padded = AvgPool2d(kernel: 3, stride: 2, padding: .symmetric(1))(x).toArray()
+    let expected: [Float] = [12 / 9, 16 / 9, 24 / 9, 28 / 9]
+    #expect(zip(padded, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+    // Keras "same" 3×3 s2 on 3×3: one window centred on each of (0,0),(0,2),(2,0),(2,2), pad 1 each side.
+    #expect(MaxPool2d(kernel: 3, stride: 2, padding: .same)(x).toArray() == [5, 6, 8, 9])
+    // "same" on 4×4, k3 s2: total padding 1 goes to the bottom/right (TF), windows rows [0,3) and [2,4).
+    let x4 = Tensor(shape: [1, 1, 4, 4], values: [1, 9, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6])
+    #expect(MaxPool2d(kernel: 3, stride: 2, padding: .same)(x4).toArray() == [9, 7, 8, 6])
+    let negative = Tensor(shape: [1, 1, 3, 3], values: (1...9).map { -Float($0) })
+    // Padding never wins a max, even over negative values.
+    #expect(MaxPool2d(kernel: 3, stride: 2, padding: .symmetric(1))(negative).toArray() == [-1, -2, -4, -5])
+}
+
+@Test func adaptiveAvgPoolMatchesNaive() {
+    for (h, w, oh, ow) in [(3, 3, 7, 7), (10, 7, 3, 4), (5, 5, 1, 1), (7, 7, 7, 7), (13, 9, 5, 2)] {
+        let x = randomTensor([2, 3, h, w], seed: 43)
+        let y = AdaptiveAvgPool2d(outH: oh, outW: ow)(x)
+        #expect(maxError(y, naiveAdaptiveAvgPool2d(x, outH: oh, outW: ow)) < 1e-6, "\(h)x\(w)->\(oh)x\(ow)")
+    }
+    // 3 -> 7 bins (PyTorch): [0,1) [0,1) [0,2) [1,2) [1,3) [2,3) [2,3).
+    let x = Tensor(shape: [1, 1, 1, 3], values: [1, 2, 4])
+    #expect(AdaptiveAvgPool2d(outH: 1, outW: 7)(x).toArray() == [1, 1, 1.5, 2, 3, 4, 4])
+}
+
+@Test func globalAvgPool() {
+    let x = randomTensor([3, 5, 4, 7], seed: 44)
+    let y = GlobalAvgPool()(x)
+    #expect(y.shape == [3, 5])
+    let expected = naiveAdaptiveAvgPool2d(x, outH: 1, outW: 1).reshaped([3, 5])
+    #expect(maxError(y, expected) < 1e-6)
+}
+
+@Test func linearMatchesNaive() throws {
+    for (n, k, o, act) in [(1, 7, 5, Activation.none), (3, 33, 17, .relu), (4, 9, 1, .sigmoid)] {
+        let layer = Linear("fc", in: k, out: o, activation: act)
+        let weight = randomValues(o * k, seed: 51), bias = randomValues(o, seed: 52)
+        try layer.load(loader(["fc.weight": ([o, k], weight), "fc.bias": ([o], bias)]))
+        let x = randomTensor([n, k], seed: 53)
+        let naive = naiveLinear(x, weight: weight, bias: bias, outFeatures: o)
+        let expected = Tensor(shape: naive.shape, values: naive.toArray().map(act.apply))
+        #expect(maxError(layer(x), expected) < 1e-5)
+    }
+    // A (N, C, H, W) input is read as (N, C·H·W).
+    let layer = Linear("fc", in: 12, out: 2, bias: false)
+    let weight = randomValues(24, seed: 54)
+    try layer.load(loader(["fc.weight": ([2, 12], weight)]))
+    let x = randomTensor([2, 3, 2, 2], seed: 55)
+    #expect(maxError(layer(x), naiveLinear(x, weight: weight, bias: nil, outFeatures: 2)) < 1e-5)
+}
+
+@Test func batchNormMatchesNaive() throws {
+    let c = 5
+    let gamma = randomValues(c, seed: 61), beta = randomValues(c, seed: 62), mean = randomValues(c, seed: 63)
+    let variance = randomValues(c, seed: 64, range: 0.1...2)
+    let tensors: [String: (shape: [Int], values: [Float])] = [
+        "bn.weight": ([c], gamma), "bn.bias": ([c], beta), "bn.running_mean": ([c], mean), "bn.running_var": ([c], variance),
+    ]
+    for shape in [[3, c, 4, 5], [2, c]] {
+        for act in [Activation.none, .relu] {
+            let bn = BatchNorm2d("bn", channels: c, eps: 1e-5, activation: act)
+            let w = loader(tensors)
+            try bn.load(w)
+            try w.finish()
+            let x = randomTensor(shape, seed: 65)
+            let naive = naiveBatchNorm(x, gamma: gamma, beta: beta, mean: mean, variance: variance, eps: 1e-5)
+            let expected = Tensor(shape: shape, values: naive.toArray().map(act.apply))
+            #expect(maxError(bn(x), expected) < 1e-5)
+        }
+    }
+}
+
+@Test func elementwiseActivations() throws {
+    let x = randomTensor([2, 3, 5, 7], seed: 71)
+    let v = x.toArray()
+    #expect(ReLU()(x).toArray() == v.map { max($0, 0) })
+    let sig = Sigmoid()(x).toArray()
+    for (got, input) in zip(sig, v) {
+        let expected = 1 / (1 + exp(-Double(input)))
+        #expect(abs(Double(got) - expected) < 1e-6)
+    }
+
+    let prelu = PReLU("act", channels: 3)
+    let slopes = randomValues(3, seed: 72)
+    try prelu.load(loader(["act.weight": ([3], slopes)]))
+    let y = prelu(x)
+    for i in 0..<x.count {
+        let c = (i / 35) % 3
+        #expect(y.data[i] == (v[i] > 0 ? v[i] : slopes[c] * v[i]))
+    }
+    let flat = randomTensor([4, 3], seed: 73)
+    let yf = prelu(flat)
+    for i in 0..<12 { #expect(yf.data[i] == (flat.data[i] > 0 ? flat.data[i] : slopes[i % 3] * flat.data[i])) }
+}
+
+@Test func softmaxMatchesNaive() {
+    let rows = randomTensor([4, 7], seed: 81)
+    let scaled = Tensor(shape: [4, 7], values: rows.toArray().map { $0 * 40 })   // large logits
+    #expect(maxError(Softmax()(scaled), naiveSoftmax(scaled)) < 1e-6)
+    let maps = randomTensor([2, 2, 3, 5], seed: 82)                               // P-Net: over C
+    #expect(maxError(Softmax(axis: 1)(maps), naiveSoftmax(maps, axis: 1)) < 1e-6)
+    let y = Softmax()(rows)
+    for r in 0..<4 { #expect(abs((0..<7).map { y.data[r * 7 + $0] }.reduce(0, +) - 1) < 1e-6) }
+}
+
+@Test func concatAddScaleFlatten() {
+    let a = randomTensor([2, 3, 4, 5], seed: 91), b = randomTensor([2, 2, 4, 5], seed: 92)
+    let cat = Concat()(a, b)
+    #expect(cat.shape == [2, 5, 4, 5])
+    for n in 0..<2 {
+        for c in 0..<5 {
+            for p in 0..<20 {
+                let expected = c < 3 ? a.data[(n * 3 + c) * 20 + p] : b.data[(n * 2 + c - 3) * 20 + p]
+                #expect(cat.data[(n * 5 + c) * 20 + p] == expected)
+            }
+        }
+    }
+
+    let a2 = randomTensor([2, 3, 4, 5], seed: 93)
+    let sum = Add(activation: .relu)(a, a2)
+    #expect(sum.toArray() == zip(a.toArray(), a2.toArray()).map { max($0 + $1, 0) })
+
+    let s = randomTensor([2, 3], seed: 94)
+    let scaled = ScaleChannels()(a, s)
+    for i in 0..<a.count { #expect(scaled.data[i] == a.data[i] * s.data[i / 20]) }
+
+    let x = randomTensor([2, 3, 4, 5], seed: 95)
+    #expect(Flatten()(x).shape == [2, 60])
+    #expect(Flatten()(x).toArray() == x.toArray())
+    // .whc: permute(0, 3, 2, 1) then flatten, written as the explicit permutation.
+    let whc = Flatten(order: .whc)(x)
+    var expected: [Float] = []
+    for n in 0..<2 { for w in 0..<5 { for h in 0..<4 { for c in 0..<3 {
+        expected.append(x.data[((n * 3 + c) * 4 + h) * 5 + w])
+    } } } }
+    #expect(whc.toArray() == expected)
+}
+
+@Test func tensorBasics() {
+    let t = Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+    let v = t.reshaped([3, 2])
+    v.data[5] = 60
+    #expect(t.toArray().last == 60)
+    #expect(v.shape == [3, 2] && v.count == 6)
+    #expect(Tensor(shape: [2, 2]).toArray() == [0, 0, 0, 0])
+}
