@@ -144,7 +144,13 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
 
 /// Writes `data` to a temporary file next to `path`, then renames it over `path`.
 func writeAtomically(_ data: Data, to path: String) throws(TimelineError) {
-    do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+    let url = URL(fileURLWithPath: path)
+    let directory = url.deletingLastPathComponent().path
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw .io(path: path, reason: "cannot write: no such directory \(directory)")
+    }
+    do { try data.write(to: url, options: .atomic) } catch {
         throw .io(path: path, reason: "cannot write: \((error as NSError).localizedDescription)")
     }
 }
