@@ -304,7 +304,8 @@ struct PlotCLITests {
         _ = try dir.write("ok.csv.json", "{\"schema_version\": 1}")
         let badSidecar = try fervid(["plot", timeline, "-o", dir.file("ok.svg")], in: dir)
         #expect(badSidecar.status == 1)
-        #expect(badSidecar.stderr.hasPrefix("fervid: \(timeline).json: "), "\(badSidecar.stderr)")
+        #expect(badSidecar.stderr == "fervid: \(timeline).json: not a fervid sidecar: missing field 'fervid_version'\n",
+                "\(badSidecar.stderr)")
     }
 
     @Test("missing input or output directory: exit 1 naming it; bad usage: exit 2")

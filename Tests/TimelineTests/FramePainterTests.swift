@@ -65,9 +65,10 @@ struct FramePainterTests {
         #expect(RGB.of(.sad) == RGB(0x00, 0x72, 0xB2))
         #expect(RGB.of(.surprise) == RGB(0xF0, 0xE4, 0x42))
         // WCAG contrast: dark text on orange and yellow, light text on blue.
-        #expect(RGB.of(.happy).textColour == .black)
-        #expect(RGB.of(.surprise).textColour == .black)
-        #expect(RGB.of(.sad).textColour == .white)
+        // (luminances by hand: vermillion 0.22, bluish green 0.26, blue 0.16: 0.205/0.05 < 1.05/0.205)
+        for c in EmotionClass.allCases {
+            #expect(RGB.of(c).textColour == (c == .sad ? .white : .black), "\(c)")
+        }
         #expect(RGB(hex: "#12345") == nil && RGB(hex: "zzzzzz") == nil)
     }
 
