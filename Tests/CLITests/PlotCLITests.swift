@@ -4,68 +4,16 @@ import FoundationXML
 #endif
 import Testing
 
-/// The fervid binary under test: `FERVID_BIN` (the Makefile exports it), else the one built next
-/// to this test runner, else `<package root>/.build/release/fervid` or `.build/debug/fervid`.
-private func fervidBinary() throws -> String {
-    let fm = FileManager.default
-    if let path = ProcessInfo.processInfo.environment["FERVID_BIN"], !path.isEmpty {
-        guard fm.isExecutableFile(atPath: path) else {
-            throw CLIFailure("FERVID_BIN=\(path) is not an executable file; build it with `make build` or unset FERVID_BIN")
-        }
-        return path
-    }
-    let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    var candidates = [runner.deletingLastPathComponent().appendingPathComponent("fervid").path]
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    candidates += [root.appendingPathComponent(".build/release/fervid").path, root.appendingPathComponent(".build/debug/fervid").path]
-    guard let found = candidates.first(where: { fm.isExecutableFile(atPath: $0) }) else {
-        throw CLIFailure("no fervid binary: set FERVID_BIN or build one (`swift build`); looked at \(candidates.joined(separator: ", "))")
-    }
-    return found
-}
-
 private struct CLIFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
 
-private struct CLIResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs fervid with `arguments` in `directory`; output goes through files (no pipe to fill up).
-/// A run that has not ended after 120 s is killed and reported (a hang is a failure too).
-private func fervid(_ arguments: [String], in directory: TemporaryFolder) throws -> CLIResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try fervidBinary())
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
-    let out = directory.file("stdout-\(UUID().uuidString)"), err = directory.file("stderr-\(UUID().uuidString)")
-    _ = FileManager.default.createFile(atPath: out, contents: nil)
-    _ = FileManager.default.createFile(atPath: err, contents: nil)
-    let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-    let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-    defer { try? outHandle.close(); try? errHandle.close() }
-    process.standardOutput = outHandle
-    process.standardError = errHandle
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    var waited = 0
-    while process.isRunning && waited < 12_000 {
-        usleep(10_000)
-        waited += 1
-    }
-    if process.isRunning {
-        process.terminate()
-        process.waitUntilExit()
-        throw CLIFailure("fervid \(arguments.joined(separator: " ")) did not finish")
-    }
-    process.waitUntilExit()
-    return CLIResult(status: process.terminationStatus,
-                     stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                     stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+/// Runs the fervid binary under test (``fervidBinary(sourceLocation:)`` in Support.swift:
+/// `FERVID_BIN`, else `.build/release/fervid`, else `.build/debug/fervid`) with `arguments`.
+private func fervid(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+    guard let binary = fervidBinary(sourceLocation: sourceLocation) else { throw CLIFailure("no fervid binary to test") }
+    return try run(binary, arguments)
 }
 
 private final class TemporaryFolder {
@@ -176,16 +124,8 @@ private final class SVGElements: NSObject, XMLParserDelegate {
 
 /// `xmllint --noout` on the file: its exit status and messages.
 private func xmllint(_ path: String) throws -> (status: Int32, messages: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["xmllint", "--noout", path]
-    let pipe = Pipe()
-    process.standardError = pipe
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let result = try run("xmllint", ["--noout", path])
+    return (result.status, result.stdout + result.stderr)
 }
 
 // MARK: - Tests
@@ -197,7 +137,7 @@ struct PlotCLITests {
         let dir = try TemporaryFolder()
         let timeline = try dir.write("clip.emotions.csv", csv(twoTrackRows()))
         _ = try dir.write("clip.emotions.csv.json", sidecar)
-        let result = try fervid(["plot", timeline, "-o", dir.file("clip.svg")], in: dir)
+        let result = try fervid(["plot", timeline, "-o", dir.file("clip.svg")])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
         let lint = try xmllint(dir.file("clip.svg"))
@@ -227,16 +167,16 @@ struct PlotCLITests {
     func raw() throws {
         let dir = try TemporaryFolder()
         let timeline = try dir.write("raw.csv", csv(twoTrackRows(raw: true), raw: true))
-        let with = try fervid(["plot", timeline, "--raw", "-o", dir.file("with.svg")], in: dir)
+        let with = try fervid(["plot", timeline, "--raw", "-o", dir.file("with.svg")])
         #expect(with.status == 0, "\(with.stderr)")
         #expect(try SVGElements.read(dir.file("with.svg")).all("polyline").count == 2 * 7)
         #expect(try xmllint(dir.file("with.svg")).status == 0)
-        let without = try fervid(["plot", timeline, "-o", dir.file("without.svg")], in: dir)
+        let without = try fervid(["plot", timeline, "-o", dir.file("without.svg")])
         #expect(without.status == 0, "\(without.stderr)")
         #expect(try SVGElements.read(dir.file("without.svg")).all("polyline").isEmpty)
 
         let plain = try dir.write("plain.csv", csv(twoTrackRows()))
-        let refused = try fervid(["plot", plain, "--raw", "-o", dir.file("x.svg")], in: dir)
+        let refused = try fervid(["plot", plain, "--raw", "-o", dir.file("x.svg")])
         #expect(refused.status == 1)
         #expect(refused.stderr.hasPrefix("fervid: \(plain): ") && refused.stderr.contains("raw"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("x.svg")))
@@ -246,7 +186,7 @@ struct PlotCLITests {
     func noFaces() throws {
         let dir = try TemporaryFolder()
         let timeline = try dir.write("empty.csv", csv((0..<10).map { emptyFields(frame: $0, t: Double($0) * 0.1) }))
-        let result = try fervid(["plot", timeline, "-o", dir.file("empty.svg")], in: dir)
+        let result = try fervid(["plot", timeline, "-o", dir.file("empty.svg")])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try xmllint(dir.file("empty.svg")).status == 0)
         let svg = try SVGElements.read(dir.file("empty.svg"))
@@ -268,7 +208,7 @@ struct PlotCLITests {
             return "{" + pairs.joined(separator: ",") + "}"
         }
         let timeline = try dir.write("clip.jsonl", lines.joined(separator: "\n") + "\n")
-        let result = try fervid(["plot", timeline, "-o", "-"], in: dir)
+        let result = try fervid(["plot", timeline, "-o", "-"])
         #expect(result.status == 0, "\(result.stderr)")
         let svgPath = try dir.write("stdout.svg", result.stdout)
         #expect(try xmllint(svgPath).status == 0)
@@ -281,7 +221,7 @@ struct PlotCLITests {
         var rows = twoTrackRows()
         rows[2][1] = "abc"  // file line 4: the header is line 1
         let bad = try dir.write("bad.csv", csv(rows))
-        let result = try fervid(["plot", bad, "-o", dir.file("bad.svg")], in: dir)
+        let result = try fervid(["plot", bad, "-o", dir.file("bad.svg")])
         #expect(result.status == 1)
         #expect(result.stderr == "fervid: \(bad):4: timestamp 'abc' is not a number\n", "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("bad.svg")))
@@ -289,20 +229,20 @@ struct PlotCLITests {
         rows = twoTrackRows()
         rows[5].removeLast()  // line 7
         let short = try dir.write("short.csv", csv(rows))
-        let shortResult = try fervid(["plot", short, "-o", dir.file("short.svg")], in: dir)
+        let shortResult = try fervid(["plot", short, "-o", dir.file("short.svg")])
         #expect(shortResult.status == 1)
         #expect(shortResult.stderr.hasPrefix("fervid: \(short):7: ") && shortResult.stderr.filter { $0 == "\n" }.count == 1,
                 "\(shortResult.stderr)")
 
         let notCSV = try dir.write("notes.txt", "hello\nworld\n")
-        let notResult = try fervid(["plot", notCSV, "-o", dir.file("n.svg")], in: dir)
+        let notResult = try fervid(["plot", notCSV, "-o", dir.file("n.svg")])
         #expect(notResult.status == 1)
         #expect(notResult.stderr.hasPrefix("fervid: \(notCSV):1: ") && notResult.stderr.filter { $0 == "\n" }.count == 1,
                 "\(notResult.stderr)")
 
         let timeline = try dir.write("ok.csv", csv(twoTrackRows()))
         _ = try dir.write("ok.csv.json", "{\"schema_version\": 1}")
-        let badSidecar = try fervid(["plot", timeline, "-o", dir.file("ok.svg")], in: dir)
+        let badSidecar = try fervid(["plot", timeline, "-o", dir.file("ok.svg")])
         #expect(badSidecar.status == 1)
         #expect(badSidecar.stderr == "fervid: \(timeline).json: not a fervid sidecar: missing field 'fervid_version'\n",
                 "\(badSidecar.stderr)")
@@ -311,18 +251,18 @@ struct PlotCLITests {
     @Test("missing input or output directory: exit 1 naming it; bad usage: exit 2")
     func inputsAndUsage() throws {
         let dir = try TemporaryFolder()
-        let missing = try fervid(["plot", dir.file("nope.csv"), "-o", dir.file("x.svg")], in: dir)
+        let missing = try fervid(["plot", dir.file("nope.csv"), "-o", dir.file("x.svg")])
         #expect(missing.status == 1)
         #expect(missing.stderr == "fervid: \(dir.file("nope.csv")): no such file\n", "\(missing.stderr)")
 
         let timeline = try dir.write("ok.csv", csv(twoTrackRows()))
-        let unwritable = try fervid(["plot", timeline, "-o", dir.file("no/such/dir/x.svg")], in: dir)
+        let unwritable = try fervid(["plot", timeline, "-o", dir.file("no/such/dir/x.svg")])
         #expect(unwritable.status == 1)
         #expect(unwritable.stderr.hasPrefix("fervid: \(dir.file("no/such/dir/x.svg")): cannot write")
                 && unwritable.stderr.filter { $0 == "\n" }.count == 1, "\(unwritable.stderr)")
 
-        #expect(try fervid(["plot", timeline], in: dir).status == 2)
-        #expect(try fervid(["plot", "-o", dir.file("x.svg")], in: dir).status == 2)
-        #expect(try fervid(["plot", timeline, "-o", dir.file("x.svg"), "--bogus"], in: dir).status == 2)
+        #expect(try fervid(["plot", timeline]).status == 2)
+        #expect(try fervid(["plot", "-o", dir.file("x.svg")]).status == 2)
+        #expect(try fervid(["plot", timeline, "-o", dir.file("x.svg"), "--bogus"]).status == 2)
     }
 }
