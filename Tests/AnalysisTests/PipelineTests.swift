@@ -1,3 +1,4 @@
+import Faces
 import Foundation
 import Synchronization
 import Testing
@@ -16,8 +17,8 @@ func samplePath(_ name: String) -> String {
 final class TwoFaces: FaceStage {
     func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
         FaceStageOutput(faces: [
-            TrackedFace(id: 1, box: FaceBox(x: 10, y: 10, width: 100, height: 100), confidence: 1),
-            TrackedFace(id: 2, box: FaceBox(x: 300, y: 100, width: 80, height: 120), confidence: 0.5),
+            TrackedFace(id: 1, rect: FaceRect(x: 10, y: 10, width: 100, height: 100), score: 1),
+            TrackedFace(id: 2, rect: FaceRect(x: 300, y: 100, width: 80, height: 120), score: 0.5),
         ])
     }
     func finish() -> [Int] { [1, 2] }
