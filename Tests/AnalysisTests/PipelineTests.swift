@@ -2,16 +2,10 @@ import Faces
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 import Timeline
 import Video
 @testable import Analysis
-
-/// Samples folder: $FERVID_SAMPLES, else `<package root>/samples`.
-func samplePath(_ name: String) -> String {
-    if let dir = ProcessInfo.processInfo.environment["FERVID_SAMPLES"], !dir.isEmpty { return dir + "/" + name }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent("samples").appendingPathComponent(name).path
-}
 
 /// Two fixed faces per frame, ids 1 and 2.
 final class TwoFaces: FaceStage {
@@ -44,7 +38,7 @@ final class RecordingClassifier: FrameClassifier, @unchecked Sendable {
 
 @Suite struct PipelineTests {
     @Test func resultsComeInFrameOrderWithBatchesAcrossFrames() throws {
-        let source = try VideoSource(url: samplePath("single_face.mp4"))
+        let source = try VideoSource(url: #require(samplePath("single_face.mp4")))
         var settings = PipelineSettings()
         settings.batchSize = 5
         let classifier = RecordingClassifier()
@@ -68,7 +62,7 @@ final class RecordingClassifier: FrameClassifier, @unchecked Sendable {
     }
 
     @Test func stopEndsTheRunEarlyAndCleanly() throws {
-        let source = try VideoSource(url: samplePath("WolfgangLanger_Pexels.mp4"))
+        let source = try VideoSource(url: #require(samplePath("WolfgangLanger_Pexels.mp4")))
         let pipeline = AnalysisPipeline(source: source, faceStage: TwoFaces(), classifier: RecordingClassifier(), settings: PipelineSettings())
         var count = 0
         try pipeline.run { _ in

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -344,9 +345,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     @Test("a model whose labels the CSV cannot map")
     func unmappableLabels() throws {
         guard let bin = fervidBinary(), let sample = samplePath("single_face.mp4") else { return }
-        let models = ProcessInfo.processInfo.environment["FERVID_MODELS"].map { URL(fileURLWithPath: $0) }
-            ?? packageRoot().appendingPathComponent("models")
-        let original = try Data(contentsOf: models.appendingPathComponent("mini-xception.safetensors"))
+        let original = try Data(contentsOf: modelsDirectory.appendingPathComponent("mini-xception.safetensors"))
         // Rewrite the header's labels: u64 length, JSON header, data.
         let n = Int(original.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
         var header = try #require(JSONSerialization.jsonObject(with: original.subdata(in: 8 ..< 8 + n)) as? [String: Any])

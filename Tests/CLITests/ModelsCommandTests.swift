@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The fervid binary under test: $FERVID_BIN (set by the Makefile), else the one built next to
 /// this test bundle.

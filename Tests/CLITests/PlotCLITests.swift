@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
+import TestSupport
 
 private struct CLIFailure: Error, CustomStringConvertible {
     let description: String

@@ -78,7 +78,7 @@ struct FramePainterTests {
         let f = face(100, 80, 60, 60)
         image.draw { painter.paint(faces: [f], in: $0) }
         let l = try #require(painter.layout(of: f, canvasWidth: 320, canvasHeight: 240))
-        #expect(l.box == PixelRect(x: 100, y: 80, width: 60, height: 60))
+        #expect(l.box == CanvasRect(x: 100, y: 80, width: 60, height: 60))
         let happy = RGB(0xE6, 0x9F, 0x00)
         // The outline is lineWidth (2) px inside each edge.
         #expect(image.pixel(100, 110) == happy)
@@ -155,7 +155,7 @@ struct FramePainterTests {
     @Test("alpha blending rounds (c·a + d·(255−a)) / 255")
     func blending() {
         var image = TestImage(width: 4, height: 4)
-        image.draw { $0.fill(PixelRect(x: 1, y: 1, width: 2, height: 2), RGB(255, 0, 200), alpha: 128) }
+        image.draw { $0.fill(CanvasRect(x: 1, y: 1, width: 2, height: 2), RGB(255, 0, 200), alpha: 128) }
         // 255·128 + 90·127 = 44070 → 172.8 → 173; 0 + 100·127 = 12700 → 49.8 → 50; 200·128 + 110·127 = 39570 → 155.2 → 155
         #expect(image.pixel(1, 1) == RGB(173, 50, 155))
         #expect(image.pixel(0, 0) == TestImage.background && image.pixel(3, 3) == TestImage.background)
@@ -175,7 +175,7 @@ struct FramePainterTests {
         var caption = TestImage(width: 200, height: 40)
         let s = BitmapFont.size(of: "#12 surprise 100%", scale: scale)
         caption.draw { $0.drawText("#12 surprise 100%", x: 3, y: 4, scale: scale, color: .black) }
-        let inside = PixelRect(x: 3, y: 4, width: s.width, height: s.height)
+        let inside = CanvasRect(x: 3, y: 4, width: s.width, height: s.height)
         #expect(!caption.changed().isEmpty)
         #expect(caption.changed().allSatisfy { inside.contains(x: $0.x, y: $0.y) })
     }
@@ -229,7 +229,7 @@ struct FramePainterTests {
     func sourceScaling() throws {
         let l = try #require(painter.layout(of: face(640, 360, 128, 64), canvasWidth: 320, canvasHeight: 180,
                                             sourceSize: (1280, 720)))
-        #expect(l.box == PixelRect(x: 160, y: 90, width: 32, height: 16))
+        #expect(l.box == CanvasRect(x: 160, y: 90, width: 32, height: 16))
     }
 
     @Test("clipping: boxes partly or wholly off the canvas, odd boxes, tiny canvases")
