@@ -80,7 +80,7 @@ public final class VideoEncoder: @unchecked Sendable {
     /// doubles a coarse one until it has at least 10,000 ticks a second, Matroska uses 1/1000).
     public let streamTimeBase: Rational
     /// Whether and which audio is copied.
-    public let audio: AudioCopyStatus
+    public private(set) var audio: AudioCopyStatus
     /// Pictures accepted so far.
     public private(set) var framesWritten = 0
     /// Pictures whose timestamp did not increase after rounding and was moved one tick later.
@@ -208,12 +208,15 @@ public final class VideoEncoder: @unchecked Sendable {
     }
 
     /// Opens `path` for the frames of `source`: its size, average (else nominal) frame rate and
-    /// time base, and, when `copyAudio` and the source is a file, its audio.
+    /// time base, and, when `copyAudio` and the source is not live, its audio (a live source
+    /// gives ``AudioCopyStatus/liveInput``).
     public convenience init(path: String, matching source: VideoInfo, copyAudio: Bool = true,
                             options: VideoEncoderOptions = VideoEncoderOptions()) throws(VideoError) {
         let rate = source.averageFrameRate.value != nil ? source.averageFrameRate : source.nominalFrameRate
         try self.init(path: path, width: source.width, height: source.height, frameRate: rate,
-                      timeBase: source.timeBase, audioFrom: copyAudio ? source.url : nil, options: options)
+                      timeBase: source.timeBase, audioFrom: copyAudio && !source.isLive ? source.url : nil,
+                      options: options)
+        if copyAudio && source.isLive { audio = .liveInput }
     }
 
     deinit {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Video
 
 /// The encoder's output read back by the ffmpeg tools: frame count, timestamps, duration and
@@ -33,7 +34,7 @@ struct EncoderTests {
                                                "stream=codec_type,codec_name,width,height,time_base,duration:format=duration",
                                                "-of", "json", path])
             #expect(info.status == 0, "ffprobe: \(info.stderr)")
-            let json = try JSONSerialization.jsonObject(with: info.stdout) as? [String: Any] ?? [:]
+            let json = try JSONSerialization.jsonObject(with: info.stdoutData) as? [String: Any] ?? [:]
             func number(_ any: Any?) -> Double? { (any as? String).flatMap(Double.init) }
             func rational(_ any: Any?) -> Double? {
                 let parts = ((any as? String) ?? "").split(separator: "/").compactMap { Double($0) }
@@ -115,7 +116,7 @@ struct EncoderTests {
             "-frames:v", "1", "-fps_mode", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "-",
         ])
         #expect(result.status == 0, "ffmpeg: \(result.stderr)")
-        return [UInt8](result.stdout)
+        return [UInt8](result.stdoutData)
     }
 
     func meanAbsoluteDifference(_ a: [UInt8], _ b: [UInt8]) -> Double {
