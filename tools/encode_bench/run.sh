@@ -9,6 +9,5 @@ swiftc -O -swift-version 6 -module-name EncodeBench -I Sources/CFFmpeg \
     Sources/Video/*.swift tools/encode_bench/main.swift -o "$out/encode-bench"
 input=${1:-samples/WolfgangLanger_Pexels.mp4}
 for threads in 1 0; do
-    best=""
     for run in 1 2 3; do "$out/encode-bench" "$input" "$out/bench.mp4" "$threads"; done
 done
