@@ -43,6 +43,7 @@ build: setup
 
 ## test: set-up, then every test (XCTest and Swift Testing) against the built binary.
 test: setup samples models build
+	$(PY) -m unittest discover -s tools/tests -t tools
 	$(SWIFT) test
 
 ## run: analyze the sample video with the default model.
