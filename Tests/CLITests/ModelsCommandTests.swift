@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the fervid binary under test (Support.swift) with `arguments`.
 func runFervid(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {

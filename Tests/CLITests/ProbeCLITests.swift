@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `fervid probe` as a user runs it: the built binary, checked against ffprobe.
 @Suite("fervid probe")

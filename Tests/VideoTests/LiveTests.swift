@@ -1,6 +1,7 @@
 import CFFmpeg
 import Foundation
 import Testing
+import TestSupport
 @testable import Video
 #if canImport(Glibc)
 import Glibc

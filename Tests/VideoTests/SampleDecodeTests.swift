@@ -1,6 +1,7 @@
 import CFFmpeg
 import Foundation
 import Testing
+import TestSupport
 @testable import Video
 
 /// Every sample decodes exactly as ffprobe says: same frame count, same timestamp on every frame.
