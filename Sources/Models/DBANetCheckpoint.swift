@@ -2,13 +2,6 @@
 // the built-in architecture names, and loading (docs/dbanet.md).
 import CNN
 
-/// A checkpoint that cannot be used as a DBA-Net; `description` is "<source>: <cause>".
-public struct DBANetError: Error, CustomStringConvertible, Equatable {
-    public let source: String
-    public let cause: String
-    public var description: String { "\(source): \(cause)" }
-}
-
 /// The class order of every fervid classifier (the CSV columns).
 public let fervidEmotionLabels = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 
@@ -40,9 +33,10 @@ public struct DBANetMetadata: Sendable, Equatable {
         self.std = std
     }
 
-    /// Parses and validates the metadata of `source` (a path, for messages).
+    /// Parses and validates the metadata of `source` (a path, for messages); throws
+    /// ``ModelFileError`` naming the key.
     public init(_ metadata: [String: String], source: String) throws {
-        func fail(_ cause: String) -> DBANetError { DBANetError(source: source, cause: cause) }
+        func fail(_ cause: String) -> ModelFileError { ModelFileError(source: source, detail: cause) }
         func value(_ key: String) throws -> String {
             guard let v = metadata[key] else { throw fail("metadata '\(key)' is missing") }
             return v

@@ -2,29 +2,11 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The fervid binary under test: $FERVID_BIN (set by the Makefile), else the one built next to
-/// this test bundle.
-func fervidBinary() -> String {
-    if let path = ProcessInfo.processInfo.environment["FERVID_BIN"], FileManager.default.isExecutableFile(atPath: path) {
-        return path
-    }
-    return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        .appendingPathComponent("fervid").path
-}
-
-/// Runs fervid with `arguments`; returns (exit status, stdout, stderr).
+/// Runs the fervid binary under test (Support.swift) with `arguments`.
 func runFervid(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: fervidBinary())
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let binary = try #require(fervidBinary())
+    let r = try run(binary, arguments)
+    return (r.status, r.stdout, r.stderr)
 }
 
 @Suite("fervid models")

@@ -204,7 +204,7 @@ struct DBANetLoadingTests {
         do {
             _ = try DBANetMetadata(m, source: "model.safetensors")
             Issue.record("accepted \(key) = \(value ?? "nil")")
-        } catch let error as DBANetError {
+        } catch let error as ModelFileError {
             #expect(error.description.hasPrefix("model.safetensors: "))
             #expect(error.description.contains(message), "\(error)")
             #expect(!error.description.contains("\n"))

@@ -25,6 +25,14 @@ import synthetic_rafdb  # noqa: E402
 import train  # noqa: E402
 
 TOLERANCE = 1e-4
+# Table II's parameter counts, exactly (docs/dbanet.md; the paper prints 15.94M for VGG-16 DBA).
+TABLE_II = {
+    ("vgg16", "baseline"): 134_289_223, ("vgg16", "awodb"): 14_801_823, ("vgg16", "dba"): 15_834_911,
+    ("vgg16_bn", "baseline"): 134_297_671, ("vgg16_bn", "awodb"): 14_810_271, ("vgg16_bn", "dba"): 15_843_359,
+    ("resnet101", "baseline"): 42_514_503, ("resnet101", "awodb"): 43_227_447, ("resnet101", "dba"): 49_193_015,
+    ("densenet161", "baseline"): 26_487_463, ("densenet161", "awodb"): 27_775_261,
+    ("densenet161", "dba"): 42_911_197,
+}
 # The nine pairs of Table II; VGG-16-BN stands in for the VGG row's Aw/oDB so both VGG variants run.
 DEFAULT_PAIRS = [
     ("vgg16", "baseline"), ("vgg16_bn", "awodb"), ("vgg16", "dba"),
@@ -56,6 +64,12 @@ def main() -> None:
     save_file({"input": x.numpy()}, x_path)
 
     failures, rows = [], []
+    for (backbone, strategy), expected in TABLE_II.items():
+        count = dbanet.parameter_count(dbanet.DBANet(backbone, strategy))
+        if count != expected:
+            failures.append(f"{backbone}/{strategy}: {count:,} parameters, Table II {expected:,}")
+    print("parameter counts: " + ("Table II" if not failures else "MISMATCH"), flush=True)
+
     for backbone, strategy in pairs:
         t0 = time.time()
         ckpt = os.path.join(work, f"dbanet-{backbone}-{strategy}.safetensors")

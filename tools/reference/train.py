@@ -59,6 +59,8 @@ class RAFDB(Dataset):
                     continue
                 stem = os.path.splitext(name)[0]
                 path = os.path.join(root, "Image", "aligned", f"{stem}_aligned.jpg")
+                if not os.path.isfile(path):
+                    raise SystemExit(f"error: {path}: not found (listed in {label_file}:{n})")
                 self.items.append((path, RAF_TO_FERVID[raf]))
         if not self.items:
             raise SystemExit(f"error: {label_file}: no '{split}_*' images listed")
