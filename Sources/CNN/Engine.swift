@@ -88,14 +88,24 @@ final class ConvScratch: @unchecked Sendable {
     let columns = ScratchBuffer()
     let product = ScratchBuffer()
 
-    private static let key = "fervid.CNN.ConvScratch"
+    /// A pthread key whose destructor releases the thread's scratch when the thread exits.
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let rc = pthread_key_create(&key) { p in
+            guard let p else { return }
+            Unmanaged<ConvScratch>.fromOpaque(p).release()
+        }
+        precondition(rc == 0, "pthread_key_create failed: \(rc)")
+        return key
+    }()
 
-    /// The calling thread's scratch, created on first use.
+    /// The calling thread's scratch, created on first use (a lookup, no allocation, afterwards).
     static var current: ConvScratch {
-        let dict = Thread.current.threadDictionary
-        if let s = dict[key] as? ConvScratch { return s }
+        if let p = pthread_getspecific(key) {
+            return Unmanaged<ConvScratch>.fromOpaque(p).takeUnretainedValue()
+        }
         let s = ConvScratch()
-        dict[key] = s
+        pthread_setspecific(key, Unmanaged.passRetained(s).toOpaque())
         return s
     }
 }

@@ -90,3 +90,46 @@ func convMatchesNaive(_ t: ConvCase) throws {
     let expected = Tensor(shape: bn.shape, values: bn.toArray().map { max($0, 0) })
     #expect(maxError(conv(x), expected) < 1e-5)
 }
+
+/// Sizes above the engine's parallel threshold, so the multi-threaded im2col, epilogue,
+/// depthwise and gather loops run (when the machine has more than one core).
+@Test func largeShapesMatchNaive() throws {
+    let cases = [
+        ConvCase(n: 2, c: 16, h: 20, w: 19, out: 24, kh: 3, kw: 3, stride: 1, padding: .symmetric(1), activation: .relu),
+        ConvCase(n: 3, c: 32, h: 12, w: 12, out: 16, kh: 1, kw: 1, stride: 1, padding: .symmetric(0)),
+        ConvCase(n: 2, c: 24, h: 21, w: 22, out: 24, kh: 3, kw: 3, stride: 2, padding: .same, groups: 24),
+    ]
+    for t in cases {
+        let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), stride: t.stride, padding: t.padding,
+                          groups: t.groups, activation: t.activation)
+        let wShape = [t.out, t.c / t.groups, t.kh, t.kw]
+        let weight = randomValues(wShape.reduce(1, *), seed: 201), bias = randomValues(t.out, seed: 202)
+        try conv.load(loader(["conv.weight": (wShape, weight), "conv.bias": ([t.out], bias)]))
+        let x = randomTensor([t.n, t.c, t.h, t.w], seed: 203)
+        let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: t.out, kernel: (t.kh, t.kw),
+                                   stride: t.stride, padding: t.padding, groups: t.groups, activation: t.activation)
+        #expect(maxError(conv(x), expected) < 1e-5, "\(t)")
+    }
+    let x = randomTensor([2, 8, 40, 41], seed: 204)
+    #expect(maxError(MaxPool2d(kernel: 3, stride: 2, padding: .symmetric(1))(x),
+                     naiveMaxPool2d(x, kernel: 3, stride: 2, padding: .symmetric(1))) == 0)
+    #expect(maxError(AvgPool2d(kernel: 2)(x), naiveAvgPool2d(x, kernel: 2, stride: 2)) < 1e-6)
+}
+
+/// A batch computed at once equals each image computed alone (batching changes no values
+/// beyond summation order).
+@Test func batchEqualsSingleImages() throws {
+    let conv = Conv2d("c", in: 4, out: 6, kernel: 3, stride: 2, padding: .symmetric(1))
+    let weight = randomValues(6 * 4 * 9, seed: 301), bias = randomValues(6, seed: 302)
+    try conv.load(loader(["c.weight": ([6, 4, 3, 3], weight), "c.bias": ([6], bias)]))
+    let batch = randomTensor([5, 4, 9, 11], seed: 303)
+    let all = conv(batch).toArray()
+    let per = all.count / 5
+    let single = Conv2d("c", in: 4, out: 6, kernel: 3, stride: 2, padding: .symmetric(1))
+    try single.load(loader(["c.weight": ([6, 4, 3, 3], weight), "c.bias": ([6], bias)]))
+    for i in 0..<5 {
+        let one = Tensor(shape: [1, 4, 9, 11], values: Array(batch.toArray()[(i * 396)..<((i + 1) * 396)]))
+        let y = single(one).toArray()
+        #expect(zip(y, all[(i * per)..<((i + 1) * per)]).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+}
