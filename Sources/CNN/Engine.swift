@@ -34,6 +34,25 @@ public enum Engine {
         return String(cString: p)
     }
 
+    /// A one-line warning when OpenBLAS runs kernels far below what the CPU supports, which
+    /// happens when OpenBLAS 0.3.21 does not recognise a newer CPU and falls back to SSE3
+    /// "Prescott" kernels (measured here: ~8 GFLOP/s against ~60 for Haswell on a loaded
+    /// 2-core machine). `OPENBLAS_CORETYPE` is read when the library loads, so only the process
+    /// environment can fix it. Nil when the kernels match the CPU or `OPENBLAS_CORETYPE` is set.
+    public static var blasCoreWarning: String? {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil else { return nil }
+        let weak: Set<String> = ["Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai",
+                                 "Coppermine", "Northwood", "Banias", "Opteron", "Barcelona", "Unknown"]
+        let core = blasCoreName
+        guard weak.contains(core),
+              let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+              flags.contains(" avx2"), flags.contains(" fma") else { return nil }
+        let better = flags.contains(" avx512f") ? "SkylakeX (AVX-512) or Haswell (AVX2)" : "Haswell (AVX2)"
+        return "OpenBLAS chose \(core) kernels for this AVX2 CPU (it does not recognise it); "
+            + "run with OPENBLAS_CORETYPE=\(better) for several times the GEMM speed"
+    }
+
     /// OpenBLAS's build configuration string (`openblas_get_config`).
     public static var blasConfig: String {
         guard let p = openblas_get_config() else { return "unknown" }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CNN
+import Foundation
 
 /// `fervid bench --op conv [--batch N] [--threads N]`: convolution GFLOP/s against plain sgemm
 /// on ResNet-101's shapes at 100×100 input (the lead adds it to the root command's subcommands).
@@ -24,6 +25,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Minimum seconds per measurement.")
     var seconds: Double = 0.25
 
+    @Option(name: .customLong("blas-cores"),
+            help: "Comma-separated OPENBLAS_CORETYPE values (e.g. Haswell,SkylakeX): rerun once per kernel family in this run.")
+    var blasCores: String?
+
     func validate() throws {
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -31,6 +36,32 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let blasCores {
+            // OPENBLAS_CORETYPE is read when OpenBLAS loads: one child process per kernel family,
+            // with the same arguments minus this option.
+            var args: [String] = []
+            var skip = false
+            for a in CommandLine.arguments.dropFirst() {
+                if skip { skip = false; continue }
+                if a == "--blas-cores" { skip = true; continue }
+                if a.hasPrefix("--blas-cores=") { continue }
+                args.append(a)
+            }
+            for core in blasCores.split(separator: ",").map(String.init) {
+                FileHandle.standardOutput.write(Data("\n## OPENBLAS_CORETYPE=\(core)\n".utf8))
+                let child = Process()
+                child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+                child.arguments = args
+                var env = ProcessInfo.processInfo.environment
+                env["OPENBLAS_CORETYPE"] = core
+                child.environment = env
+                try child.run()
+                child.waitUntilExit()
+                if child.terminationStatus != 0 { throw ExitCode(child.terminationStatus) }
+            }
+            return
+        }
+        if let warning = Engine.blasCoreWarning { print("warning: \(warning)") }
         if let threads { Engine.setThreads(threads) }
         print("OpenBLAS core: \(Engine.blasCoreName); config: \(Engine.blasConfig); threads: \(Engine.threads)")
         switch op {
