@@ -95,9 +95,12 @@ func convMatchesNaive(_ t: ConvCase) throws {
 /// depthwise and gather loops run (when the machine has more than one core).
 @Test func largeShapesMatchNaive() throws {
     let cases = [
-        ConvCase(n: 2, c: 16, h: 20, w: 19, out: 24, kh: 3, kw: 3, stride: 1, padding: .symmetric(1), activation: .relu),
-        ConvCase(n: 3, c: 32, h: 12, w: 12, out: 16, kh: 1, kw: 1, stride: 1, padding: .symmetric(0)),
-        ConvCase(n: 2, c: 24, h: 21, w: 22, out: 24, kh: 3, kw: 3, stride: 2, padding: .same, groups: 24),
+        // im2col: 288 rows × 1,150 columns; epilogue 24 × 1,150.
+        ConvCase(n: 2, c: 32, h: 25, w: 23, out: 24, kh: 3, kw: 3, stride: 1, padding: .symmetric(1), activation: .relu),
+        // pointwise gather over 4 images: 128 rows × 2,304 columns.
+        ConvCase(n: 4, c: 128, h: 24, w: 24, out: 16, kh: 1, kw: 1, stride: 1, padding: .symmetric(0)),
+        // depthwise: 64 planes × 24·24 outputs × 9 taps.
+        ConvCase(n: 2, c: 32, h: 48, w: 47, out: 32, kh: 3, kw: 3, stride: 2, padding: .same, groups: 32),
     ]
     for t in cases {
         let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), stride: t.stride, padding: t.padding,
@@ -110,10 +113,11 @@ func convMatchesNaive(_ t: ConvCase) throws {
                                    stride: t.stride, padding: t.padding, groups: t.groups, activation: t.activation)
         #expect(maxError(conv(x), expected) < 1e-5, "\(t)")
     }
-    let x = randomTensor([2, 8, 40, 41], seed: 204)
+    let x = randomTensor([2, 16, 64, 63], seed: 204)
     #expect(maxError(MaxPool2d(kernel: 3, stride: 2, padding: .symmetric(1))(x),
                      naiveMaxPool2d(x, kernel: 3, stride: 2, padding: .symmetric(1))) == 0)
-    #expect(maxError(AvgPool2d(kernel: 2)(x), naiveAvgPool2d(x, kernel: 2, stride: 2)) < 1e-6)
+    #expect(maxError(AvgPool2d(kernel: 3, stride: 2, ceilMode: true)(x),
+                     naiveAvgPool2d(x, kernel: 3, stride: 2, ceilMode: true)) < 1e-6)
 }
 
 /// A batch computed at once equals each image computed alone (batching changes no values
