@@ -132,6 +132,12 @@ public final class Conv2d: Loadable {
 
     // MARK: GEMM path
 
+    /// Output planes smaller than this many pixels are batched: several images' columns in one
+    /// GEMM (then scattered to NCHW). Larger planes already give GEMM enough columns, and going
+    /// image by image writes straight into the output with no gather/scatter pass (measured at
+    /// batch 16: layer1 1×1 64→256 on 25×25 went from 0.40 to ~0.9 of plain sgemm).
+    static let batchImagesBelow = 256
+
     /// Floats allowed in one im2col tile (16 MB): bounds scratch memory at large inputs/batches.
     /// Per layer so tests can force tiling.
     var tileBudget = 1 << 22
@@ -150,7 +156,7 @@ public final class Conv2d: Loadable {
                 let tile = GemmTile(conv: self, x: x, y: y, g: g, p: p, cg: cg, og: og, k: k,
                                     pointwise: pointwise, weight: wp.baseAddress!,
                                     bias: bp.baseAddress!, scratch: scratch)
-                if p <= perTile {
+                if p < Conv2d.batchImagesBelow && p <= perTile {
                     let imagesPerTile = Swift.max(1, perTile / p)
                     var n0 = 0
                     while n0 < g.n {
