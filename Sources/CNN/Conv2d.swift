@@ -53,10 +53,17 @@ public final class Conv2d: Loadable {
     public let activation: Activation
 
     /// (out, in/groups, kh, kw) with any batch normalization folded in; GEMM's A, row-major.
-    public internal(set) var weight: [Float]
+    public internal(set) var weight: [Float] { didSet { winogradWeight = nil } }
     /// (out): the conv bias plus the folded batch-norm shift (zeros when neither exists).
     public internal(set) var bias: [Float]
     private var output = OutputBuffer()
+
+    /// How the forward pass computes: chosen per call by shape (`.automatic`), or forced (tests,
+    /// benchmarks).
+    enum Algorithm { case automatic, im2col, winograd }
+    var algorithm = Algorithm.automatic
+    /// Winograd-transformed filters (16, out, in), made on first use after the weights change.
+    var winogradWeight: [Float]?
 
     /// A convolution with a `kernel`×`kernel` window.
     public convenience init(_ name: String, in inChannels: Int, out outChannels: Int, kernel: Int,
@@ -124,6 +131,8 @@ public final class Conv2d: Loadable {
         let y = output.tensor(g.n, outChannels, g.oh, g.ow)
         if groups == inChannels && groups == outChannels {
             depthwise(x, y, g)
+        } else if usesWinograd(g) {
+            winogradConvolution(x, y, g)
         } else {
             gemmConvolution(x, y, g)
         }

@@ -64,29 +64,35 @@ public enum ConvBenchmark {
         public let batch: Int
         /// GEMM dimensions: M = out, N = batch·OH·OW, K = in·k·k.
         public let m: Int, n: Int, k: Int
-        /// Median seconds per call.
-        public let convSeconds: Double, gemmSeconds: Double
+        /// The engine's choice for this shape: "im2col" or "winograd".
+        public let algorithm: String
+        /// Median seconds per call: the engine's choice, plain sgemm, the im2col path.
+        public let convSeconds: Double, gemmSeconds: Double, im2colSeconds: Double
 
         public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
         public var convGFLOPS: Double { flops / convSeconds / 1e9 }
         public var gemmGFLOPS: Double { flops / gemmSeconds / 1e9 }
     }
 
-    /// Median seconds per call of `body`, run for at least `minSeconds` (and 3 calls) after one warm-up.
-    static func time(minSeconds: Double, _ body: () -> Void) -> Double {
-        body()
-        var samples: [Double] = []
+    /// Median seconds per call of each body, the bodies interleaved round by round (so a burst
+    /// of load from other processes hits them alike), for at least `minSeconds` and 5 rounds
+    /// after one warm-up round.
+    static func time(minSeconds: Double, _ bodies: [() -> Void]) -> [Double] {
+        for body in bodies { body() }
+        var samples = [[Double]](repeating: [], count: bodies.count)
         let start = DispatchTime.now().uptimeNanoseconds
-        while samples.count < 3 || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < minSeconds {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        while samples[0].count < 5 || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < minSeconds {
+            for (i, body) in bodies.enumerated() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                body()
+                samples[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
         }
-        samples.sort()
-        return samples[samples.count / 2]
+        return samples.map { $0.sorted()[$0.count / 2] }
     }
 
-    /// Times the engine's `Conv2d` (bias, ReLU epilogue) and a bare GEMM of the same (M, N, K).
+    /// Times the engine's `Conv2d` (bias, ReLU epilogue; its automatic algorithm, and im2col
+    /// when that differs) and a bare GEMM of the im2col (M, N, K).
     public static func run(shapes: [Shape] = resnet101At100, batch: Int, minSeconds: Double = 0.25) -> [Result] {
         shapes.map { s in
             let conv = Conv2d(s.name, in: s.inChannels, out: s.outChannels, kernel: s.kernel, stride: s.stride,
@@ -104,14 +110,25 @@ public enum ConvBenchmark {
             fill(x.data, x.count)
             let m = s.outChannels, n = batch * s.outputSize * s.outputSize
             let k = s.inChannels * s.kernel * s.kernel
-            let convSeconds = time(minSeconds: minSeconds) { _ = conv(x) }
             let a = Tensor(shape: [m, k]), b = Tensor(shape: [k, n]), c = Tensor(shape: [m, n])
             fill(a.data, a.count)
             fill(b.data, b.count)
-            let gemmSeconds = time(minSeconds: minSeconds) {
-                gemm(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c.data, ldc: n)
+            let winograd = conv.usesWinograd(conv.geometry(n: batch, h: s.inputSize, w: s.inputSize))
+            var bodies: [() -> Void] = [
+                { _ = conv(x) },
+                { gemm(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c.data, ldc: n) },
+            ]
+            if winograd {
+                let plain = Conv2d(s.name, in: s.inChannels, out: s.outChannels, kernel: s.kernel, stride: s.stride,
+                                   padding: .symmetric(s.padding), activation: .relu)
+                plain.weight = conv.weight
+                plain.bias = conv.bias
+                plain.algorithm = .im2col
+                bodies.append { _ = plain(x) }
             }
-            return Result(shape: s, batch: batch, m: m, n: n, k: k, convSeconds: convSeconds, gemmSeconds: gemmSeconds)
+            let t = time(minSeconds: minSeconds, bodies)
+            return Result(shape: s, batch: batch, m: m, n: n, k: k, algorithm: winograd ? "winograd" : "im2col",
+                          convSeconds: t[0], gemmSeconds: t[1], im2colSeconds: winograd ? t[2] : t[0])
         }
     }
 
@@ -119,21 +136,22 @@ public enum ConvBenchmark {
     public static func table(_ results: [Result]) -> String {
         func f(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", v) }
         var lines = [
-            "| shape | batch | M | N | K | conv ms | conv GFLOP/s | sgemm GFLOP/s | conv/sgemm |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| shape | batch | M | N | K | algorithm | conv ms | conv GFLOP/s | sgemm GFLOP/s | conv/sgemm | im2col ms |",
+            "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
         ]
-        var convTotal = 0.0, gemmTotal = 0.0, flopTotal = 0.0
+        var convTotal = 0.0, gemmTotal = 0.0, flopTotal = 0.0, im2colTotal = 0.0
         for r in results {
-            lines.append("| \(r.shape.name) | \(r.batch) | \(r.m) | \(r.n) | \(r.k) | \(f(r.convSeconds * 1e3, 3)) | "
-                         + "\(f(r.convGFLOPS)) | \(f(r.gemmGFLOPS)) | \(f(r.gemmSeconds / r.convSeconds, 2)) |")
+            lines.append("| \(r.shape.name) | \(r.batch) | \(r.m) | \(r.n) | \(r.k) | \(r.algorithm) | \(f(r.convSeconds * 1e3, 3)) | "
+                         + "\(f(r.convGFLOPS)) | \(f(r.gemmGFLOPS)) | \(f(r.gemmSeconds / r.convSeconds, 2)) | \(f(r.im2colSeconds * 1e3, 3)) |")
             let o = Double(r.shape.occurrences)
             convTotal += o * r.convSeconds
             gemmTotal += o * r.gemmSeconds
+            im2colTotal += o * r.im2colSeconds
             flopTotal += o * r.flops
         }
         if let first = results.first {
-            lines.append("| **all convs, weighted** | \(first.batch) | | | | \(f(convTotal * 1e3, 2)) | "
-                         + "\(f(flopTotal / convTotal / 1e9)) | \(f(flopTotal / gemmTotal / 1e9)) | \(f(gemmTotal / convTotal, 2)) |")
+            lines.append("| **all convs, weighted** | \(first.batch) | | | | | \(f(convTotal * 1e3, 2)) | "
+                         + "\(f(flopTotal / convTotal / 1e9)) | \(f(flopTotal / gemmTotal / 1e9)) | \(f(gemmTotal / convTotal, 2)) | \(f(im2colTotal * 1e3, 2)) |")
         }
         return lines.joined(separator: "\n")
     }

@@ -103,15 +103,18 @@ func convMatchesNaive(_ t: ConvCase) throws {
         ConvCase(n: 2, c: 32, h: 48, w: 47, out: 32, kh: 3, kw: 3, stride: 2, padding: .same, groups: 32),
     ]
     for t in cases {
+      for algorithm in [Conv2d.Algorithm.im2col, .automatic] {
         let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), stride: t.stride, padding: t.padding,
                           groups: t.groups, activation: t.activation)
+        conv.algorithm = algorithm
         let wShape = [t.out, t.c / t.groups, t.kh, t.kw]
         let weight = randomValues(wShape.reduce(1, *), seed: 201), bias = randomValues(t.out, seed: 202)
         try conv.load(loader(["conv.weight": (wShape, weight), "conv.bias": ([t.out], bias)]))
         let x = randomTensor([t.n, t.c, t.h, t.w], seed: 203)
         let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: t.out, kernel: (t.kh, t.kw),
                                    stride: t.stride, padding: t.padding, groups: t.groups, activation: t.activation)
-        #expect(maxError(conv(x), expected) < 1e-5, "\(t)")
+        #expect(maxError(conv(x), expected) < 1e-5, "\(t) \(algorithm)")
+      }
     }
     let x = randomTensor([2, 16, 64, 63], seed: 204)
     #expect(maxError(MaxPool2d(kernel: 3, stride: 2, padding: .symmetric(1))(x),
@@ -135,5 +138,46 @@ func convMatchesNaive(_ t: ConvCase) throws {
         let one = Tensor(shape: [1, 4, 9, 11], values: Array(batch.toArray()[(i * 396)..<((i + 1) * 396)]))
         let y = single(one).toArray()
         #expect(zip(y, all[(i * per)..<((i + 1) * per)]).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+}
+
+/// Winograd F(2×2, 3×3) against the naive convolution: odd and even sizes (partial tiles),
+/// paddings 0/1/same, batches, chunks that split images, BN folded, activations.
+@Test func winogradMatchesNaive() throws {
+    let cases: [(ConvCase, budget: Int?)] = [
+        (ConvCase(n: 1, c: 16, h: 8, w: 8, out: 16), nil),
+        (ConvCase(n: 3, c: 17, h: 7, w: 9, out: 19, activation: .relu), nil),
+        (ConvCase(n: 2, c: 16, h: 6, w: 5, out: 20, padding: .symmetric(0)), nil),
+        (ConvCase(n: 2, c: 18, h: 11, w: 10, out: 16, padding: .same, activation: .sigmoid), nil),
+        (ConvCase(n: 1, c: 3, h: 5, w: 5, out: 2, padding: .explicit(top: 0, left: 1, bottom: 2, right: 1)), nil),
+        (ConvCase(n: 4, c: 16, h: 9, w: 7, out: 24), 16 * 24 * 7),    // 7 tiles per chunk: chunks split images
+        (ConvCase(n: 2, c: 32, h: 31, w: 33, out: 32, activation: .relu), nil),  // parallel transforms
+    ]
+    for (t, budget) in cases {
+        let conv = Conv2d("conv", in: t.c, out: t.out, kernel: 3, padding: t.padding, activation: t.activation)
+        conv.algorithm = .winograd
+        if let budget { conv.tileBudget = budget }
+        let weight = randomValues(t.out * t.c * 9, seed: 401), bias = randomValues(t.out, seed: 402)
+        try conv.load(loader(["conv.weight": ([t.out, t.c, 3, 3], weight), "conv.bias": ([t.out], bias)]))
+        let x = randomTensor([t.n, t.c, t.h, t.w], seed: 403)
+        let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: t.out, kernel: (3, 3),
+                                   padding: t.padding, activation: t.activation)
+        #expect(maxError(conv(x), expected) < 1e-5, "\(t)")
+        #expect(maxError(conv(x), expected) < 1e-5, "\(t), second call")
+    }
+    // The automatic choice takes Winograd for a large enough 3×3 layer, and the transformed
+    // filters follow a reload with BN folded.
+    let conv = Conv2d("c", in: 16, out: 16, kernel: 3, padding: .symmetric(1), bias: false, batchNorm: "bn")
+    let x = randomTensor([2, 16, 12, 12], seed: 404)
+    #expect(conv.usesWinograd(conv.geometry(n: 2, h: 12, w: 12)))
+    for seed in [405, 406] as [UInt64] {
+        let weight = randomValues(16 * 16 * 9, seed: seed)
+        let gamma = randomValues(16, seed: seed + 10), beta = randomValues(16, seed: seed + 20)
+        let mean = randomValues(16, seed: seed + 30), variance = randomValues(16, seed: seed + 40, range: 0.5...2)
+        try conv.load(loader(["c.weight": ([16, 16, 3, 3], weight), "bn.weight": ([16], gamma), "bn.bias": ([16], beta),
+                              "bn.running_mean": ([16], mean), "bn.running_var": ([16], variance)]))
+        let raw = naiveConv2d(x, weight: weight, bias: nil, outChannels: 16, kernel: (3, 3), padding: .symmetric(1))
+        let expected = naiveBatchNorm(raw, gamma: gamma, beta: beta, mean: mean, variance: variance, eps: 1e-5)
+        #expect(maxError(conv(x), expected) < 1e-5)
     }
 }
