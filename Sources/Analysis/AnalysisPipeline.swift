@@ -1,0 +1,327 @@
+import Foundation
+import Synchronization
+import Timeline
+import Video
+
+/// Settings of one analysis run that are not the stages themselves.
+public struct PipelineSettings: Sendable {
+    /// Which decoded frames are analyzed.
+    public var sampler = FrameSampler()
+    /// Most crops per classifier call.
+    public var batchSize = 16
+    /// Longest time the batcher holds a crop waiting for more (seconds): live output is never
+    /// held back for long.
+    public var maxBatchWait = 0.1
+    /// Capacity of each queue between stages, in frames.
+    public var queueCapacity = 8
+    /// Live sources drop the oldest waiting frame when inference falls behind.
+    public var live = false
+
+    public init() {}
+}
+
+/// Counters and timings of a run, as the summary and sidecar report them.
+public struct PipelineStats: Sendable {
+    public var framesRead = 0
+    public var framesAnalyzed = 0
+    /// Live frames discarded to stay near real time.
+    public var framesDropped = 0
+    /// Face crops classified.
+    public var faces = 0
+    public var tracks = Set<Int>()
+    /// Busy seconds per stage (decode includes sampling; faces includes cropping).
+    public var decodeSeconds = 0.0
+    public var faceSeconds = 0.0
+    public var classifySeconds = 0.0
+    public var writeSeconds = 0.0
+    public var wallSeconds = 0.0
+    /// Seconds between a live frame's arrival and its result (last value), nil for files.
+    public var lag: Double?
+    /// Timestamp of the last analyzed frame.
+    public var lastTimestamp: Double?
+    public init() {}
+}
+
+/// One frame's results, in frame order, as the pipeline hands them to its consumer.
+public struct FrameResult: Sendable {
+    public var frame: AnalyzedFrame
+    /// Tracks that ended at this frame.
+    public var endedTracks: [Int]
+    /// The decoded frame, when the consumer asked to keep frames (annotated output).
+    public var image: DecodedFrame?
+}
+
+/// The analysis pipeline: decode → sample → faces → crops → batcher → classifier → consumer.
+///
+/// Each stage runs on its own thread, joined by ``BoundedQueue``s of `queueCapacity` frames, so
+/// memory is flat whatever the input's length. Files get back-pressure (nothing dropped); live
+/// sources drop the oldest frame waiting for the face stage. Results reach `consume` in frame
+/// order, on the thread that called ``run(consume:)``.
+public final class AnalysisPipeline: @unchecked Sendable {
+    public let source: VideoSource
+    public let faceStage: FaceStage
+    public let classifier: FrameClassifier
+    public let settings: PipelineSettings
+    /// Keep each decoded frame in its result (for annotated video).
+    public var keepFrames = false
+
+    private let stopping = Atomic<Bool>(false)
+    private let statsLock = NSLock()
+    private var _stats = PipelineStats()
+    private var failure: Error?
+
+    public init(source: VideoSource, faceStage: FaceStage, classifier: FrameClassifier, settings: PipelineSettings) {
+        self.source = source
+        self.faceStage = faceStage
+        self.classifier = classifier
+        self.settings = settings
+    }
+
+    /// A snapshot of the counters (safe from any thread).
+    public var stats: PipelineStats {
+        statsLock.withLock { _stats }
+    }
+
+    private func update(_ body: (inout PipelineStats) -> Void) {
+        statsLock.withLock { body(&_stats) }
+    }
+
+    /// Stops reading (from any thread, e.g. a signal handler): frames already read are finished,
+    /// then ``run(consume:)`` returns.
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+        source.interrupt()
+    }
+
+    public var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    private struct DecodedJob: @unchecked Sendable {
+        let frame: DecodedFrame
+    }
+
+    private struct CropJob: @unchecked Sendable {
+        let frame: DecodedFrame
+        let faces: [TrackedFace]
+        let ended: [Int]
+        /// `faces.count` inputs, each `inputSize` floats.
+        let crops: [Float]
+    }
+
+    private func fail(_ error: Error) {
+        statsLock.withLock { if failure == nil { failure = error } }
+        stop()
+    }
+
+    /// Runs to the end of the input (or ``stop()``), handing each frame's results to `consume`
+    /// in frame order. Rethrows the first error of any stage after every stage has stopped.
+    public func run(consume: (FrameResult) throws -> Void) throws {
+        let started = Date()
+        let decoded = BoundedQueue<DecodedJob>(
+            capacity: settings.queueCapacity, policy: settings.live ? .dropOldest : .block)
+        let cropped = BoundedQueue<CropJob>(capacity: settings.queueCapacity)
+        let results = BoundedQueue<FrameResult>(capacity: max(settings.queueCapacity, settings.batchSize))
+
+        // One thread per stage: they block in C calls (FFmpeg reads, BLAS), which the
+        // cooperative thread pool must not do.
+        let done = DispatchGroup()
+        let stages: [@Sendable () -> Void] = [
+            { [self] in decodeLoop(into: decoded) },
+            { [self] in faceLoop(from: decoded, into: cropped) },
+            { [self] in classifyLoop(from: cropped, into: results) },
+        ]
+        for stage in stages {
+            done.enter()
+            let thread = Thread { stage(); done.leave() }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+
+        var consumerError: Error?
+        while let result = results.pop() {
+            if consumerError != nil { continue }  // drain so the stages can finish
+            let t0 = Date()
+            do {
+                try consume(result)
+            } catch {
+                consumerError = error
+                stop()
+            }
+            let dt = Date().timeIntervalSince(t0)
+            update {
+                $0.writeSeconds += dt
+                $0.framesAnalyzed += 1
+                $0.lastTimestamp = result.frame.timestamp
+                if let wall = result.frame.wallclock { $0.lag = Date().timeIntervalSince(wall) }
+            }
+        }
+        done.wait()
+        update {
+            $0.wallSeconds = Date().timeIntervalSince(started)
+            $0.framesDropped = decoded.dropped
+        }
+        if let failure = statsLock.withLock({ failure }) { throw failure }
+        if let consumerError { throw consumerError }
+    }
+
+    private func decodeLoop(into queue: BoundedQueue<DecodedJob>) {
+        defer { queue.close() }
+        var sampler = settings.sampler
+        var busy = 0.0
+        defer { update { $0.decodeSeconds += busy } }
+        while !isStopping {
+            let t0 = Date()
+            let frame: DecodedFrame?
+            do {
+                frame = try source.nextFrame()
+            } catch {
+                fail(error)
+                return
+            }
+            busy += Date().timeIntervalSince(t0)
+            guard let frame else { return }
+            update { $0.framesRead += 1 }
+            switch sampler.decide(frame.pts) {
+            case .skip: continue
+            case .finished: return
+            case .take: queue.push(DecodedJob(frame: frame))
+            }
+        }
+    }
+
+    private func faceLoop(from input: BoundedQueue<DecodedJob>, into output: BoundedQueue<CropJob>) {
+        defer { output.close() }
+        let scaler = FrameScaler(algorithm: .bilinear)
+        let spec = classifier.input
+        let perCrop = spec.width * spec.height * spec.layout.channels
+        var bytes = [UInt8](repeating: 0, count: perCrop)
+        let scale = (0 ..< spec.layout.channels).map { 1 / (255 * spec.std[$0]) }
+        let shift = (0 ..< spec.layout.channels).map { -spec.mean[$0] / spec.std[$0] }
+        var failed = false
+        while let job = input.pop() {
+            if failed { continue }
+            let t0 = Date()
+            do {
+                let out = try faceStage.process(job.frame, scaler: scaler)
+                var crops = [Float](repeating: 0, count: perCrop * out.faces.count)
+                for (n, face) in out.faces.enumerated() {
+                    let rect = spec.crop.rect(for: face.box, imageWidth: job.frame.width, imageHeight: job.frame.height)
+                    try bytes.withUnsafeMutableBytes { buffer in
+                        _ = try scaler.convert(job.frame, to: spec.layout, width: spec.width, height: spec.height,
+                                               crop: rect, into: buffer)
+                    }
+                    // Packed HWC bytes -> planar CHW floats, normalised: (b/255 − mean) / std.
+                    let channels = spec.layout.channels, plane = spec.width * spec.height
+                    crops.withUnsafeMutableBufferPointer { dst in
+                        let base = n * perCrop
+                        for c in 0 ..< channels {
+                            let a = scale[c], b = shift[c]
+                            for i in 0 ..< plane {
+                                dst[base + c * plane + i] = Float(bytes[i * channels + c]) * a + b
+                            }
+                        }
+                    }
+                }
+                update { stats in
+                    stats.faceSeconds += Date().timeIntervalSince(t0)
+                    for face in out.faces { stats.tracks.insert(face.id) }
+                }
+                output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks, crops: crops))
+            } catch {
+                failed = true
+                fail(error)
+            }
+        }
+        if !failed {
+            let ended = faceStage.finish()
+            _ = ended  // the consumer's finish() flushes every open track
+        }
+    }
+
+    private func classifyLoop(from input: BoundedQueue<CropJob>, into output: BoundedQueue<FrameResult>) {
+        defer { output.close() }
+        let spec = classifier.input
+        let perCrop = spec.width * spec.height * spec.layout.channels
+        let labels = classifier.labels
+        let mapping: ClassMapping
+        do {
+            mapping = try ClassMapping(modelLabels: labels)
+        } catch {
+            fail(error)
+            while input.pop() != nil {}
+            return
+        }
+        var pending: [CropJob] = []
+        var pendingCrops = 0
+        var batch = [Float](repeating: 0, count: perCrop * settings.batchSize)
+        var failed = false
+
+        func flush() {
+            defer { pending.removeAll(keepingCapacity: true); pendingCrops = 0 }
+            if failed { return }
+            let t0 = Date()
+            var probabilities: [[Float]] = []
+            probabilities.reserveCapacity(pendingCrops)
+            do {
+                // One classifier call per `batchSize` crops, across frames.
+                var filled = 0
+                for job in pending {
+                    var offset = 0
+                    while offset < job.faces.count {
+                        let take = min(job.faces.count - offset, settings.batchSize - filled)
+                        batch.withUnsafeMutableBufferPointer { dst in
+                            job.crops.withUnsafeBufferPointer { src in
+                                (dst.baseAddress! + filled * perCrop).update(
+                                    from: src.baseAddress! + offset * perCrop, count: take * perCrop)
+                            }
+                        }
+                        filled += take
+                        offset += take
+                        if filled == settings.batchSize {
+                            probabilities += try batch.withUnsafeBufferPointer { try classifier.classify($0.baseAddress!, count: filled) }
+                            filled = 0
+                        }
+                    }
+                }
+                if filled > 0 {
+                    probabilities += try batch.withUnsafeBufferPointer { try classifier.classify($0.baseAddress!, count: filled) }
+                }
+            } catch {
+                failed = true
+                fail(error)
+                return
+            }
+            let seconds = Date().timeIntervalSince(t0)
+            update { $0.classifySeconds += seconds; $0.faces += pendingCrops }
+            var k = 0
+            for job in pending {
+                var observations: [FaceObservation] = []
+                for face in job.faces {
+                    observations.append(FaceObservation(
+                        faceID: face.id, confidence: face.confidence, box: face.box,
+                        probabilities: mapping.schemaProbabilities(probabilities[k])))
+                    k += 1
+                }
+                let analyzed = AnalyzedFrame(frame: job.frame.index, timestamp: job.frame.pts,
+                                             wallclock: job.frame.wallclock, faces: observations)
+                output.push(FrameResult(frame: analyzed, endedTracks: job.ended, image: keepFrames ? job.frame : nil))
+            }
+        }
+
+        var deadline = Date.distantFuture
+        while true {
+            let (job, timedOut) = input.pop(until: deadline)
+            if let job {
+                if pending.isEmpty { deadline = Date().addingTimeInterval(settings.maxBatchWait) }
+                pending.append(job)
+                pendingCrops += job.faces.count
+                if pendingCrops >= settings.batchSize { flush(); deadline = .distantFuture }
+            } else if timedOut {
+                flush()
+                deadline = .distantFuture
+            } else {
+                flush()  // closed and drained
+                return
+            }
+        }
+    }
+}

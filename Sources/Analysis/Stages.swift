@@ -1,0 +1,91 @@
+import Foundation
+import Timeline
+import Video
+
+/// A face the face stage found (and tracked) in one frame, in source-frame pixels.
+public struct TrackedFace: Sendable, Equatable {
+    /// Stable track id (`face_id`), never reused within a run.
+    public var id: Int
+    public var box: FaceBox
+    /// Detector confidence in 0...1 (1 for a centre crop or a boxes file).
+    public var confidence: Double
+
+    public init(id: Int, box: FaceBox, confidence: Double) {
+        self.id = id
+        self.box = box
+        self.confidence = confidence
+    }
+}
+
+/// What the face stage reports for one frame.
+public struct FaceStageOutput: Sendable {
+    public var faces: [TrackedFace]
+    /// Tracks that ended at this frame (their smoothers reset).
+    public var endedTracks: [Int]
+
+    public init(faces: [TrackedFace], endedTracks: [Int] = []) {
+        self.faces = faces
+        self.endedTracks = endedTracks
+    }
+}
+
+/// Finds the faces of each frame, in frame order. Runs on one thread (it may keep tracker state).
+public protocol FaceStage: AnyObject {
+    func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput
+    /// End of input: tracks still open.
+    func finish() -> [Int]
+}
+
+/// How a classifier wants its input: size, pixel layout, normalisation and crop geometry.
+public struct ClassifierInput: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var layout: PixelLayout
+    /// Per channel: value = (byte / 255 − mean) / std.
+    public var mean: [Float]
+    public var std: [Float]
+    public var crop: CropGeometry
+
+    public init(width: Int, height: Int, layout: PixelLayout, mean: [Float], std: [Float], crop: CropGeometry) {
+        self.width = width
+        self.height = height
+        self.layout = layout
+        self.mean = mean
+        self.std = std
+        self.crop = crop
+    }
+}
+
+/// How a face box becomes the region the classifier sees.
+public enum CropGeometry: Sendable, Equatable {
+    /// As the `fer` package does it: square by growing the shorter side (centred), then `pixels`
+    /// more on every side, clamped to the image.
+    case squarePlusPixels(Int)
+    /// Square by growing the shorter side, then scaled by `1 + 2 × fraction` around the centre,
+    /// clamped to the image (RAF-DB's aligned crops show the face with some margin).
+    case squarePlusFraction(Double)
+
+    /// The crop rectangle for `box` in an image of `width`×`height`.
+    public func rect(for box: FaceBox, imageWidth width: Int, imageHeight height: Int) -> CropRect {
+        let side = max(box.width, box.height)
+        let cx = box.x + box.width / 2, cy = box.y + box.height / 2
+        var half = side / 2
+        switch self {
+        case .squarePlusPixels(let p): half += Double(p)
+        case .squarePlusFraction(let f): half *= 1 + 2 * f
+        }
+        let x0 = max(0, Int((cx - half).rounded(.down))), y0 = max(0, Int((cy - half).rounded(.down)))
+        let x1 = min(width, Int((cx + half).rounded(.up))), y1 = min(height, Int((cy + half).rounded(.up)))
+        return CropRect(x: x0, y: y0, width: max(1, x1 - x0), height: max(1, y1 - y0))
+    }
+}
+
+/// Classifies a batch of preprocessed crops. Called from one thread.
+public protocol FrameClassifier: AnyObject {
+    /// Labels in output order.
+    var labels: [String] { get }
+    var input: ClassifierInput { get }
+    /// `batch` holds `count` inputs of `C × H × W` floats (NCHW); returns probabilities per input,
+    /// in label order.
+    func classify(_ batch: UnsafePointer<Float>, count: Int) throws -> [[Float]]
+}

@@ -1,0 +1,190 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Output format of a timeline.
+public enum TimelineFormat: String, Sendable, CaseIterable, Codable {
+    /// CSV schema version 1 with a header line.
+    case csv
+    /// JSON Lines: one object per row with the CSV's column names as keys.
+    case jsonl
+}
+
+/// The columns of a timeline file (CSV schema version 1).
+///
+/// `frame,timestamp,face_id,confidence,success,x,y,w,h,angry,…,surprise,label,label_prob`,
+/// then `raw_angry,…,raw_surprise` when ``includeRaw``, then `wallclock` when
+/// ``includeWallclock`` (live sources).
+public struct TimelineColumns: Sendable, Equatable, Codable {
+    /// The schema version these columns belong to.
+    public static let schemaVersion = 1
+    /// The fixed leading columns (OpenFace-compatible).
+    public static let prefix = ["frame", "timestamp", "face_id", "confidence", "success", "x", "y", "w", "h"]
+
+    public var includeRaw: Bool
+    public var includeWallclock: Bool
+
+    public init(includeRaw: Bool = false, includeWallclock: Bool = false) {
+        self.includeRaw = includeRaw
+        self.includeWallclock = includeWallclock
+    }
+
+    /// Every column name, in order.
+    public var names: [String] {
+        var n = Self.prefix + EmotionClass.allCases.map(\.rawValue) + ["label", "label_prob"]
+        if includeRaw { n += EmotionClass.allCases.map { "raw_" + $0.rawValue } }
+        if includeWallclock { n.append("wallclock") }
+        return n
+    }
+}
+
+/// Writes timeline rows as CSV or JSON Lines, flushing each batch as it is written.
+///
+/// Every ``write(_:)`` call ends in `write(2)` on the file descriptor: nothing is buffered past
+/// the call, so a crash or a kill loses no row already written. Pass all rows of one frame in
+/// one call (one system call per frame). The CSV header is written by the initialiser, so even
+/// an interrupted run leaves a parseable file. Safe to call from any thread (calls serialise).
+public final class EmotionTimelineWriter: @unchecked Sendable {
+    /// Where rows go (`-` for standard output).
+    public let path: String
+    public let format: TimelineFormat
+    public let columns: TimelineColumns
+    /// Rows written so far.
+    public var rowsWritten: Int { lock.withLock { count } }
+
+    private let lock = NSLock()
+    private var fd: Int32
+    private let ownsDescriptor: Bool
+    private var count = 0
+
+    /// Creates (or truncates) `path`, or uses standard output for `-`, and writes the CSV header.
+    /// - Throws: ``TimelineError/io(path:reason:)`` naming the path and the system's reason.
+    public init(path: String, format: TimelineFormat, columns: TimelineColumns) throws(TimelineError) {
+        self.path = path
+        self.format = format
+        self.columns = columns
+        if path == "-" {
+            fd = STDOUT_FILENO
+            ownsDescriptor = false
+        } else {
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw .io(path: path, reason: "cannot create output: \(String(cString: strerror(errno)))") }
+            ownsDescriptor = true
+        }
+        if format == .csv {
+            try send(columns.names.joined(separator: ",") + "\n")
+        }
+    }
+
+    deinit {
+        if ownsDescriptor, fd >= 0 { _ = systemClose(fd) }
+    }
+
+    /// Writes one row and flushes it.
+    public func write(_ row: TimelineRow) throws(TimelineError) {
+        try write([row])
+    }
+
+    /// Writes rows (typically one frame's) with one system call.
+    public func write(_ rows: [TimelineRow]) throws(TimelineError) {
+        guard !rows.isEmpty else { return }
+        var text = ""
+        for row in rows {
+            precondition(row.face.map { $0.probabilities.count == EmotionClass.count } ?? true,
+                         "a row needs \(EmotionClass.count) probabilities in EmotionClass order")
+            text += format == .csv ? Self.csvLine(row, columns: columns) : Self.jsonLine(row, columns: columns)
+            text += "\n"
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        try send(text)
+        count += rows.count
+    }
+
+    /// Closes the file (standard output is left open). Further writes throw.
+    public func close() throws(TimelineError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard fd >= 0 else { return }
+        let descriptor = fd
+        fd = -1
+        if ownsDescriptor, systemClose(descriptor) != 0 {
+            throw .io(path: path, reason: "close failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    private func send(_ text: String) throws(TimelineError) {
+        guard fd >= 0 else { throw .io(path: path, reason: "write after close") }
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { systemWrite(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, reason: "write failed: \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+        bytes.removeAll()
+    }
+
+    // MARK: - Encoding (also used by tests and the reader's round trip)
+
+    /// The CSV line (no newline) of one row.
+    public static func csvLine(_ row: TimelineRow, columns: TimelineColumns) -> String {
+        fields(row, columns: columns).map { $0.text ?? "" }.joined(separator: ",")
+    }
+
+    /// The JSON Lines object (no newline) of one row: the CSV's columns as keys; empty fields are `null`.
+    public static func jsonLine(_ row: TimelineRow, columns: TimelineColumns) -> String {
+        let values = fields(row, columns: columns)
+        var s = "{"
+        for (i, (name, v)) in zip(columns.names, values).enumerated() {
+            if i > 0 { s += "," }
+            s += "\"\(name)\":"
+            if let text = v.text { s += v.isString ? "\"\(text)\"" : text } else { s += "null" }
+        }
+        return s + "}"
+    }
+
+    private struct Field {
+        var text: String?
+        var isString = false
+    }
+
+    private static func fields(_ row: TimelineRow, columns: TimelineColumns) -> [Field] {
+        func num(_ v: Double, _ d: Int) -> Field { Field(text: FixedPoint.format(v, decimals: d)) }
+        var f: [Field] = [Field(text: String(row.frame)), num(row.timestamp, Decimals.timestamp)]
+        let empty = Field(text: nil)
+        if let face = row.face {
+            f += [Field(text: String(face.faceID)), num(face.confidence, Decimals.probability), Field(text: "1"),
+                  num(face.box.x, Decimals.box), num(face.box.y, Decimals.box),
+                  num(face.box.width, Decimals.box), num(face.box.height, Decimals.box)]
+            f += face.probabilities.map { num($0, Decimals.probability) }
+            f += [Field(text: face.label.rawValue, isString: true), num(face.labelProbability, Decimals.probability)]
+            if columns.includeRaw {
+                let raw = face.rawProbabilities ?? face.probabilities
+                f += raw.map { num($0, Decimals.probability) }
+            }
+        } else {
+            f += [empty, empty, Field(text: "0"), empty, empty, empty, empty]
+            f += [Field](repeating: empty, count: EmotionClass.count + 2)
+            if columns.includeRaw { f += [Field](repeating: empty, count: EmotionClass.count) }
+        }
+        if columns.includeWallclock {
+            f.append(row.wallclock.map { Field(text: ISOTime.format($0), isString: true) } ?? empty)
+        }
+        return f
+    }
+}
+
+#if canImport(Glibc)
+private let systemClose = Glibc.close
+private let systemWrite = Glibc.write
+#elseif canImport(Darwin)
+private let systemClose = Darwin.close
+private let systemWrite = Darwin.write
+#endif

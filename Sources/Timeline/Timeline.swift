@@ -1,1 +1,0 @@
-// The Timeline module: see docs/architecture.md.

@@ -1,0 +1,150 @@
+import Foundation
+
+/// The sidecar `<output>.json` next to a timeline: how the timeline was made.
+///
+/// Written at the start of a run with ``complete`` false and rewritten at the end (each write
+/// replaces the file atomically, so a reader never sees half a sidecar). Keys are snake_case;
+/// see docs/csv-schema.md for every field.
+public struct TimelineSidecar: Codable, Sendable, Equatable {
+    /// The model that produced the probabilities.
+    public struct Model: Codable, Sendable, Equatable {
+        /// Registry name or file path as given (`mini-xception`, `dba-resnet101.safetensors`).
+        public var name: String
+        /// The model's labels in its output order.
+        public var labels: [String]
+        /// The model file's metadata (architecture, backbone, input size, …).
+        public var metadata: [String: String]
+
+        public init(name: String, labels: [String], metadata: [String: String] = [:]) {
+            self.name = name
+            self.labels = labels
+            self.metadata = metadata
+        }
+    }
+
+    /// The analyzed input.
+    public struct Source: Codable, Sendable, Equatable {
+        /// File path or URL as given.
+        public var location: String
+        /// True for live sources (streams), which add `wallclock` and may drop frames.
+        public var live: Bool
+
+        public init(location: String, live: Bool) {
+            self.location = location
+            self.live = live
+        }
+    }
+
+    /// Frame counts.
+    public struct Frames: Codable, Sendable, Equatable {
+        /// Frames decoded.
+        public var read: Int
+        /// Frames analyzed (one or more rows each).
+        public var analyzed: Int
+        /// Frames dropped to keep a live source near real time.
+        public var dropped: Int
+
+        public init(read: Int = 0, analyzed: Int = 0, dropped: Int = 0) {
+            self.read = read
+            self.analyzed = analyzed
+            self.dropped = dropped
+        }
+    }
+
+    /// Always ``TimelineColumns/schemaVersion``.
+    public var schemaVersion: Int
+    public var fervidVersion: String
+    public var model: Model
+    /// Class names in column order (``EmotionClass``).
+    public var classOrder: [String]
+    /// Every column of the timeline file, in order.
+    public var columns: [String]
+    public var format: TimelineFormat
+    /// The smoothing, canonical `--smooth` form (`ema:0.5`).
+    public var smoothing: SmoothingSpec
+    public var source: Source
+    /// UTC wall-clock time the analysis started (ISO 8601, milliseconds).
+    public var startTime: String
+    /// UTC wall-clock time the analysis ended; nil while running.
+    public var endTime: String?
+    /// False while the run is going on (or if it never ended cleanly).
+    public var complete: Bool
+    public var frames: Frames
+    /// Rows with a face (`success=1`).
+    public var faces: Int
+    /// Distinct face tracks.
+    public var tracks: Int
+
+    public init(fervidVersion: String, model: Model, columns: TimelineColumns, format: TimelineFormat,
+                smoothing: SmoothingSpec, source: Source, startTime: Date, endTime: Date? = nil,
+                complete: Bool = false, frames: Frames = Frames(), faces: Int = 0, tracks: Int = 0) {
+        self.schemaVersion = TimelineColumns.schemaVersion
+        self.fervidVersion = fervidVersion
+        self.model = model
+        self.classOrder = EmotionClass.allCases.map(\.rawValue)
+        self.columns = columns.names
+        self.format = format
+        self.smoothing = smoothing
+        self.source = source
+        self.startTime = ISOTime.format(startTime)
+        self.endTime = endTime.map(ISOTime.format)
+        self.complete = complete
+        self.frames = frames
+        self.faces = faces
+        self.tracks = tracks
+    }
+
+    /// The sidecar path of a timeline output: `<output>.json`.
+    public static func path(forOutput output: String) -> String { output + ".json" }
+
+    /// Pretty-printed JSON with sorted keys.
+    public func jsonData() throws(TimelineError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do { return try encoder.encode(self) + Data("\n".utf8) } catch {
+            throw .io(path: "sidecar", reason: "cannot encode: \(error)")
+        }
+    }
+
+    /// Writes the sidecar atomically (temporary file, then rename).
+    public func write(to path: String) throws(TimelineError) {
+        try writeAtomically(jsonData(), to: path)
+    }
+
+    /// Reads and validates a sidecar.
+    public static func read(from path: String) throws(TimelineError) -> TimelineSidecar {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .io(path: path, reason: "cannot read sidecar")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let sidecar: TimelineSidecar
+        do { sidecar = try decoder.decode(TimelineSidecar.self, from: data) } catch {
+            throw .malformed(path: path, line: nil, reason: "not a fervid sidecar: \(Self.reason(error))")
+        }
+        guard sidecar.schemaVersion == TimelineColumns.schemaVersion else {
+            throw .malformed(path: path, line: nil, reason: "schema version \(sidecar.schemaVersion), this fervid reads \(TimelineColumns.schemaVersion)")
+        }
+        return sidecar
+    }
+
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case let DecodingError.keyNotFound(key, _): return "missing field '\(key.stringValue)'"
+        case let DecodingError.typeMismatch(_, c), let DecodingError.valueNotFound(_, c):
+            return "bad field '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case let DecodingError.dataCorrupted(c):
+            return c.codingPath.isEmpty ? "not JSON" : "bad field '\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
+        default: return "\(error)"
+        }
+    }
+}
+
+/// Writes `data` to a temporary file next to `path`, then renames it over `path`.
+func writeAtomically(_ data: Data, to path: String) throws(TimelineError) {
+    do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+        throw .io(path: path, reason: "cannot write: \((error as NSError).localizedDescription)")
+    }
+}

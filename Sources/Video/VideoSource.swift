@@ -1,0 +1,321 @@
+import CFFmpeg
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Decodes the best video stream of a file or URL, frame by frame.
+///
+/// ```swift
+/// let source = try VideoSource(url: "talk.mp4")
+/// let scaler = FrameScaler()
+/// while let frame = try source.nextFrame() {
+///     let rgb = try scaler.convert(frame, to: .rgb24, width: 224, height: 224)
+///     print(frame.index, frame.pts, rgb.bytes.count)
+/// }
+/// print(source.endReason!, source.stats)
+/// ```
+///
+/// Frames come in decoder output order with pts from the best-effort timestamp (correct for
+/// variable frame rate). Packets the decoder rejects are skipped and counted; the stream fails
+/// only if nothing at all decodes.
+///
+/// Live inputs (``LiveMode``): an end of stream, read error or timeout is a disconnect; the input
+/// is reopened per ``ReconnectPolicy`` and then ends cleanly with ``EndReason/disconnected``.
+/// Their pts start at 0 and stay strictly increasing across reconnects (a reopened stream's
+/// clock is rebased to continue after the last frame, by the wall-clock time the outage took),
+/// and frames carry a UTC wall-clock time.
+///
+/// Threading: call everything but ``interrupt()`` from one thread at a time; ``interrupt()`` is
+/// for any other thread and stops a blocked open or read within about 100 ms.
+public final class VideoSource: @unchecked Sendable {
+    /// The input as given.
+    public let url: String
+    public let options: VideoSourceOptions
+    /// What the input said when it was first opened.
+    public let info: VideoInfo
+    /// Counters so far.
+    public private(set) var stats = DecodeStats()
+    /// Set once ``nextFrame()`` has returned nil (or thrown).
+    public private(set) var endReason: EndReason?
+
+    /// Whether the input is read as a live stream.
+    public var isLive: Bool { info.isLive }
+
+    private enum Phase {
+        case reading
+        /// The decoder was sent its end-of-stream; deliver what it holds, then act on `cause`.
+        case draining(cause: EndReason)
+        case ended
+    }
+
+    private let interruptState = InterruptState()
+    private var session: InputSession?
+    private let packet: PacketBuffer
+    private var packetPending = false
+    private var phase = Phase.reading
+    private var spareFrame: UnsafeMutablePointer<AVFrame>?
+    private var failedReconnects = 0
+
+    // Timestamp bookkeeping (seconds).
+    private let frameDuration: Double
+    private var lastRawPts: Double?
+    private var lastPts: Double?
+    private var liveOffset: Double?
+    private var rebaseNextFrame = false
+    private var lastDeliveryNanos: Int64 = 0
+
+    /// Opens `url` (a path or any URL this libavformat reads) and its best video stream's decoder.
+    /// Fails at once when the input cannot be opened (no reconnect attempts on the first open).
+    public init(url: String, options: VideoSourceOptions = VideoSourceOptions()) throws(VideoError) {
+        FFmpegLog.configureOnce()
+        self.url = url
+        self.options = options
+        packet = try PacketBuffer()
+        let first = try InputSession(url: url, options: options, interrupt: interruptState)
+        session = first
+        let durationKnown = first.input.context.pointee.duration != fervid_nopts_value()
+            && first.input.context.pointee.duration > 0
+        let live = switch options.live {
+        case .live: true
+        case .file: false
+        case .auto: isNetworkURL(url) && !durationKnown
+        }
+        info = VideoInfo(url: url, session: first, isLive: live)
+        frameDuration = info.averageFrameRate.value.map { 1 / $0 }
+            ?? info.nominalFrameRate.value.map { 1 / $0 } ?? 1.0 / 25
+    }
+
+    deinit {
+        var f = spareFrame
+        av_frame_free(&f)
+    }
+
+    /// Stops the source from any thread: a blocked open or read returns within about 100 ms,
+    /// back-off waits end, and ``nextFrame()`` returns nil with ``EndReason/interrupted``.
+    public func interrupt() {
+        interruptState.interrupted.store(true, ordering: .relaxed)
+    }
+
+    /// The next decoded frame, or nil when the input has ended (see ``endReason``).
+    /// Throws only when the input ends without a single decodable frame.
+    public func nextFrame() throws(VideoError) -> DecodedFrame? {
+        while true {
+            if case .ended = phase { return nil }
+            if interruptState.isInterrupted {
+                try finish(.interrupted)
+                return nil
+            }
+            guard let session else {
+                try finish(.disconnected)
+                return nil
+            }
+            if spareFrame == nil {
+                spareFrame = av_frame_alloc()
+                if spareFrame == nil { throw outOfMemory("av_frame_alloc") }
+            }
+            let received = avcodec_receive_frame(session.decoder.context, spareFrame)
+            let result: FFResult
+            do {
+                result = try check(received, "avcodec_receive_frame")
+            } catch {
+                // A damaged packet surfaced at the output (frame threading reports it here).
+                stats.corruptPackets += 1
+                stats.lastError = error
+                continue
+            }
+            switch result {
+            case .ok:
+                let frame = spareFrame!
+                spareFrame = nil
+                return deliver(frame, session: session)
+            case .again:
+                if case .draining = phase {
+                    try decoderDrained()  // a decoder must not ask for input after a flush; treat as drained
+                } else {
+                    feedDecoder(session)
+                }
+            case .endOfStream:
+                try decoderDrained()
+            }
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Reads one packet of the video stream and sends it to the decoder; on the end of the
+    /// input, a read error or a timeout, starts draining the decoder.
+    private func feedDecoder(_ session: InputSession) {
+        let p = packet.packet
+        if !packetPending {
+            let read: FFResult
+            do {
+                read = try blockingCall("av_read_frame", timeout: options.readTimeout, interrupt: interruptState) {
+                    av_read_frame(session.input.context, p)
+                }
+            } catch .interrupted {
+                return  // nextFrame sees the flag
+            } catch {
+                stats.lastError = error
+                if case .timedOut = error { stats.timeouts += 1 } else { stats.readErrors += 1 }
+                if info.isLive {
+                    stats.disconnects += 1
+                    beginDraining(session, cause: .disconnected)
+                } else {
+                    beginDraining(session, cause: .readError(error))
+                }
+                return
+            }
+            switch read {
+            case .ok:
+                break
+            case .again:
+                usleep(1000)  // the demuxer has nothing yet; the next read re-arms the deadline
+                return
+            case .endOfStream:
+                if info.isLive {
+                    stats.disconnects += 1
+                    beginDraining(session, cause: .disconnected)
+                } else {
+                    beginDraining(session, cause: endOfFile(session))
+                }
+                return
+            }
+            if p.pointee.stream_index != session.streamIndex {
+                av_packet_unref(p)
+                return
+            }
+            stats.packetsRead += 1
+            packetPending = true
+        }
+        let sent = avcodec_send_packet(session.decoder.context, p)
+        do {
+            if try check(sent, "avcodec_send_packet") == .again { return }  // receive first, then resend
+        } catch {
+            stats.corruptPackets += 1
+            stats.lastError = error
+        }
+        packetPending = false
+        av_packet_unref(p)
+    }
+
+    /// How a file's end of stream reads: a demuxer with a full index (mp4, mov) says how many
+    /// packets there should have been; fewer means the file was cut short (the mov demuxer
+    /// reports a cut file as a plain end of stream).
+    private func endOfFile(_ session: InputSession) -> EndReason {
+        let indexed = Int(avformat_index_get_entries_count(session.stream))
+        if indexed > stats.packetsRead {
+            let error = VideoError.truncated(present: stats.packetsRead, indexed: indexed)
+            stats.readErrors += 1
+            stats.lastError = error
+            return .readError(error)
+        }
+        return .endOfInput
+    }
+
+    private func beginDraining(_ session: InputSession, cause: EndReason) {
+        if packetPending {
+            av_packet_unref(packet.packet)
+            packetPending = false
+        }
+        _ = try? check(avcodec_send_packet(session.decoder.context, nil), "avcodec_send_packet")
+        phase = .draining(cause: cause)
+    }
+
+    /// The decoder has given its last frame: end, or for a dropped live input, reconnect.
+    private func decoderDrained() throws(VideoError) {
+        guard case let .draining(cause) = phase else {
+            try finish(.endOfInput)
+            return
+        }
+        if cause == .disconnected, reconnect() {
+            phase = .reading
+            return
+        }
+        try finish(interruptState.isInterrupted ? .interrupted : cause)
+    }
+
+    /// Reopens a dropped live input per the policy; true once a new session is open.
+    private func reconnect() -> Bool {
+        session = nil  // close the old connection first (frees its socket or UDP port)
+        let policy = options.reconnect
+        while failedReconnects < policy.attempts {
+            failedReconnects += 1
+            stats.reconnectAttempts += 1
+            guard interruptState.sleep(seconds: policy.delay(beforeAttempt: failedReconnects)) else { return false }
+            do {
+                session = try InputSession(url: url, options: options, interrupt: interruptState)
+                stats.reconnects += 1
+                rebaseNextFrame = true
+                return true
+            } catch .interrupted {
+                return false
+            } catch {
+                stats.lastError = error
+                if case .timedOut = error { stats.timeouts += 1 }
+            }
+        }
+        return false
+    }
+
+    private func finish(_ reason: EndReason) throws(VideoError) {
+        if packetPending {
+            av_packet_unref(packet.packet)
+            packetPending = false
+        }
+        phase = .ended
+        endReason = reason
+        session = nil
+        if stats.framesDecoded == 0 && reason != .interrupted {
+            let cause: String
+            if case let .readError(error) = reason {
+                cause = error.description
+            } else if let last = stats.lastError {
+                cause = last.description
+            } else {
+                cause = "the input holds no decodable video frame"
+            }
+            throw .nothingDecoded(cause: cause)
+        }
+    }
+
+    // MARK: - Delivery
+
+    private func deliver(_ frame: UnsafeMutablePointer<AVFrame>, session: InputSession) -> DecodedFrame {
+        let best = frame.pointee.best_effort_timestamp
+        let ticks: Int64? = best == fervid_nopts_value() ? nil : best
+        let timeBase = av_q2d(session.stream.pointee.time_base)
+        let raw = ticks.map { Double($0) * timeBase } ?? ((lastRawPts ?? -frameDuration) + frameDuration)
+        lastRawPts = raw
+
+        var pts = raw
+        let now = monotonicNanos()
+        if info.isLive {
+            // Live clocks start at 0; a reopened stream continues after the last frame by the
+            // outage's wall-clock length (at least one frame), and pts never step back.
+            if liveOffset == nil {
+                liveOffset = -raw
+            } else if rebaseNextFrame, let lastPts {
+                let gap = max(frameDuration, Double(now - lastDeliveryNanos) / 1e9)
+                liveOffset = lastPts + gap - raw
+            }
+            pts = raw + liveOffset!
+            if let lastPts, pts <= lastPts {
+                liveOffset! += lastPts + frameDuration - pts
+                pts = lastPts + frameDuration
+            }
+            rebaseNextFrame = false
+            failedReconnects = 0
+        }
+        lastPts = pts
+        lastDeliveryNanos = now
+
+        let decoded = DecodedFrame(taking: frame, index: stats.framesDecoded, pts: pts, timestamp: ticks,
+                                   wallclock: info.isLive ? Date() : nil)
+        stats.framesDecoded += 1
+        if decoded.isCorrupt { stats.corruptFrames += 1 }
+        return decoded
+    }
+}

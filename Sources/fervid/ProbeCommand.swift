@@ -1,0 +1,186 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Video
+
+/// `fervid probe INPUT [--count] [--json]`: what an input holds, and with `--count` how much of
+/// it decodes (and how fast: the decode rate printed is the release binary's, RGB-free).
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show an input's container, codec, size, frame rates and duration.",
+        discussion: """
+            With --count, decodes every frame (a live input: until it ends or Ctrl-C) and reports \
+            the number of decodable frames, the first and last pts, skipped packets and the decode rate.
+            """)
+
+    @Argument(help: "A video file path or URL (http, https, tcp, udp, hls, rtmp, rtsp, srt, …).")
+    var input: String
+
+    @Flag(help: "Decode every frame and count them.")
+    var count = false
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    @OptionGroup(title: "Input")
+    var inputOptions: InputOptions
+
+    func run() throws {
+        let source: VideoSource
+        do {
+            source = try VideoSource(url: input, options: inputOptions.videoSourceOptions)
+        } catch {
+            throw CommandFailure(subject: input, cause: error.description)
+        }
+        var report = ProbeReport(info: source.info)
+        var exitStatus: Int32 = 0
+        if count {
+            // Ctrl-C stops a live count cleanly: the interrupt reaches the blocked read.
+            signal(SIGINT, SIG_IGN)
+            let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+            sigint.setEventHandler { source.interrupt() }
+            sigint.resume()
+            defer { sigint.cancel() }
+
+            var first: Double?, last: Double?
+            let start = DispatchTime.now().uptimeNanoseconds
+            do {
+                while let frame = try source.nextFrame() {
+                    if first == nil { first = frame.pts }
+                    last = frame.pts
+                }
+            } catch {
+                throw CommandFailure(subject: input, cause: error.description)
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            report.addCount(stats: source.stats, end: source.endReason ?? .endOfInput,
+                            firstPts: first, lastPts: last, seconds: seconds)
+            if case let .readError(error) = source.endReason {
+                // Decoded what it could; the rest is reported and the exit status says so.
+                printError("fervid: \(input): stopped after \(source.stats.framesDecoded) frames: \(error.description)")
+                exitStatus = 1
+            }
+        }
+        print(json ? report.json() : report.text())
+        if exitStatus != 0 { throw ExitCode(exitStatus) }
+    }
+}
+
+/// What `probe` prints; encoded as snake_case JSON (absent values omitted).
+struct ProbeReport: Encodable {
+    var input: String
+    var container: String
+    var containerLongName: String
+    var streamIndex: Int
+    var codec: String
+    var codecLongName: String
+    var pixelFormat: String
+    var width: Int
+    var height: Int
+    var frameRateNominal: String
+    var frameRateNominalFps: Double?
+    var frameRateAverage: String
+    var frameRateAverageFps: Double?
+    var timeBase: String
+    var duration: Double?
+    var startTime: Double?
+    var declaredFrames: Int?
+    var bitRate: Int?
+    var live: Bool
+    // With --count:
+    var frames: Int?
+    var firstPts: Double?
+    var lastPts: Double?
+    var corruptPackets: Int?
+    var corruptFrames: Int?
+    var readErrors: Int?
+    var timeouts: Int?
+    var disconnects: Int?
+    var reconnectAttempts: Int?
+    var reconnects: Int?
+    var end: String?
+    var endError: String?
+    var decodeSeconds: Double?
+    var decodeFps: Double?
+
+    init(info: VideoInfo) {
+        input = info.url
+        container = info.container
+        containerLongName = info.containerLongName
+        streamIndex = info.streamIndex
+        codec = info.codec
+        codecLongName = info.codecLongName
+        pixelFormat = info.pixelFormat
+        width = info.width
+        height = info.height
+        frameRateNominal = info.nominalFrameRate.description
+        frameRateNominalFps = info.nominalFrameRate.value
+        frameRateAverage = info.averageFrameRate.description
+        frameRateAverageFps = info.averageFrameRate.value
+        timeBase = info.timeBase.description
+        duration = info.duration
+        startTime = info.startTime
+        declaredFrames = info.declaredFrameCount
+        bitRate = info.bitRate
+        live = info.isLive
+    }
+
+    mutating func addCount(stats: DecodeStats, end: EndReason, firstPts: Double?, lastPts: Double?, seconds: Double) {
+        frames = stats.framesDecoded
+        self.firstPts = firstPts
+        self.lastPts = lastPts
+        corruptPackets = stats.corruptPackets
+        corruptFrames = stats.corruptFrames
+        readErrors = stats.readErrors
+        timeouts = stats.timeouts
+        disconnects = stats.disconnects
+        reconnectAttempts = stats.reconnectAttempts
+        reconnects = stats.reconnects
+        switch end {
+        case .endOfInput: self.end = "end_of_input"
+        case let .readError(error): self.end = "read_error"; endError = error.description
+        case .disconnected: self.end = "disconnected"; endError = stats.lastError?.description
+        case .interrupted: self.end = "interrupted"
+        }
+        decodeSeconds = seconds
+        decodeFps = seconds > 0 ? Double(stats.framesDecoded) / seconds : nil
+    }
+
+    func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func text() -> String {
+        func fps(_ value: Double?, _ ratio: String) -> String {
+            value.map { String(format: "%.3f fps (%@)", $0, ratio) } ?? "unknown"
+        }
+        var lines = [
+            "input:       \(input)",
+            "container:   \(container) (\(containerLongName))",
+            "video:       stream \(streamIndex), \(codec) (\(codecLongName)), \(pixelFormat), \(width)x\(height)",
+            "frame rate:  \(fps(frameRateNominalFps, frameRateNominal)) nominal, \(fps(frameRateAverageFps, frameRateAverage)) average",
+            "duration:    " + (duration.map { String(format: "%.3f s", $0) } ?? "unknown"),
+            "live:        \(live ? "yes" : "no")",
+        ]
+        if let frames {
+            let declared = declaredFrames.map { " (container declares \($0))" } ?? ""
+            lines.append("frames:      \(frames) decodable\(declared)")
+            if let firstPts, let lastPts {
+                lines.append(String(format: "pts:         first %.6f s, last %.6f s", firstPts, lastPts))
+            }
+            lines.append("skipped:     \(corruptPackets ?? 0) corrupt packets, \(readErrors ?? 0) read errors, \(corruptFrames ?? 0) frames concealed")
+            if live {
+                lines.append("live:        \(disconnects ?? 0) disconnects, \(reconnectAttempts ?? 0) reconnect attempts, \(reconnects ?? 0) reconnected")
+            }
+            lines.append("end:         \(end ?? "")" + (endError.map { ": \($0)" } ?? ""))
+            if let decodeSeconds {
+                lines.append(String(format: "decode:      %.3f s, %.1f fps", decodeSeconds, decodeFps ?? 0))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Synchronization
+import Testing
+import Timeline
+import Video
+@testable import Analysis
+
+/// Samples folder: $FERVID_SAMPLES, else `<package root>/samples`.
+func samplePath(_ name: String) -> String {
+    if let dir = ProcessInfo.processInfo.environment["FERVID_SAMPLES"], !dir.isEmpty { return dir + "/" + name }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return root.appendingPathComponent("samples").appendingPathComponent(name).path
+}
+
+/// Two fixed faces per frame, ids 1 and 2.
+final class TwoFaces: FaceStage {
+    func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
+        FaceStageOutput(faces: [
+            TrackedFace(id: 1, box: FaceBox(x: 10, y: 10, width: 100, height: 100), confidence: 1),
+            TrackedFace(id: 2, box: FaceBox(x: 300, y: 100, width: 80, height: 120), confidence: 0.5),
+        ])
+    }
+    func finish() -> [Int] { [1, 2] }
+}
+
+/// Records batch sizes; the "probability" of class k is the mean input value's share, so that
+/// results depend on the crop (a mix-up of crops between faces would show).
+final class RecordingClassifier: FrameClassifier, @unchecked Sendable {
+    let labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    let input = ClassifierInput(width: 8, height: 8, layout: .gray8, mean: [0.5], std: [0.5], crop: .squarePlusPixels(0))
+    var batches: [Int] = []
+    func classify(_ batch: UnsafePointer<Float>, count: Int) throws -> [[Float]] {
+        batches.append(count)
+        return (0 ..< count).map { n in
+            var mean: Float = 0
+            for i in 0 ..< 64 { mean += batch[n * 64 + i] }
+            mean /= 64
+            let v = (mean + 1) / 2  // back to 0...1
+            return [v, 1 - v, 0, 0, 0, 0, 0]
+        }
+    }
+}
+
+@Suite struct PipelineTests {
+    @Test func resultsComeInFrameOrderWithBatchesAcrossFrames() throws {
+        let source = try VideoSource(url: samplePath("single_face.mp4"))
+        var settings = PipelineSettings()
+        settings.batchSize = 5
+        let classifier = RecordingClassifier()
+        let pipeline = AnalysisPipeline(source: source, faceStage: TwoFaces(), classifier: classifier, settings: settings)
+        var frames: [AnalyzedFrame] = []
+        try pipeline.run { frames.append($0.frame) }
+        #expect(frames.count == 72)  // ffprobe: 72 frames
+        #expect(frames.map(\.frame) == Array(0 ..< frames.count))
+        #expect(frames.allSatisfy { $0.faces.map(\.faceID) == [1, 2] })
+        // Batches of 5 crops span frames (2 faces each); every crop classified once.
+        #expect(classifier.batches.reduce(0, +) == 2 * frames.count)
+        #expect(classifier.batches.contains(5))
+        #expect(classifier.batches.allSatisfy { $0 <= 5 })
+        // Crops of the two faces differ, so their outputs do (a swap would still pass, but a
+        // shared crop would not).
+        #expect(frames.contains { $0.faces[0].probabilities != $0.faces[1].probabilities })
+        // Timestamps strictly increase.
+        #expect(zip(frames, frames.dropFirst()).allSatisfy { $0.timestamp < $1.timestamp })
+        let stats = pipeline.stats
+        #expect(stats.framesRead == 72 && stats.framesAnalyzed == 72 && stats.framesDropped == 0)
+    }
+
+    @Test func stopEndsTheRunEarlyAndCleanly() throws {
+        let source = try VideoSource(url: samplePath("WolfgangLanger_Pexels.mp4"))
+        let pipeline = AnalysisPipeline(source: source, faceStage: TwoFaces(), classifier: RecordingClassifier(), settings: PipelineSettings())
+        var count = 0
+        try pipeline.run { _ in
+            count += 1
+            if count == 20 { pipeline.stop() }
+        }
+        #expect(count >= 20)
+        #expect(count < 472)
+    }
+}

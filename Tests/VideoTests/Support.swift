@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The package root: the nearest directory above this file holding Package.swift.
+func packageRoot(from file: String = #filePath) -> URL {
+    var dir = URL(fileURLWithPath: file).deletingLastPathComponent()
+    while dir.path != "/" {
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
+        dir = dir.deletingLastPathComponent()
+    }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+}
+
+/// The sample videos (`FERVID_SAMPLES`, else the package's `samples/`). `make samples` fetches them.
+enum Samples {
+    static let names = ["WolfgangLanger_Pexels.mp4", "single_face.mp4", "no_face.mp4"]
+
+    static var directory: URL {
+        if let env = ProcessInfo.processInfo.environment["FERVID_SAMPLES"], !env.isEmpty {
+            return URL(fileURLWithPath: env)
+        }
+        return packageRoot().appendingPathComponent("samples")
+    }
+
+    /// The path of sample `name`; records a test failure naming the fix when it is missing.
+    static func path(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        let path = directory.appendingPathComponent(name).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            Issue.record("sample \(path) is missing: run `make samples`", sourceLocation: sourceLocation)
+            return nil
+        }
+        return path
+    }
+}
+
+/// What a finished command printed.
+struct CommandResult {
+    var status: Int32
+    var stdout: Data
+    var stderr: String
+    var text: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// Runs `tool args…` (found on PATH) to completion, capturing both outputs.
+func runTool(_ tool: String, _ args: [String]) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool] + args
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Drain stderr on another thread so neither pipe can fill and stall the child.
+    let errData = ErrorCollector()
+    let errThread = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+    errThread.start()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errData.done { usleep(1000) }
+    return CommandResult(status: process.terminationStatus, stdout: stdout,
+                         stderr: String(decoding: errData.data, as: UTF8.self))
+}
+
+final class ErrorCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _data = Data()
+    private var _done = false
+    func set(_ d: Data) { lock.lock(); _data = d; _done = true; lock.unlock() }
+    var done: Bool { lock.lock(); defer { lock.unlock() }; return _done }
+    var data: Data { lock.lock(); defer { lock.unlock() }; return _data }
+}
+
+/// ffprobe's view of one video stream: the oracle for counts and timestamps.
+struct ProbeOracle {
+    var timeBase: (num: Int, den: Int)
+    var timestamps: [Int64?]
+    var width: Int
+    var height: Int
+    var codec: String
+    var pixelFormat: String
+    var nominalRate: String
+    var averageRate: String
+
+    init(path: String, streamIndex: Int) throws {
+        let stream = try runTool("ffprobe", ["-v", "error", "-select_streams", "\(streamIndex)", "-show_entries",
+                                             "stream=time_base,width,height,codec_name,pix_fmt,r_frame_rate,avg_frame_rate",
+                                             "-of", "default=noprint_wrappers=1", path])
+        var fields: [String: String] = [:]
+        for line in stream.text.split(separator: "\n") {
+            let kv = line.split(separator: "=", maxSplits: 1).map(String.init)
+            if kv.count == 2 { fields[kv[0]] = kv[1] }
+        }
+        let tb = (fields["time_base"] ?? "0/1").split(separator: "/").compactMap { Int($0) }
+        timeBase = (tb.first ?? 0, tb.last ?? 1)
+        width = Int(fields["width"] ?? "") ?? -1
+        height = Int(fields["height"] ?? "") ?? -1
+        codec = fields["codec_name"] ?? ""
+        pixelFormat = fields["pix_fmt"] ?? ""
+        nominalRate = fields["r_frame_rate"] ?? ""
+        averageRate = fields["avg_frame_rate"] ?? ""
+        // ffprobe decodes every frame; with -v error a damaged file still lists what decoded.
+        let frames = try runTool("ffprobe", ["-v", "error", "-select_streams", "\(streamIndex)", "-show_entries",
+                                             "frame=best_effort_timestamp", "-of", "csv=p=0", path])
+        timestamps = frames.text.split(separator: "\n").map { line in
+            Int64(line.trimmingCharacters(in: CharacterSet(charactersIn: ", \r")))
+        }
+    }
+}
+
+/// A server process started with posix_spawn, so the test owns it: stop() kills it by pid and
+/// reaps it with waitpid. Its stdin, stdout and stderr are /dev/null.
+final class ServerProcess: @unchecked Sendable {
+    let pid: pid_t
+    private var reaped = false
+
+    init(_ arguments: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [0, 1, 2] {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var child: pid_t = 0
+        let rc = posix_spawnp(&child, arguments[0], &actions, nil, &argv, environ)
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
+        pid = child
+    }
+
+    func signal(_ sig: Int32) { if !reaped { kill(pid, sig) } }
+
+    /// Kills and reaps the process (idempotent).
+    func stop() {
+        guard !reaped else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        reaped = true
+    }
+
+    deinit { stop() }
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now (bound to port 0, then released).
+func freePort(udp: Bool = false) -> UInt16 {
+    let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+    }
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return UInt16(bigEndian: addr.sin_port)
+}
+
+/// Seconds on the monotonic clock.
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// A fresh temporary file path with `suffix`; removed by the caller.
+func temporaryPath(_ suffix: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("fervid-test-\(UUID().uuidString)\(suffix)").path
+}
