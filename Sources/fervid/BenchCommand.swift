@@ -22,6 +22,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and the engine (default: all cores).")
     var threads: Int?
 
+    @Option(name: .customLong("shape"), help: "Only shapes whose name contains this text (repeatable).")
+    var shapeFilters: [String] = []
+
     @Option(help: "Minimum seconds per measurement.")
     var seconds: Double = 0.25
 
@@ -33,6 +36,9 @@ struct BenchCommand: ParsableCommand {
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if seconds <= 0 { throw ValidationError("--seconds must be positive") }
+        if !shapeFilters.isEmpty && !ConvBenchmark.resnet101At100.contains(where: { s in shapeFilters.contains { s.name.contains($0) } }) {
+            throw ValidationError("--shape matches none of: \(ConvBenchmark.resnet101At100.map(\.name).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -68,7 +74,10 @@ struct BenchCommand: ParsableCommand {
         case .conv:
             for b in batch.map({ [$0] }) ?? [1, 16] {
                 print("")
-                print(ConvBenchmark.table(ConvBenchmark.run(batch: b, minSeconds: seconds)))
+                let shapes = ConvBenchmark.resnet101At100.filter { s in
+                    shapeFilters.isEmpty || shapeFilters.contains { s.name.contains($0) }
+                }
+                print(ConvBenchmark.table(ConvBenchmark.run(shapes: shapes, batch: b, minSeconds: seconds)))
             }
         }
     }
