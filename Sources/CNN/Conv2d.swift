@@ -144,8 +144,9 @@ public final class Conv2d: Loadable {
     /// Output planes smaller than this many pixels are batched: several images' columns in one
     /// GEMM (then scattered to NCHW). Larger planes already give GEMM enough columns, and going
     /// image by image writes straight into the output with no gather/scatter pass (measured at
-    /// batch 16: layer1 1×1 64→256 on 25×25 went from 0.40 to ~0.9 of plain sgemm).
-    static let batchImagesBelow = 256
+    /// batch 16: layer1 1×1 64→256 on 25×25 went from 0.40 to ~0.9 of plain sgemm; on 13×13,
+    /// 1×1 convs went from 0.84 to 0.88–0.95 of sgemm, thread CPU time, one thread).
+    static let batchImagesBelow = 128
 
     /// Floats allowed in one im2col tile (16 MB): bounds scratch memory at large inputs/batches.
     /// Per layer so tests can force tiling.

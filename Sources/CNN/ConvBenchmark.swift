@@ -77,23 +77,37 @@ public enum ConvBenchmark {
     /// Median seconds per call of each body, the bodies interleaved round by round (so a burst
     /// of load from other processes hits them alike), for at least `minSeconds` and 5 rounds
     /// after one warm-up round.
-    static func time(minSeconds: Double, _ bodies: [() -> Void]) -> [Double] {
+    static func time(minSeconds: Double, clock: Clock, _ bodies: [() -> Void]) -> [Double] {
         for body in bodies { body() }
         var samples = [[Double]](repeating: [], count: bodies.count)
         let start = DispatchTime.now().uptimeNanoseconds
         while samples[0].count < 5 || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < minSeconds {
             for (i, body) in bodies.enumerated() {
-                let t0 = DispatchTime.now().uptimeNanoseconds
+                let t0 = clock.seconds()
                 body()
-                samples[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                samples[i].append(clock.seconds() - t0)
             }
         }
         return samples.map { $0.sorted()[$0.count / 2] }
     }
 
+    /// What a measurement counts: elapsed time, or the calling thread's CPU time (with one
+    /// thread, this ignores time the thread spent descheduled by other processes: steadier
+    /// on a shared machine, but blind to waits).
+    public enum Clock: String, Sendable, CaseIterable {
+        case wall, thread
+
+        func seconds() -> Double {
+            var ts = timespec()
+            clock_gettime(self == .wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        }
+    }
+
     /// Times the engine's `Conv2d` (bias, ReLU epilogue; its automatic algorithm, and im2col
     /// when that differs) and a bare GEMM of the im2col (M, N, K).
-    public static func run(shapes: [Shape] = resnet101At100, batch: Int, minSeconds: Double = 0.25) -> [Result] {
+    public static func run(shapes: [Shape] = resnet101At100, batch: Int, minSeconds: Double = 0.25,
+                           clock: Clock = .wall) -> [Result] {
         shapes.map { s in
             let conv = Conv2d(s.name, in: s.inChannels, out: s.outChannels, kernel: s.kernel, stride: s.stride,
                               padding: .symmetric(s.padding), activation: .relu)
@@ -126,7 +140,7 @@ public enum ConvBenchmark {
                 plain.algorithm = .im2col
                 bodies.append { _ = plain(x) }
             }
-            let t = time(minSeconds: minSeconds, bodies)
+            let t = time(minSeconds: minSeconds, clock: clock, bodies)
             return Result(shape: s, batch: batch, m: m, n: n, k: k, algorithm: winograd ? "winograd" : "im2col",
                           convSeconds: t[0], gemmSeconds: t[1], im2colSeconds: winograd ? t[2] : t[0])
         }

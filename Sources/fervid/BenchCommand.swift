@@ -2,6 +2,8 @@ import ArgumentParser
 import CNN
 import Foundation
 
+extension ConvBenchmark.Clock: ExpressibleByArgument {}
+
 /// `fervid bench --op conv [--batch N] [--threads N]`: convolution GFLOP/s against plain sgemm
 /// on ResNet-101's shapes at 100×100 input (the lead adds it to the root command's subcommands).
 struct BenchCommand: ParsableCommand {
@@ -25,6 +27,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("shape"), help: "Only shapes whose name contains this text (repeatable).")
     var shapeFilters: [String] = []
 
+    @Option(help: "Clock: wall, or thread (the thread's CPU time; needs --threads 1).")
+    var clock: ConvBenchmark.Clock = .wall
+
     @Option(help: "Minimum seconds per measurement.")
     var seconds: Double = 0.25
 
@@ -35,6 +40,7 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if clock == .thread && threads != 1 { throw ValidationError("--clock thread needs --threads 1") }
         if seconds <= 0 { throw ValidationError("--seconds must be positive") }
         if !shapeFilters.isEmpty && !ConvBenchmark.resnet101At100.contains(where: { s in shapeFilters.contains { s.name.contains($0) } }) {
             throw ValidationError("--shape matches none of: \(ConvBenchmark.resnet101At100.map(\.name).joined(separator: ", "))")
@@ -77,7 +83,7 @@ struct BenchCommand: ParsableCommand {
                 let shapes = ConvBenchmark.resnet101At100.filter { s in
                     shapeFilters.isEmpty || shapeFilters.contains { s.name.contains($0) }
                 }
-                print(ConvBenchmark.table(ConvBenchmark.run(shapes: shapes, batch: b, minSeconds: seconds)))
+                print(ConvBenchmark.table(ConvBenchmark.run(shapes: shapes, batch: b, minSeconds: seconds, clock: clock)))
             }
         }
     }
