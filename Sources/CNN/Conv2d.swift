@@ -60,10 +60,11 @@ public final class Conv2d: Loadable {
 
     /// How the forward pass computes: chosen per call by shape (`.automatic`), or forced (tests,
     /// benchmarks).
-    enum Algorithm { case automatic, im2col, winograd }
+    enum Algorithm { case automatic, im2col, winograd, winograd4 }
     var algorithm = Algorithm.automatic
-    /// Winograd-transformed filters (16, out, in), made on first use after the weights change.
-    var winogradWeight: [Float]?
+    /// Winograd-transformed filters (α², out, in) for output tile m, made on first use after
+    /// the weights change.
+    var winogradWeight: (m: Int, u: [Float])?
 
     /// A convolution with a `kernel`×`kernel` window.
     public convenience init(_ name: String, in inChannels: Int, out outChannels: Int, kernel: Int,
@@ -131,8 +132,8 @@ public final class Conv2d: Loadable {
         let y = output.tensor(g.n, outChannels, g.oh, g.ow)
         if groups == inChannels && groups == outChannels {
             depthwise(x, y, g)
-        } else if usesWinograd(g) {
-            winogradConvolution(x, y, g)
+        } else if let m = winogradTileSize(g) {
+            winogradConvolution(x, y, g, tile: m)
         } else {
             gemmConvolution(x, y, g)
         }

@@ -64,7 +64,7 @@ public enum ConvBenchmark {
         public let batch: Int
         /// GEMM dimensions: M = out, N = batch·OH·OW, K = in·k·k.
         public let m: Int, n: Int, k: Int
-        /// The engine's choice for this shape: "im2col" or "winograd".
+        /// The engine's choice for this shape: "im2col", "winograd F2" (F(2×2, 3×3)) or "winograd F4".
         public let algorithm: String
         /// Median seconds per call: the engine's choice, plain sgemm, the im2col path.
         public let convSeconds: Double, gemmSeconds: Double, im2colSeconds: Double
@@ -127,7 +127,8 @@ public enum ConvBenchmark {
             let a = Tensor(shape: [m, k]), b = Tensor(shape: [k, n]), c = Tensor(shape: [m, n])
             fill(a.data, a.count)
             fill(b.data, b.count)
-            let winograd = conv.usesWinograd(conv.geometry(n: batch, h: s.inputSize, w: s.inputSize))
+            let tile = conv.winogradTileSize(conv.geometry(n: batch, h: s.inputSize, w: s.inputSize))
+            let winograd = tile != nil
             var bodies: [() -> Void] = [
                 { _ = conv(x) },
                 { gemm(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c.data, ldc: n) },
@@ -141,7 +142,7 @@ public enum ConvBenchmark {
                 bodies.append { _ = plain(x) }
             }
             let t = time(minSeconds: minSeconds, clock: clock, bodies)
-            return Result(shape: s, batch: batch, m: m, n: n, k: k, algorithm: winograd ? "winograd" : "im2col",
+            return Result(shape: s, batch: batch, m: m, n: n, k: k, algorithm: tile.map { "winograd F\($0)" } ?? "im2col",
                           convSeconds: t[0], gemmSeconds: t[1], im2colSeconds: winograd ? t[2] : t[0])
         }
     }

@@ -8,72 +8,105 @@
 //   Aᵀ = [1 1 1 0; 0 1 −1 −1]
 
 extension Conv2d {
-    /// Winograd applies to 3×3, stride 1, undilated, ungrouped convolutions with enough channels
-    /// for its 16 GEMMs to be efficient, and enough tiles to fill their columns.
-    func usesWinograd(_ g: ConvGeometry) -> Bool {
-        guard kernelH == 3 && kernelW == 3 && stride == 1 && dilation == 1 && groups == 1 else { return false }
+    /// The Winograd output tile (2 for F(2×2, 3×3), 4 for F(4×4, 3×3)) for this call, or nil
+    /// for im2col. Winograd applies to 3×3, stride 1, undilated, ungrouped convolutions with
+    /// enough channels for its GEMMs to be efficient and enough tiles to fill their columns.
+    func winogradTileSize(_ g: ConvGeometry) -> Int? {
+        guard kernelH == 3 && kernelW == 3 && stride == 1 && dilation == 1 && groups == 1 else { return nil }
         switch algorithm {
-        case .im2col: return false
-        case .winograd: return true
+        case .im2col: return nil
+        case .winograd: return 2
+        case .winograd4: return 4
         case .automatic:
-            let tiles = g.n * ((g.oh + 1) / 2) * ((g.ow + 1) / 2)
-            return inChannels >= 16 && outChannels >= 16 && tiles >= Conv2d.winogradMinTiles
+            guard inChannels >= 16 && outChannels >= 16 else { return nil }
+            func tiles(_ m: Int) -> Int { g.n * ((g.oh + m - 1) / m) * ((g.ow + m - 1) / m) }
+            // F(4×4) when it saves >10% of F(2×2)'s GEMM work (36 vs 16 products per tile:
+            // on 6×6 planes both do 144 per image and F(2×2)'s cheaper transforms win).
+            if Engine.winogradF4 && tiles(4) >= Conv2d.winogradMinTiles && 36 * tiles(4) * 10 < 16 * tiles(2) * 9 {
+                return 4
+            }
+            return tiles(2) >= Conv2d.winogradMinTiles ? 2 : nil
         }
     }
+
+    func usesWinograd(_ g: ConvGeometry) -> Bool { winogradTileSize(g) != nil }
 
     /// Fewest tiles (GEMM columns) for which Winograd beats im2col.
     static let winogradMinTiles = 32
 
-    /// U = G g Gᵀ for every (out, in) filter, stored (16, out, in): GEMM e's A matrix is U[e].
-    func makeWinogradWeight() -> [Float] {
-        let pairs = outChannels * inChannels
-        var u = [Float](repeating: 0, count: 16 * pairs)
-        for pair in 0..<pairs {
-            let g = Array(weight[(pair * 9)..<(pair * 9 + 9)])   // (3, 3) row-major
-            // t = G g: (4, 3)
-            var t = [Float](repeating: 0, count: 12)
-            for j in 0..<3 {
-                let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
-                t[j] = g0
-                t[3 + j] = 0.5 * (g0 + g1 + g2)
-                t[6 + j] = 0.5 * (g0 - g1 + g2)
-                t[9 + j] = g2
-            }
-            // U = t Gᵀ: (4, 4)
-            for i in 0..<4 {
-                let (t0, t1, t2) = (t[3 * i], t[3 * i + 1], t[3 * i + 2])
-                let row = [t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2]
-                for j in 0..<4 { u[(4 * i + j) * pairs + pair] = row[j] }
+    /// U = G g Gᵀ for every (out, in) filter, stored (α², out, in) (α = m + 2): GEMM e's A
+    /// matrix is U[e]. Computed in Double (G of F(4×4, 3×3) has sixths and 24ths).
+    func makeWinogradWeight(tile m: Int) -> [Float] {
+        let G = m == 2 ? Conv2d.winogradG2 : Conv2d.winogradG4
+        let a = m + 2, pairs = outChannels * inChannels
+        var u = [Float](repeating: 0, count: a * a * pairs)
+        var t = [Double](repeating: 0, count: a * 3)
+        weight.withUnsafeBufferPointer { wp in
+            for pair in 0..<pairs {
+                let g = wp.baseAddress! + pair * 9                   // (3, 3) row-major
+                for i in 0..<a {                                     // t = G g: (α, 3)
+                    for j in 0..<3 {
+                        t[i * 3 + j] = (0..<3).reduce(0.0) { $0 + G[i * 3 + $1] * Double(g[$1 * 3 + j]) }
+                    }
+                }
+                for i in 0..<a {                                     // U = t Gᵀ: (α, α)
+                    for j in 0..<a {
+                        let v = (0..<3).reduce(0.0) { $0 + t[i * 3 + $1] * G[j * 3 + $1] }
+                        u[(i * a + j) * pairs + pair] = Float(v)
+                    }
+                }
             }
         }
         return u
     }
 
-    func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) {
-        if winogradWeight == nil { winogradWeight = makeWinogradWeight() }
+    /// G of F(2×2, 3×3), (4, 3).
+    static let winogradG2: [Double] = [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1]
+    /// G of F(4×4, 3×3), (6, 3).
+    static let winogradG4: [Double] = [
+        1.0 / 4, 0, 0,
+        -1.0 / 6, -1.0 / 6, -1.0 / 6,
+        -1.0 / 6, 1.0 / 6, -1.0 / 6,
+        1.0 / 24, 1.0 / 12, 1.0 / 6,
+        1.0 / 24, -1.0 / 12, 1.0 / 6,
+        0, 0, 1,
+    ]
+
+    func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, tile m: Int) {
+        if winogradWeight?.m != m { winogradWeight = (m, makeWinogradWeight(tile: m)) }
+        let a2 = (m + 2) * (m + 2)
         let inC = inChannels, outC = outChannels
-        let th = (g.oh + 1) / 2, tw = (g.ow + 1) / 2
+        let th = (g.oh + m - 1) / m, tw = (g.ow + m - 1) / m
         let tileRows = g.n * th            // tile row R = image · th + ty
-        // Tile rows per chunk: V (16, in, T) and M (16, out, T) each within the tile budget.
-        let rowsPerChunk = Swift.max(1, Swift.min(tileRows, tileBudget / (16 * Swift.max(inC, outC) * tw)))
+        // Tile rows per chunk: V (α², in, T) and M (α², out, T) each within the tile budget.
+        let rowsPerChunk = Swift.max(1, Swift.min(tileRows, tileBudget / (a2 * Swift.max(inC, outC) * tw)))
         let scratch = ConvScratch.current
-        let v = scratch.columns.reserve(16 * inC * rowsPerChunk * tw)
-        let m = scratch.product.reserve(16 * outC * rowsPerChunk * tw)
+        let v = scratch.columns.reserve(a2 * inC * rowsPerChunk * tw)
+        let mm = scratch.product.reserve(a2 * outC * rowsPerChunk * tw)
         let act = activation, xd = x.data, yd = y.data
-        winogradWeight!.withUnsafeBufferPointer { ub in
+        winogradWeight!.u.withUnsafeBufferPointer { ub in
             bias.withUnsafeBufferPointer { bb in
                 let u = ub.baseAddress!, bias = bb.baseAddress!
                 var r0 = 0
                 while r0 < tileRows {
                     let rows = Swift.min(rowsPerChunk, tileRows - r0)
                     let count = rows * tw
-                    winogradInput(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, into: v)
-                    for e in 0..<16 {
-                        gemm(m: outC, n: count, k: inC, a: u + e * outC * inC, lda: inC,
-                             b: v + e * inC * count, ldb: count, c: m + e * outC * count, ldc: count)
+                    if m == 2 {
+                        winogradInput(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, into: v)
+                    } else {
+                        winogradInputF4(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, into: v)
                     }
-                    winogradOutput(m, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
-                                   bias: bias, act, into: yd)
+                    for e in 0..<a2 {
+                        gemm(m: outC, n: count, k: inC, a: u + e * outC * inC, lda: inC,
+                             b: v + e * inC * count, ldb: count, c: mm + e * outC * count, ldc: count)
+                    }
+                    if m == 2 {
+                        winogradOutput(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
+                                       bias: bias, act, into: yd)
+                    } else {
+                        winogradOutputF4(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
+                                         bias: bias, act, into: yd)
+                    }
                     r0 += rows
                 }
             }

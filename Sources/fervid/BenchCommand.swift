@@ -30,6 +30,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Clock: wall, or thread (the thread's CPU time; needs --threads 1).")
     var clock: ConvBenchmark.Clock = .wall
 
+    @Flag(inversion: .prefixedNo, help: "Let 3×3 convolutions use Winograd F(4×4, 3×3) (Engine.winogradF4).")
+    var winogradF4 = true
+
     @Option(help: "Minimum seconds per measurement.")
     var seconds: Double = 0.25
 
@@ -75,6 +78,7 @@ struct BenchCommand: ParsableCommand {
         }
         if let warning = Engine.blasCoreWarning { print("warning: \(warning)") }
         if let threads { Engine.setThreads(threads) }
+        Engine.winogradF4 = winogradF4
         print("OpenBLAS core: \(Engine.blasCoreName); config: \(Engine.blasConfig); threads: \(Engine.threads)")
         switch op {
         case .conv:
