@@ -6,27 +6,66 @@ import Foundation
 
 /// Engine-wide settings.
 public enum Engine {
+    /// How a GEMM uses the engine's threads.
+    public enum GemmThreading: String, Sendable, CaseIterable {
+        /// OpenBLAS's own worker threads inside each call.
+        case openBLAS
+        /// OpenBLAS single-threaded; the engine splits each large GEMM into one block of rows
+        /// (or columns) per thread and runs the blocks concurrently.
+        case split
+    }
+
     private final class State: @unchecked Sendable {
         let lock = NSLock()
         var threads = Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
         var winogradF4 = true
+        var gemmThreading = GemmThreading.openBLAS
+
+        init() { apply() }
+
+        /// OpenBLAS's thread count for the current settings (call with the lock held or in init).
+        func apply() {
+            openblas_set_num_threads(Int32(gemmThreading == .openBLAS ? threads : 1))
+        }
     }
     private static let state = State()
 
-    /// Threads used by OpenBLAS and by the engine's own loops (im2col, epilogues, pools).
+    /// Threads used by the engine: its own loops (im2col, transforms, epilogues, pools) and GEMM.
     public static var threads: Int {
         state.lock.lock()
         defer { state.lock.unlock() }
         return state.threads
     }
 
-    /// Sets OpenBLAS's thread count and the engine's own thread count to `n` (at least 1).
+    /// Sets the engine's thread count to `n` (at least 1): its own loops, and GEMM (OpenBLAS's
+    /// thread count, or the engine's GEMM splitting; see ``gemmThreading``).
     public static func setThreads(_ n: Int) {
-        let n = Swift.max(1, n)
         state.lock.lock()
-        state.threads = n
+        state.threads = Swift.max(1, n)
+        state.apply()
         state.lock.unlock()
-        openblas_set_num_threads(Int32(n))
+    }
+
+    /// How GEMMs use the threads (default `.openBLAS`).
+    public static var gemmThreading: GemmThreading {
+        get {
+            state.lock.lock()
+            defer { state.lock.unlock() }
+            return state.gemmThreading
+        }
+        set {
+            state.lock.lock()
+            state.gemmThreading = newValue
+            state.apply()
+            state.lock.unlock()
+        }
+    }
+
+    /// Threads the engine splits one GEMM over (1 when OpenBLAS threads it).
+    static var gemmSplitThreads: Int {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        return state.gemmThreading == .split ? state.threads : 1
     }
 
     /// Whether 3×3 convolutions may use Winograd F(4×4, 3×3): 4× fewer multiplications than
@@ -110,14 +149,37 @@ struct UncheckedSendable<T>: @unchecked Sendable {
 
 /// C = alpha · op(A) · op(B) + beta · C, row-major: the engine's single GEMM entry point.
 /// `A` is M×K (K×M when `transA`), `B` is K×N (N×K when `transB`), `C` is M×N.
+/// With `splitThreads` > 1 (``Engine/GemmThreading/split``) a large GEMM runs as concurrent
+/// single-threaded blocks of rows (or columns); the parallel loop uses `Engine.threads` chunks.
 @inline(__always)
 func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
           b: UnsafePointer<Float>, ldb: Int,
-          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
+          splitThreads threads: Int = Engine.gemmSplitThreads) {
     precondition(m > 0 && n > 0 && k > 0, "gemm: empty shape \(m)×\(n)×\(k)")
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+    // Below ~2 M multiply-adds (~40 µs on one core) a split costs more than it saves.
+    if threads <= 1 || m * n * k < 1 << 21 || Swift.max(m, n) < 2 * Engine.threads {
+        cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                    beta, c, Int32(ldc))
+        return
+    }
+    if m >= n {
+        // Blocks of rows of C = op(A) rows: each thread packs only its part of A.
+        parallelFor(m) { rows in
+            let a0 = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(n), Int32(k), alpha, a0, Int32(lda),
+                        b, Int32(ldb), beta, c + rows.lowerBound * ldc, Int32(ldc))
+        }
+    } else {
+        // Blocks of columns of C = op(B) columns.
+        parallelFor(n) { cols in
+            let b0 = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(cols.count), Int32(k), alpha, a, Int32(lda),
+                        b0, Int32(ldb), beta, c + cols.lowerBound, Int32(ldc))
+        }
+    }
 }
 
 /// Per-thread scratch for convolution (im2col columns and GEMM results), shared by every layer

@@ -3,6 +3,7 @@ import CNN
 import Foundation
 
 extension ConvBenchmark.Clock: ExpressibleByArgument {}
+extension Engine.GemmThreading: ExpressibleByArgument {}
 
 /// `fervid bench --op conv [--batch N] [--threads N]`: convolution GFLOP/s against plain sgemm
 /// on ResNet-101's shapes at 100×100 input (the lead adds it to the root command's subcommands).
@@ -32,6 +33,9 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "Let 3×3 convolutions use Winograd F(4×4, 3×3) (Engine.winogradF4).")
     var winogradF4 = true
+
+    @Option(help: "GEMM threading: openBLAS (its worker threads) or split (the engine splits each GEMM).")
+    var gemmThreading: Engine.GemmThreading = .openBLAS
 
     @Option(help: "Minimum seconds per measurement.")
     var seconds: Double = 0.25
@@ -77,9 +81,11 @@ struct BenchCommand: ParsableCommand {
             return
         }
         if let warning = Engine.blasCoreWarning { print("warning: \(warning)") }
+        Engine.gemmThreading = gemmThreading
         if let threads { Engine.setThreads(threads) }
         Engine.winogradF4 = winogradF4
-        print("OpenBLAS core: \(Engine.blasCoreName); config: \(Engine.blasConfig); threads: \(Engine.threads)")
+        print("OpenBLAS core: \(Engine.blasCoreName); config: \(Engine.blasConfig); threads: \(Engine.threads); "
+              + "GEMM threading: \(Engine.gemmThreading.rawValue)")
         switch op {
         case .conv:
             for b in batch.map({ [$0] }) ?? [1, 16] {
