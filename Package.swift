@@ -25,10 +25,12 @@ let package = Package(
         .target(name: "Video", dependencies: ["CFFmpeg"]),
         .target(name: "Faces", dependencies: ["CNN", "Models"]),
         .target(name: "Timeline"),
+        // FMA peak loops for `fervid models bench --peak` (C: per-function AVX2/AVX-512 targets).
+        .target(name: "CPeak"),
         .target(name: "Analysis", dependencies: ["Video", "Faces", "Timeline", "Models", "CNN"]),
         .executableTarget(
             name: "fervid",
-            dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN",
+            dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Shared by the test targets: samples, the binary under test, processes, ports, ffprobe.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -80,6 +80,9 @@ struct Analyze: ParsableCommand {
     @Flag(help: "No progress or status lines.")
     var quiet = false
 
+    @Flag(help: "Print where the time went to standard error: one 'stats' line per input with the busy seconds of each pipeline stage.")
+    var stats = false
+
     @OptionGroup(title: "Input")
     var inputOptions: InputOptions
 
@@ -211,6 +214,19 @@ struct Analyze: ParsableCommand {
         } else {
             print(text, terminator: "")
         }
+        if stats { printError(Self.statsLine(input: input, s)) }
+    }
+
+    /// `stats input=… frames_read=… frames_analyzed=… faces=… wall_s=… fps=… decode_s=… face_s=…
+    /// classify_s=… write_s=…`: busy seconds per stage (PipelineStats; stages overlap, so they
+    /// may sum to more than the wall time). Decode includes sampling, face includes cropping,
+    /// write is the consumer (smoothing, timeline, annotated video).
+    static func statsLine(input: String, _ s: PipelineStats) -> String {
+        let fps = s.wallSeconds > 0 ? Double(s.framesAnalyzed) / s.wallSeconds : 0
+        return "stats input=\(input.replacingOccurrences(of: " ", with: "%20")) frames_read=\(s.framesRead) "
+            + "frames_analyzed=\(s.framesAnalyzed) faces=\(s.faces) "
+            + String(format: "wall_s=%.3f fps=%.2f decode_s=%.3f face_s=%.3f classify_s=%.3f write_s=%.3f",
+                     s.wallSeconds, fps, s.decodeSeconds, s.faceSeconds, s.classifySeconds, s.writeSeconds)
     }
 }
 

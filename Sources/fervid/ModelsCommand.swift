@@ -3,13 +3,14 @@ import CNN
 import Foundation
 import Models
 
-/// `fervid models`: what a model is (architecture, parameters, input, labels) and running a
-/// checkpoint on a tensor file (the Swift side of `make test-reference`).
+/// `fervid models`: what a model is (architecture, parameters, input, labels), running a
+/// checkpoint on a tensor file (the Swift side of `make test-reference`) and timing it
+/// (`models bench`, ModelsBenchCommand.swift).
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "Describe and run classifier models.",
-        subcommands: [Info.self, Run.self])
+        subcommands: [Info.self, Run.self, ModelsBench.self])
 
     /// Reads a DBA-Net description from a built-in name or a checkpoint path.
     static func describe(_ nameOrPath: String) throws -> (metadata: DBANetMetadata, model: DBANet, checkpoint: String?) {
@@ -68,38 +69,60 @@ struct ModelsCommand: ParsableCommand {
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run a checkpoint on a tensor file: `input` (N, 3, H, W) in, `logits` and `probabilities` out.")
+            abstract: "Run a checkpoint on a tensor file: `input` (N, C, H, W) in, `logits` and `probabilities` out.")
 
-        @Argument(help: "A DBA-Net .safetensors checkpoint.")
+        @Argument(help: "A DBA-Net or mini-Xception .safetensors checkpoint.")
         var checkpoint: String
 
-        @Option(help: "safetensors file with a float tensor `input` of shape (N, 3, H, W), already normalized.")
+        @Option(help: "safetensors file with a float tensor `input` of shape (N, C, H, W), already normalized (DBA-Net: C = 3; mini-Xception: (N, 1, 64, 64)).")
         var input: String
 
         @Option(help: "safetensors file to write `logits` and `probabilities` (N, K) to.")
         var output: String
 
         func run() throws {
-            let (model, metadata) = try ModelsCommand.load(checkpoint)
+            // mini-Xception (the shipped model) or DBA-Net, by the file's fervid.arch.
+            let isMiniXception = (try? SafeTensorsFile(path: checkpoint))?.metadata["fervid.arch"] == "mini-xception"
+            let labels: [String]
+            let forward: (Tensor) -> (logits: [Float], probabilities: [Float])
+            let channels: Int
+            if isMiniXception {
+                let model: MiniXception
+                do {
+                    model = try MiniXception(path: checkpoint)
+                } catch {
+                    throw CommandFailure(subject: checkpoint, cause: "\(error)")
+                }
+                labels = MiniXception.labels
+                channels = 1
+                forward = { x in (model.logits(x).toArray(), model(x).toArray()) }
+            } else {
+                let (model, metadata) = try ModelsCommand.load(checkpoint)
+                labels = metadata.labels
+                channels = 3
+                forward = { x in (model(x).toArray(), model.probabilities(x).toArray()) }
+            }
             let x: Tensor
             do {
                 let file = try SafeTensorsFile(path: input)
                 guard let shape = file.shape(of: "input") else {
                     throw CommandFailure(subject: input, cause: "no tensor named 'input'")
                 }
-                guard shape.count == 4, shape[0] > 0, shape[1] == 3, shape[2] >= 32, shape[3] >= 32 else {
-                    throw CommandFailure(subject: input, cause: "'input' has shape \(shape), expected (N, 3, H, W) with H, W >= 32")
+                let sizeOK = isMiniXception ? shape.count == 4 && shape[2] == MiniXception.inputSize && shape[3] == MiniXception.inputSize
+                                            : shape.count == 4 && shape[2] >= 32 && shape[3] >= 32
+                guard shape.count == 4, shape[0] > 0, shape[1] == channels, sizeOK else {
+                    let expected = isMiniXception ? "(N, 1, 64, 64)" : "(N, 3, H, W) with H, W >= 32"
+                    throw CommandFailure(subject: input, cause: "'input' has shape \(shape), expected \(expected)")
                 }
                 x = Tensor(shape: shape, values: try file.floats("input"))
             } catch let error as SafeTensorsError {
                 throw CommandFailure(subject: input, cause: error.detail)
             }
-            let logits = model(x).toArray()
-            let probabilities = model.probabilities(x).toArray()
-            let shape = [x.shape[0], metadata.labels.count]
+            let (logits, probabilities) = forward(x)
+            let shape = [x.shape[0], labels.count]
             do {
                 try writeSafeTensors(path: output, tensors: [("logits", shape, logits), ("probabilities", shape, probabilities)],
-                                     metadata: ["fervid.labels": metadata.labels.joined(separator: ",")])
+                                     metadata: ["fervid.labels": labels.joined(separator: ",")])
             } catch {
                 throw CommandFailure(subject: output, cause: error.detail)
             }

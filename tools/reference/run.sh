@@ -2,6 +2,7 @@
 # The PyTorch reference (DBA-Net, docs/dbanet.md). Called by the Makefile:
 #   run.sh golden   regenerate Tests/ModelsTests/Golden/dbanet.json   (make golden)
 #   run.sh test     train 2 steps, export, fervid parity <= 1e-4     (make test-reference)
+#   run.sh venv     only create the virtual environment (tools/bench.sh uses it)
 # PyTorch comes from the Python package index into tools/.venv-torch (it brings CUDA runtime
 # wheels, about 2.5 GB); nothing else in fervid needs it.
 set -euo pipefail
@@ -18,5 +19,6 @@ PY=$VENV/bin/python
 case "${1:-}" in
     golden) exec "$PY" tools/reference/golden.py ;;
     test)   exec "$PY" tools/reference/reference_test.py "${@:2}" ;;
-    *)      echo "usage: $0 golden|test" >&2; exit 2 ;;
+    venv)   exit 0 ;;
+    *)      echo "usage: $0 golden|test|venv" >&2; exit 2 ;;
 esac
