@@ -214,7 +214,10 @@ struct Analyze: ParsableCommand {
         } else {
             print(text, terminator: "")
         }
-        if stats { printError(Self.statsLine(input: input, s)) }
+        if stats {
+            fflush(stdout)  // the summary above first, when both go to one terminal
+            printError(Self.statsLine(input: input, s))
+        }
     }
 
     /// `stats input=… frames_read=… frames_analyzed=… faces=… wall_s=… fps=… decode_s=… face_s=…

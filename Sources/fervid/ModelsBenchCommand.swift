@@ -163,7 +163,7 @@ struct BenchModel {
             return BenchModel(name: spec, inputShape: [3, metadata.inputSize.height, metadata.inputSize.width],
                               forward: { net($0) })
         }
-        let path = try resolve(spec)
+        let path = FileManager.default.fileExists(atPath: spec) ? spec : try resolve(spec)
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure(subject: path, cause: "no such file")
         }
