@@ -215,7 +215,7 @@ struct Analyze: ParsableCommand {
             print(text, terminator: "")
         }
         if stats {
-            fflush(stdout)  // the summary above first, when both go to one terminal
+            fflush(nil)  // the summary above first, when both go to one terminal
             printError(Self.statsLine(input: input, s))
         }
     }
