@@ -64,11 +64,12 @@ struct ModelsBench: ParsableCommand {
     func run() throws {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         Engine.setThreads(threadCount)
-        if let warning = Engine.blasCoreWarning { printError("warning: \(warning)") }
         var result: [String: Any] = ["threads": threadCount, "blas_core": Engine.blasCoreName]
+        // Bad input first (one error line), then the kernel warning before anything is timed.
+        let bench = try model.map(BenchModel.load)
+        if let warning = Engine.blasCoreWarning { printError("warning: \(warning)") }
 
-        if let model {
-            let bench = try BenchModel.load(model)
+        if let bench {
             let runner = ForwardTimer(model: bench, batch: batch)
             runner.warmUp(seconds: warmup)
             result["model"] = bench.name
@@ -293,9 +294,9 @@ final class ForwardTimer {
 /// The machine's fused multiply-add peak: `threads` threads each running independent FMA
 /// chains (CPeak), FLOPs counted as 2 per lane per FMA; the best of five runs of ~0.2 s.
 ///
-/// Two clocks: wall time (the peak under the machine's current load, the same conditions the
-/// forward passes are timed in: the denominator of peak_fraction) and each thread's CPU time
-/// (what the cores deliver while the loop runs: the unloaded limit).
+/// Two clocks: each thread's CPU time (what the cores deliver while the loop runs: the machine's
+/// limit, steady under other processes' load; `make bench` divides by it) and wall time (the
+/// peak under the machine's current load).
 enum FMAPeak {
     enum ISA: String, CaseIterable { case avx512, avx2 }
 

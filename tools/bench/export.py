@@ -102,6 +102,9 @@ def main() -> None:
         if name in ISSUE_GMACS:
             line += f"; issue 8 says {ISSUE_GMACS[name]:.2f} ({(gmacs / ISSUE_GMACS[name] - 1) * 100:+.1f}%)"
         print(line + f"; {time.time() - t0:.1f} s", flush=True)
+        # The count is the peak_fraction numerator: it must agree with the issue's own figures.
+        if name in ISSUE_GMACS and abs(gmacs / ISSUE_GMACS[name] - 1) > 0.01:
+            sys.exit(f"export: {name}: {gmacs:.3f} GMACs/image differs from issue 8's {ISSUE_GMACS[name]} by more than 1%")
         models.append({"name": name, "safetensors": ckpt, "onnx": onnx_path, "check_input": check,
                        "input_shape": shape, "macs_per_image": macs["total"],
                        "torch_logits": model(torch.from_numpy(x)).numpy().tolist()})
