@@ -94,9 +94,9 @@ extension Conv2d {
                     let rows = Swift.min(rowsPerChunk, tileRows - r0)
                     let count = rows * tw
                     if m == 2 {
-                        winogradInput(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, into: v)
+                        winogradInput(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, scratch: scratch, into: v)
                     } else {
-                        winogradInputF4(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, into: v)
+                        winogradInputF4(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, scratch: scratch, into: v)
                     }
                     for e in 0..<a2 {
                         gemm(m: outC, n: count, k: inC, a: u + e * outC * inC, lda: inC,
@@ -104,10 +104,10 @@ extension Conv2d {
                     }
                     if m == 2 {
                         winogradOutput(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
-                                       bias: bias, act, into: yd)
+                                       bias: bias, act, scratch: scratch, into: yd)
                     } else {
                         winogradOutputF4(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
-                                         bias: bias, act, into: yd)
+                                         bias: bias, act, scratch: scratch, into: yd)
                     }
                     r0 += rows
                 }
@@ -122,13 +122,15 @@ extension Conv2d {
 /// Bᵀ combines the tile's four input rows, done once per tile row over the whole (zero-padded)
 /// image width, vectorized; B then combines columns 2·tx … 2·tx + 3 for each tile.
 func winogradInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
-                   th: Int, tw: Int, into v: UnsafeMutablePointer<Float>) {
+                   th: Int, tw: Int, scratch: ConvScratch, into v: UnsafeMutablePointer<Float>) {
     let tiles = rows * tw
     let stride = channels * tiles     // between the 16 matrices
     let width = 2 * tw + 2            // padded input columns the tile row reads
-    parallelFor(channels, work: channels * tiles * 16) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * width) { buf in
-            let d = buf.baseAddress!          // 4 padded input rows
+    let perChunk = 8 * width
+    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 16) * perChunk)
+    parallelFor(channels, work: channels * tiles * 16) { chunk, range in
+        do {
+            let d = temp + chunk * perChunk          // 4 padded input rows
             let s = d + 4 * width             // Bᵀ d: 4 combined rows
             for c in range {
                 for r in 0..<rows {
@@ -180,12 +182,14 @@ func winogradInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, 
 /// rows; `m` is (16, K, rows · tw).
 func winogradOutput(_ m: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
                     th: Int, tw: Int, bias: UnsafePointer<Float>, _ act: Activation,
-                    into y: UnsafeMutablePointer<Float>) {
+                    scratch: ConvScratch, into y: UnsafeMutablePointer<Float>) {
     let tiles = rows * tw
     let stride = channels * tiles
-    parallelFor(channels, work: channels * tiles * 16) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * tw + 4 * tw) { buf in
-            let a = buf.baseAddress!             // Aᵀ M: 2 rows × 4 columns, each over tw tiles
+    let perChunk = 8 * tw + 4 * tw
+    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 16) * perChunk)
+    parallelFor(channels, work: channels * tiles * 16) { chunk, range in
+        do {
+            let a = temp + chunk * perChunk             // Aᵀ M: 2 rows × 4 columns, each over tw tiles
             let line = a + 8 * tw                // one output row pair, 2 · 2tw
             for k in range {
                 let b = bias[k]

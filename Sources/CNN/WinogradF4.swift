@@ -6,13 +6,15 @@
 
 /// V = Bᵀ d B for F(4×4, 3×3): `v` is (36, C, rows · tw); see `winogradInput`.
 func winogradInputF4(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
-                     th: Int, tw: Int, into v: UnsafeMutablePointer<Float>) {
+                     th: Int, tw: Int, scratch: ConvScratch, into v: UnsafeMutablePointer<Float>) {
     let tiles = rows * tw
     let stride = channels * tiles     // between the 36 matrices
     let width = 4 * tw + 2            // padded input columns a tile row reads
-    parallelFor(channels, work: channels * tiles * 36) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * width) { buf in
-            let d = buf.baseAddress!          // 6 padded input rows
+    let perChunk = 12 * width
+    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 36) * perChunk)
+    parallelFor(channels, work: channels * tiles * 36) { chunk, range in
+        do {
+            let d = temp + chunk * perChunk          // 6 padded input rows
             let s = d + 6 * width             // Bᵀ d: 6 combined rows
             for c in range {
                 for r in 0..<rows {
@@ -73,12 +75,14 @@ func winogradInputF4(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int
 /// (36, K, rows · tw); see `winogradOutput`.
 func winogradOutputF4(_ mm: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
                       th: Int, tw: Int, bias: UnsafePointer<Float>, _ act: Activation,
-                      into y: UnsafeMutablePointer<Float>) {
+                      scratch: ConvScratch, into y: UnsafeMutablePointer<Float>) {
     let tiles = rows * tw
     let stride = channels * tiles
-    parallelFor(channels, work: channels * tiles * 36) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 24 * tw + 4 * tw) { buf in
-            let a = buf.baseAddress!             // Aᵀ M: (4, 6) entries, each over tw tiles
+    let perChunk = 24 * tw + 4 * tw
+    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 36) * perChunk)
+    parallelFor(channels, work: channels * tiles * 36) { chunk, range in
+        do {
+            let a = temp + chunk * perChunk             // Aᵀ M: (4, 6) entries, each over tw tiles
             let line = a + 24 * tw               // one output row, 4 · tw wide
             for k in range {
                 let b = bias[k]

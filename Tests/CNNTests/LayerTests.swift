@@ -166,6 +166,12 @@ func avgPoolMatchesNaive(_ t: PoolCase) {
         }
     }
 
+    // (N, F) vectors, as DBA-Net's eq. (5) concatenates attention vectors.
+    let u = randomTensor([2, 3], seed: 96), v = randomTensor([2, 4], seed: 97)
+    let uv = Concat()(u, v)
+    #expect(uv.shape == [2, 7])
+    #expect(uv.toArray() == Array(u.toArray()[0..<3]) + Array(v.toArray()[0..<4]) + Array(u.toArray()[3..<6]) + Array(v.toArray()[4..<8]))
+
     let a2 = randomTensor([2, 3, 4, 5], seed: 93)
     let sum = Add(activation: .relu)(a, a2)
     #expect(sum.toArray() == zip(a.toArray(), a2.toArray()).map { max($0 + $1, 0) })
