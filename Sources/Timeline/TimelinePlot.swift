@@ -84,7 +84,7 @@ public struct TimelinePlot: Sendable {
     /// A plot of a file read back, titled from its sidecar when there is one.
     public init(document: TimelineDocument, source: String? = nil, maxPoints: Int = 600) {
         self.init(source: source ?? document.sidecar?.source.location ?? "timeline",
-                  model: document.sidecar?.model.name ?? "unknown model",
+                  model: document.sidecar?.model.name ?? "unknown",
                   smoothing: document.sidecar?.smoothing.description, maxPoints: maxPoints)
         add(document.rows)
     }

@@ -208,6 +208,27 @@ struct WriterReaderTests {
         #expect(try TimelineSidecar.read(from: path) == sidecar)
         #expect(try EmotionTimelineReader.read(path: output).sidecar == sidecar)
         try Data("{\"schema_version\": 1}".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(throws: TimelineError.self) { _ = try TimelineSidecar.read(from: path) }
+        #expect(throws: TimelineError.malformed(path: path, line: nil, reason: "not a fervid sidecar: missing field 'fervid_version'")) {
+            _ = try TimelineSidecar.read(from: path)
+        }
+        // Errors name keys as the file spells them, nested ones by their path.
+        var nested = try #require(try JSONSerialization.jsonObject(with: sidecar.jsonData()) as? [String: Any])
+        nested["source"] = ["location": "x.mp4"]
+        try JSONSerialization.data(withJSONObject: nested).write(to: URL(fileURLWithPath: path))
+        #expect(throws: TimelineError.malformed(path: path, line: nil, reason: "not a fervid sidecar: missing field 'source.live'")) {
+            _ = try TimelineSidecar.read(from: path)
+        }
+        nested["source"] = ["location": "x.mp4", "live": false]
+        nested["frames"] = ["read": "many", "analyzed": 1, "dropped": 0]
+        try JSONSerialization.data(withJSONObject: nested).write(to: URL(fileURLWithPath: path))
+        #expect(throws: TimelineError.malformed(path: path, line: nil, reason: "not a fervid sidecar: bad field 'frames.read'")) {
+            _ = try TimelineSidecar.read(from: path)
+        }
+    }
+
+    @Test func atomicWriteNamesAMissingDirectory() {
+        #expect(throws: TimelineError.io(path: "no/such/dir/x.svg", reason: "cannot write: no such directory no/such/dir")) {
+            try writeAtomically(Data("x".utf8), to: "no/such/dir/x.svg")
+        }
     }
 }

@@ -1,1 +1,0 @@
-// The Faces module: see docs/architecture.md.

@@ -1,0 +1,214 @@
+// The MTCNN cascade as facenet-pytorch 2.6.0 runs it (`models/utils/detect_face.py`), so that its
+// boxes can be compared with that package's: image pyramid, P-Net proposals, NMS per scale and
+// over all, regression, squaring, R-Net and O-Net refinement on clipped crops, landmarks.
+// Arithmetic on boxes is Float (torch's float32); the pyramid scales are Double (Python floats).
+// The independent NumPy twin of this file is tools/ref_mtcnn.py.
+
+import CNN
+import Models
+
+/// Face detector: MTCNN (P-, R-, O-Net) over packed RGB images.
+///
+/// Not thread-safe (it owns the networks' buffers): one detector per thread.
+public final class MTCNNDetector {
+    /// Smallest face searched for, in pixels (facenet-pytorch default 20).
+    public let minFaceSize: Int
+    /// Pyramid scale step (0.709).
+    public let scaleFactor: Double
+    /// Score thresholds of P-, R- and O-Net (0.6, 0.7, 0.7).
+    public let thresholds: (pnet: Float, rnet: Float, onet: Float)
+    let nets: MTCNN
+    private var scratch: [Double] = []
+
+    public init(nets: MTCNN, minFaceSize: Int = 20, scaleFactor: Double = 0.709,
+                thresholds: (pnet: Float, rnet: Float, onet: Float) = (0.6, 0.7, 0.7)) {
+        precondition(minFaceSize >= 12 && scaleFactor > 0 && scaleFactor < 1, "MTCNNDetector: bad parameters")
+        self.nets = nets
+        self.minFaceSize = minFaceSize
+        self.scaleFactor = scaleFactor
+        self.thresholds = thresholds
+    }
+
+    /// Loads `mtcnn.safetensors` and builds a detector with the default parameters.
+    public convenience init(modelPath: String) throws {
+        try self.init(nets: MTCNN(path: modelPath))
+    }
+
+    /// Pyramid scales: 12/minFace, × factor while the shorter side × scale ≥ 12.
+    func scales(width: Int, height: Int) -> [Double] {
+        let m = 12.0 / Double(minFaceSize)
+        var minl = Double(min(width, height)) * m
+        var s = m
+        var out: [Double] = []
+        while minl >= 12 {
+            out.append(s)
+            s *= scaleFactor
+            minl *= scaleFactor
+        }
+        return out
+    }
+
+    /// A candidate box through the cascade: corners, score, and the pending regression.
+    struct Candidate {
+        var box: SIMD4<Float>        // x1, y1, x2, y2
+        var score: Float
+        var reg = SIMD4<Float>(repeating: 0)
+    }
+
+    /// All faces in `image`, as facenet-pytorch's `MTCNN.detect` finds them (in NMS order,
+    /// best score first).
+    public func detect(_ image: RGBImage) -> [FaceDetection] {
+        let (w, h) = (image.width, image.height)
+        // (3, H, W) planes of 0…255 floats.
+        var planes = [Float](repeating: 0, count: 3 * w * h)
+        image.pixels.withUnsafeBufferPointer { px in
+            planes.withUnsafeMutableBufferPointer { out in
+                let (src, dst, n) = (px.baseAddress!, out.baseAddress!, w * h)
+                var i = 0
+                while i < n {
+                    dst[i] = Float(src[3 * i])
+                    dst[n + i] = Float(src[3 * i + 1])
+                    dst[2 * n + i] = Float(src[3 * i + 2])
+                    i += 1
+                }
+            }
+        }
+        return planes.withUnsafeBufferPointer { buf in
+            let full = PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: w * h, rowStride: w,
+                                    x: 0, y: 0, width: w, height: h)
+            var boxes = proposals(full)
+            if boxes.isEmpty { return [] }
+            boxes = refine(full, boxes)
+            if boxes.isEmpty { return [] }
+            return output(full, boxes)
+        }
+    }
+
+    /// Normalises in place: (x − 127.5) / 128.
+    @inline(__always) func normalise(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { p[i] = (p[i] - 127.5) * 0.0078125 }
+    }
+
+    // Stage 1: P-Net over the pyramid -> squared candidate boxes.
+    func proposals(_ image: PlanarRegion) -> [Candidate] {
+        var all: [Candidate] = []
+        for scale in scales(width: image.width, height: image.height) {
+            let lh = Int(Double(image.height) * scale + 1), lw = Int(Double(image.width) * scale + 1)
+            let level = Tensor(shape: [1, 3, lh, lw])
+            areaResize(image, outH: lh, outW: lw, into: level.data, scratch: &scratch)
+            normalise(level.data, level.count)
+            let (reg, prob) = nets.pnet(level)
+            let (oh, ow) = (prob.shape[2], prob.shape[3])
+            let face = prob.data + oh * ow          // channel 1: face score
+            var found: [Candidate] = []
+            for y in 0..<oh {
+                for x in 0..<ow where face[y * ow + x] >= thresholds.pnet {
+                    // Cell (x, y) covers the 12×12 window at stride 2 of this level, in image pixels.
+                    let s = Float(scale)
+                    let box = SIMD4<Float>(Float(2 * x + 1) / s, Float(2 * y + 1) / s,
+                                           Float(2 * x + 12) / s, Float(2 * y + 12) / s).rounded(.down)
+                    let i = y * ow + x
+                    found.append(Candidate(box: box, score: face[i],
+                                           reg: SIMD4(reg.data[i], reg.data[oh * ow + i],
+                                                      reg.data[2 * oh * ow + i], reg.data[3 * oh * ow + i])))
+                }
+            }
+            let keep = nonMaximumSuppression(boxes: found.map(\.box), scores: found.map(\.score), threshold: 0.5)
+            all += keep.map { found[$0] }
+        }
+        let keep = nonMaximumSuppression(boxes: all.map(\.box), scores: all.map(\.score), threshold: 0.7)
+        return keep.map { i in
+            var c = all[i]
+            // P-Net regression scales by (x2 − x1, y2 − y1), without the +1 of later stages.
+            let size = SIMD4(c.box[2] - c.box[0], c.box[3] - c.box[1], c.box[2] - c.box[0], c.box[3] - c.box[1])
+            c.box = square(c.box + c.reg * size)
+            c.reg = .zero
+            return c
+        }
+    }
+
+    // Stage 2: R-Net on 24×24 crops, one batch.
+    func refine(_ image: PlanarRegion, _ boxes: [Candidate]) -> [Candidate] {
+        let (batch, kept) = crops(image, boxes, size: 24)
+        guard let batch else { return [] }
+        let (reg, prob) = nets.rnet(batch)
+        var pass: [Candidate] = []
+        for (n, i) in kept.enumerated() where prob.data[n * 2 + 1] > thresholds.rnet {
+            pass.append(Candidate(box: boxes[i].box, score: prob.data[n * 2 + 1],
+                                  reg: SIMD4(reg.data[n * 4], reg.data[n * 4 + 1], reg.data[n * 4 + 2], reg.data[n * 4 + 3])))
+        }
+        let keep = nonMaximumSuppression(boxes: pass.map(\.box), scores: pass.map(\.score), threshold: 0.7)
+        return keep.map { i in
+            var c = pass[i]
+            c.box = square(regress(c.box, c.reg))
+            return c
+        }
+    }
+
+    // Stage 3: O-Net on 48×48 crops, one batch; landmarks; final "Min" NMS.
+    func output(_ image: PlanarRegion, _ boxes: [Candidate]) -> [FaceDetection] {
+        let (batch, kept) = crops(image, boxes, size: 48)
+        guard let batch else { return [] }
+        let (reg, marks, prob) = nets.onet(batch)
+        var found: [(box: SIMD4<Float>, score: Float, points: [FacePoint])] = []
+        for (n, i) in kept.enumerated() where prob.data[n * 2 + 1] > thresholds.onet {
+            let b = boxes[i].box
+            let bw = b[2] - b[0] + 1, bh = b[3] - b[1] + 1
+            // Landmarks are fractions of the box before its regression; −1: 1-based pixels.
+            let points = (0..<5).map { k in
+                FacePoint(x: Double(bw * marks.data[n * 10 + k] + b[0] - 1),
+                          y: Double(bh * marks.data[n * 10 + 5 + k] + b[1] - 1))
+            }
+            let r = SIMD4(reg.data[n * 4], reg.data[n * 4 + 1], reg.data[n * 4 + 2], reg.data[n * 4 + 3])
+            found.append((regress(b, r), prob.data[n * 2 + 1], points))
+        }
+        let keep = nonMaximumSuppression(boxes: found.map(\.box), scores: found.map(\.score), threshold: 0.7,
+                                         measure: .minimum)
+        return keep.map { i in
+            let f = found[i]
+            return FaceDetection(rect: FaceRect(x1: Double(f.box[0]), y1: Double(f.box[1]),
+                                                x2: Double(f.box[2]), y2: Double(f.box[3])),
+                                 score: Double(f.score), landmarks: f.points)
+        }
+    }
+
+    /// Box regression of R-Net and O-Net: offsets are fractions of (width + 1, height + 1).
+    func regress(_ b: SIMD4<Float>, _ r: SIMD4<Float>) -> SIMD4<Float> {
+        let w = b[2] - b[0] + 1, h = b[3] - b[1] + 1
+        return b + r * SIMD4(w, h, w, h)
+    }
+
+    /// `rerec`: the square of side max(w, h) with the same centre.
+    func square(_ b: SIMD4<Float>) -> SIMD4<Float> {
+        let w = b[2] - b[0], h = b[3] - b[1]
+        let l = max(w, h)
+        let x1 = b[0] + w * 0.5 - l * 0.5, y1 = b[1] + h * 0.5 - l * 0.5
+        return SIMD4(x1, y1, x1 + l, y1 + l)
+    }
+
+    /// The clipped crops of `boxes` (facenet-pytorch's 1-based `pad`: truncate, clip to
+    /// [1, W] × [1, H]), each area-resized to size × size and normalised, as one (N, 3, s, s)
+    /// batch. A box whose clipped region is empty is dropped; `kept` lists the boxes used.
+    func crops(_ image: PlanarRegion, _ boxes: [Candidate], size: Int) -> (Tensor?, [Int]) {
+        var regions: [(Int, Int, Int, Int)] = [], kept: [Int] = []
+        for (i, c) in boxes.enumerated() {
+            // Int(Float) truncates toward zero, like torch's trunc().int().
+            let x = max(Int(c.box[0]), 1), y = max(Int(c.box[1]), 1)
+            let ex = min(Int(c.box[2]), image.width), ey = min(Int(c.box[3]), image.height)
+            if ey > y - 1 && ex > x - 1 {
+                regions.append((x - 1, y - 1, ex - x + 1, ey - y + 1))
+                kept.append(i)
+            }
+        }
+        guard !regions.isEmpty else { return (nil, []) }
+        let batch = Tensor(shape: [regions.count, 3, size, size])
+        let per = 3 * size * size
+        for (n, r) in regions.enumerated() {
+            let region = PlanarRegion(base: image.base, channels: 3, planeStride: image.planeStride, rowStride: image.rowStride,
+                                      x: r.0, y: r.1, width: r.2, height: r.3)
+            areaResize(region, outH: size, outW: size, into: batch.data + n * per, scratch: &scratch)
+        }
+        normalise(batch.data, batch.count)
+        return (batch, kept)
+    }
+}

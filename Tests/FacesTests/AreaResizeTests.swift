@@ -1,0 +1,63 @@
+@testable import Faces
+import Testing
+
+@Suite struct AreaResizeTests {
+    /// Deterministic pseudo-random planes.
+    func planes(_ c: Int, _ h: Int, _ w: Int) -> [Float] {
+        var s: UInt32 = 12345
+        return (0..<(c * h * w)).map { _ in
+            s = s &* 1_664_525 &+ 1_013_904_223
+            return Float(s >> 8) / Float(1 << 24) * 255
+        }
+    }
+
+    @Test(arguments: [(37, 53, 24, 24), (360, 640, 217, 385), (11, 7, 24, 24), (48, 48, 48, 48), (100, 31, 13, 29)])
+    func fastMatchesNaiveTwin(h: Int, w: Int, oh: Int, ow: Int) {
+        let src = planes(3, h, w)
+        var scratch: [Double] = []
+        var out = [Float](repeating: .nan, count: 3 * oh * ow)
+        src.withUnsafeBufferPointer { b in
+            let r = PlanarRegion(base: b.baseAddress!, channels: 3, planeStride: h * w, rowStride: w, x: 0, y: 0, width: w, height: h)
+            out.withUnsafeMutableBufferPointer { areaResize(r, outH: oh, outW: ow, into: $0.baseAddress!, scratch: &scratch) }
+            let naive = naiveAreaResize(r, outH: oh, outW: ow)
+            let worst = zip(out, naive).map { abs($0 - $1) }.max()!
+            #expect(worst <= 1e-4, "\(h)×\(w) -> \(oh)×\(ow): max |Δ| \(worst)")
+        }
+    }
+
+    @Test func subRegionAndHandComputedValues() {
+        // 1 channel 4×6, values = index; region x 1..<5, y 1..<3 (2×4) -> 1×2: means of 2×2 blocks.
+        let src = (0..<24).map(Float.init)
+        var scratch: [Double] = []
+        var out = [Float](repeating: 0, count: 2)
+        src.withUnsafeBufferPointer { b in
+            let r = PlanarRegion(base: b.baseAddress!, channels: 1, planeStride: 24, rowStride: 6, x: 1, y: 1, width: 4, height: 2)
+            out.withUnsafeMutableBufferPointer { areaResize(r, outH: 1, outW: 2, into: $0.baseAddress!, scratch: &scratch) }
+        }
+        let expected: [Float] = [42 / 4, 50 / 4]   // (7 + 8 + 13 + 14) / 4, (9 + 10 + 15 + 16) / 4
+        #expect(out == expected)
+    }
+
+    @Test func spansFollowAdaptivePooling() {
+        // 5 -> 3: [0,2) [1,4) [3,5); upsampling 2 -> 4: [0,1) [0,1) [1,2) [1,2).
+        #expect((0..<3).map { areaSpan($0, 5, 3) }.map { [$0.0, $0.1] } == [[0, 2], [1, 4], [3, 5]])
+        #expect((0..<4).map { areaSpan($0, 2, 4) }.map { [$0.0, $0.1] } == [[0, 1], [0, 1], [1, 2], [1, 2]])
+    }
+}
+
+@Suite struct NonMaximumSuppressionTests {
+    @Test func unionKeepsBestAndDropsOverlaps() {
+        let boxes: [SIMD4<Float>] = [SIMD4(0, 0, 10, 10), SIMD4(1, 1, 11, 11), SIMD4(20, 20, 30, 30), SIMD4(0, 0, 10, 5)]
+        // IoU(0,1) = 81 / 119 ≈ 0.68; IoU(0,3) = 50 / 100 = 0.5.
+        #expect(nonMaximumSuppression(boxes: boxes, scores: [0.9, 0.95, 0.5, 0.8], threshold: 0.5) == [1, 3, 2])
+        #expect(nonMaximumSuppression(boxes: boxes, scores: [0.9, 0.95, 0.5, 0.8], threshold: 0.7) == [1, 0, 3, 2])
+    }
+
+    @Test func minimumMeasureUsesTheSmallerAreaWithPlusOne() {
+        // Box 1 lies inside box 0: intersection / min area = 1 > 0.7 -> suppressed under "Min",
+        // kept under union (IoU = 36/121 ≈ 0.3).
+        let boxes: [SIMD4<Float>] = [SIMD4(0, 0, 10, 10), SIMD4(2, 2, 7, 7)]
+        #expect(nonMaximumSuppression(boxes: boxes, scores: [0.9, 0.8], threshold: 0.7, measure: .minimum) == [0])
+        #expect(nonMaximumSuppression(boxes: boxes, scores: [0.9, 0.8], threshold: 0.7, measure: .union) == [0, 1])
+    }
+}
