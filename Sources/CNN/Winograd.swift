@@ -165,7 +165,8 @@ func winogradInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, 
                         let out = v + (4 * i) * stride + c * tiles + r * tw
                         let (o0, o1, o2, o3) = (out, out + stride, out + 2 * stride, out + 3 * stride)
                         for t in 0..<tw {
-                            let a = si[2 * t], b = si[2 * t + 1], cc = si[2 * t + 2], dd = si[2 * t + 3]
+                            let p = si + (t &<< 1)
+                            let a = p[0], b = p[1], cc = p[2], dd = p[3]
                             o0[t] = a - cc
                             o1[t] = b + cc
                             o2[t] = cc - b
@@ -210,11 +211,16 @@ func winogradOutput(_ m: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int,
                         let c0 = a + (4 * i) * tw, c1 = c0 + tw, c2 = c0 + 2 * tw, c3 = c0 + 3 * tw
                         let l = line + i * 2 * tw
                         for t in 0..<tw {
-                            l[2 * t] = act.apply(c0[t] + c1[t] + c2[t] + b)
-                            l[2 * t + 1] = act.apply(c1[t] - c2[t] - c3[t] + b)
+                            let q = l + (t &<< 1)
+                            q[0] = c0[t] + c1[t] + c2[t] + b
+                            q[1] = c1[t] - c2[t] - c3[t] + b
                         }
                         let out = y + ((img * channels + k) * g.oh + oy + i) * g.ow
-                        out.update(from: l, count: g.ow)
+                        switch act {
+                        case .none: out.update(from: l, count: g.ow)
+                        case .relu: for o in 0..<g.ow { out[o] = Swift.max(l[o], 0) }
+                        case .sigmoid: for o in 0..<g.ow { out[o] = act.apply(l[o]) }
+                        }
                     }
                 }
             }
