@@ -97,7 +97,8 @@ public enum ConvBenchmark {
     public enum Clock: String, Sendable, CaseIterable {
         case wall, thread
 
-        func seconds() -> Double {
+        /// Now, in seconds, on this clock.
+        public func seconds() -> Double {
             var ts = timespec()
             clock_gettime(self == .wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts)
             return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

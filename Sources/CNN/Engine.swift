@@ -118,27 +118,40 @@ public enum Engine {
     }
 }
 
-/// Runs `body` over `0..<count` split into at most `Engine.threads` contiguous chunks, in
-/// parallel when the work is large enough (`work` = rough float operations in total).
+/// Chunks `parallelFor` splits `count` items of `work` total operations into.
 @inline(__always)
-func parallelFor(_ count: Int, work: Int = .max, _ body: (Range<Int>) -> Void) {
-    guard count > 0 else { return }
+func parallelChunkCount(_ count: Int, work: Int = .max) -> Int {
     let threads = Swift.min(Engine.threads, count)
     // Below ~256K element operations (~0.1 ms on one core) a dispatch, and waking a core that
     // OpenBLAS's workers may still hold, costs about as much as it saves.
-    if threads <= 1 || work < 1 << 18 {
-        body(0..<count)
+    return threads <= 1 || work < 1 << 18 ? 1 : threads
+}
+
+/// Runs `body(chunk, range)` over `0..<count` split into `parallelChunkCount(count, work:)`
+/// contiguous ranges, in parallel when there is more than one; `chunk` indexes per-chunk
+/// scratch.
+func parallelFor(_ count: Int, work: Int = .max, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+    guard count > 0 else { return }
+    let chunks = parallelChunkCount(count, work: work)
+    if chunks == 1 {
+        body(0, 0..<count)
         return
     }
     // The body only touches disjoint index ranges of buffers its caller owns for the call's
     // duration; concurrentPerform returns after every chunk ran, so the non-escaping body is safe.
     withoutActuallyEscaping(body) { body in
         let shared = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = count * t / threads, hi = count * (t + 1) / threads
-            if lo < hi { shared.value(lo..<hi) }
+        DispatchQueue.concurrentPerform(iterations: chunks) { t in
+            let lo = count * t / chunks, hi = count * (t + 1) / chunks
+            if lo < hi { shared.value(t, lo..<hi) }
         }
     }
+}
+
+/// `parallelFor` for bodies that need no per-chunk scratch.
+@inline(__always)
+func parallelFor(_ count: Int, work: Int = .max, _ body: (Range<Int>) -> Void) {
+    parallelFor(count, work: work) { (_: Int, range: Range<Int>) in body(range) }
 }
 
 /// Hands a value to `concurrentPerform`'s `@Sendable` closure; see `parallelFor` for why it is safe.
@@ -188,6 +201,8 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
 final class ConvScratch: @unchecked Sendable {
     let columns = ScratchBuffer()
     let product = ScratchBuffer()
+    /// Per-chunk rows of the Winograd transforms.
+    let transform = ScratchBuffer()
 
     /// A pthread key whose destructor releases the thread's scratch when the thread exits.
     private static let key: pthread_key_t = {

@@ -378,16 +378,16 @@ public final class Concat {
     public func callAsFunction(_ xs: [Tensor]) -> Tensor {
         precondition(!xs.isEmpty, "Concat: no inputs")
         let first = xs[0].shape
-        let n = first[0], spatial = first.dropFirst(2).reduce(1, *)
+        precondition(first.count == 2 || first.count == 4, "Concat: expects (N, C, H, W) or (N, F), got \(first)")
+        let n = first[0], spatial = xs[0].count / Swift.max(n * first[1], 1)
         var channels = 0
         for t in xs {
-            precondition(t.shape.count == first.count && t.shape[0] == n && Array(t.shape.dropFirst(2)) == Array(first.dropFirst(2)),
+            precondition(t.shape.count == first.count && t.shape[0] == n
+                         && (first.count == 2 || (t.shape[2] == first[2] && t.shape[3] == first[3])),
                          "Concat: \(t.shape) does not match \(first) outside the channel axis")
             channels += t.shape[1]
         }
-        var shape = first
-        shape[1] = channels
-        let y = output.tensor(shape)
+        let y = first.count == 4 ? output.tensor(n, channels, first[2], first[3]) : output.tensor(n, channels)
         for i in 0..<n {
             var dst = y.data + i * channels * spatial
             for t in xs {

@@ -94,9 +94,9 @@ extension Conv2d {
                     let rows = Swift.min(rowsPerChunk, tileRows - r0)
                     let count = rows * tw
                     if m == 2 {
-                        winogradInput(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, into: v)
+                        winogradInput(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, scratch: scratch, into: v)
                     } else {
-                        winogradInputF4(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, into: v)
+                        winogradInputF4(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, scratch: scratch, into: v)
                     }
                     for e in 0..<a2 {
                         gemm(m: outC, n: count, k: inC, a: u + e * outC * inC, lda: inC,
@@ -104,10 +104,10 @@ extension Conv2d {
                     }
                     if m == 2 {
                         winogradOutput(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
-                                       bias: bias, act, into: yd)
+                                       bias: bias, act, scratch: scratch, into: yd)
                     } else {
                         winogradOutputF4(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
-                                         bias: bias, act, into: yd)
+                                         bias: bias, act, scratch: scratch, into: yd)
                     }
                     r0 += rows
                 }
@@ -122,13 +122,15 @@ extension Conv2d {
 /// Bᵀ combines the tile's four input rows, done once per tile row over the whole (zero-padded)
 /// image width, vectorized; B then combines columns 2·tx … 2·tx + 3 for each tile.
 func winogradInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
-                   th: Int, tw: Int, into v: UnsafeMutablePointer<Float>) {
+                   th: Int, tw: Int, scratch: ConvScratch, into v: UnsafeMutablePointer<Float>) {
     let tiles = rows * tw
     let stride = channels * tiles     // between the 16 matrices
     let width = 2 * tw + 2            // padded input columns the tile row reads
-    parallelFor(channels, work: channels * tiles * 16) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * width) { buf in
-            let d = buf.baseAddress!          // 4 padded input rows
+    let perChunk = 8 * width
+    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 16) * perChunk)
+    parallelFor(channels, work: channels * tiles * 16) { chunk, range in
+        do {
+            let d = temp + chunk * perChunk          // 4 padded input rows
             let s = d + 4 * width             // Bᵀ d: 4 combined rows
             for c in range {
                 for r in 0..<rows {
@@ -163,7 +165,8 @@ func winogradInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, 
                         let out = v + (4 * i) * stride + c * tiles + r * tw
                         let (o0, o1, o2, o3) = (out, out + stride, out + 2 * stride, out + 3 * stride)
                         for t in 0..<tw {
-                            let a = si[2 * t], b = si[2 * t + 1], cc = si[2 * t + 2], dd = si[2 * t + 3]
+                            let p = si + (t &<< 1)
+                            let a = p[0], b = p[1], cc = p[2], dd = p[3]
                             o0[t] = a - cc
                             o1[t] = b + cc
                             o2[t] = cc - b
@@ -180,12 +183,14 @@ func winogradInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, 
 /// rows; `m` is (16, K, rows · tw).
 func winogradOutput(_ m: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
                     th: Int, tw: Int, bias: UnsafePointer<Float>, _ act: Activation,
-                    into y: UnsafeMutablePointer<Float>) {
+                    scratch: ConvScratch, into y: UnsafeMutablePointer<Float>) {
     let tiles = rows * tw
     let stride = channels * tiles
-    parallelFor(channels, work: channels * tiles * 16) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * tw + 4 * tw) { buf in
-            let a = buf.baseAddress!             // Aᵀ M: 2 rows × 4 columns, each over tw tiles
+    let perChunk = 8 * tw + 4 * tw
+    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 16) * perChunk)
+    parallelFor(channels, work: channels * tiles * 16) { chunk, range in
+        do {
+            let a = temp + chunk * perChunk             // Aᵀ M: 2 rows × 4 columns, each over tw tiles
             let line = a + 8 * tw                // one output row pair, 2 · 2tw
             for k in range {
                 let b = bias[k]
@@ -206,11 +211,16 @@ func winogradOutput(_ m: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int,
                         let c0 = a + (4 * i) * tw, c1 = c0 + tw, c2 = c0 + 2 * tw, c3 = c0 + 3 * tw
                         let l = line + i * 2 * tw
                         for t in 0..<tw {
-                            l[2 * t] = act.apply(c0[t] + c1[t] + c2[t] + b)
-                            l[2 * t + 1] = act.apply(c1[t] - c2[t] - c3[t] + b)
+                            let q = l + (t &<< 1)
+                            q[0] = c0[t] + c1[t] + c2[t] + b
+                            q[1] = c1[t] - c2[t] - c3[t] + b
                         }
                         let out = y + ((img * channels + k) * g.oh + oy + i) * g.ow
-                        out.update(from: l, count: g.ow)
+                        switch act {
+                        case .none: out.update(from: l, count: g.ow)
+                        case .relu: for o in 0..<g.ow { out[o] = Swift.max(l[o], 0) }
+                        case .sigmoid: for o in 0..<g.ow { out[o] = act.apply(l[o]) }
+                        }
                     }
                 }
             }

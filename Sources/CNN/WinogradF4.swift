@@ -6,13 +6,15 @@
 
 /// V = Bᵀ d B for F(4×4, 3×3): `v` is (36, C, rows · tw); see `winogradInput`.
 func winogradInputF4(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
-                     th: Int, tw: Int, into v: UnsafeMutablePointer<Float>) {
+                     th: Int, tw: Int, scratch: ConvScratch, into v: UnsafeMutablePointer<Float>) {
     let tiles = rows * tw
     let stride = channels * tiles     // between the 36 matrices
     let width = 4 * tw + 2            // padded input columns a tile row reads
-    parallelFor(channels, work: channels * tiles * 36) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * width) { buf in
-            let d = buf.baseAddress!          // 6 padded input rows
+    let perChunk = 12 * width
+    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 36) * perChunk)
+    parallelFor(channels, work: channels * tiles * 36) { chunk, range in
+        do {
+            let d = temp + chunk * perChunk          // 6 padded input rows
             let s = d + 6 * width             // Bᵀ d: 6 combined rows
             for c in range {
                 for r in 0..<rows {
@@ -34,33 +36,40 @@ func winogradInputF4(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int
                         for j in hi..<width { row[j] = 0 }
                     }
                     // Rows: s_i = Σ_k Bᵀ[i][k] d_k over the whole width.
+                    // (Row pointers hoisted and index math wrapping: checked `k * width + j`
+                    // inside the loop kept it scalar, with overflow branches.)
+                    let (r0, r1, r2) = (d, d + width, d + 2 * width)
+                    let (r3, r4, r5) = (d + 3 * width, d + 4 * width, d + 5 * width)
+                    let (q0, q1, q2) = (s, s + width, s + 2 * width)
+                    let (q3, q4, q5) = (s + 3 * width, s + 4 * width, s + 5 * width)
                     for j in 0..<width {
-                        let d0 = d[j], d1 = d[width + j], d2 = d[2 * width + j]
-                        let d3 = d[3 * width + j], d4 = d[4 * width + j], d5 = d[5 * width + j]
+                        let d0 = r0[j], d1 = r1[j], d2 = r2[j], d3 = r3[j], d4 = r4[j], d5 = r5[j]
                         let t1 = d4 - 4 * d2, t2 = d3 - 4 * d1
                         let t3 = d4 - d2, t4 = 2 * (d3 - d1)
-                        s[j] = 4 * d0 - 5 * d2 + d4
-                        s[width + j] = t1 + t2
-                        s[2 * width + j] = t1 - t2
-                        s[3 * width + j] = t3 + t4
-                        s[4 * width + j] = t3 - t4
-                        s[5 * width + j] = 4 * d1 - 5 * d3 + d5
+                        q0[j] = 4 * d0 - 5 * d2 + d4
+                        q1[j] = t1 + t2
+                        q2[j] = t1 - t2
+                        q3[j] = t3 + t4
+                        q4[j] = t3 - t4
+                        q5[j] = 4 * d1 - 5 * d3 + d5
                     }
                     // Columns: for tile t, Bᵀ over s_i[4t ..< 4t + 6].
                     for i in 0..<6 {
                         let si = s + i * width
-                        let out = v + (6 * i) * stride + c * tiles + r * tw
+                        let o0 = v + (6 * i) * stride + c * tiles + r * tw
+                        let (o1, o2, o3, o4, o5) = (o0 + stride, o0 + 2 * stride, o0 + 3 * stride,
+                                                    o0 + 4 * stride, o0 + 5 * stride)
                         for t in 0..<tw {
-                            let p = si + 4 * t
+                            let p = si + (t &<< 2)
                             let d0 = p[0], d1 = p[1], d2 = p[2], d3 = p[3], d4 = p[4], d5 = p[5]
                             let t1 = d4 - 4 * d2, t2 = d3 - 4 * d1
                             let t3 = d4 - d2, t4 = 2 * (d3 - d1)
-                            out[t] = 4 * d0 - 5 * d2 + d4
-                            out[stride + t] = t1 + t2
-                            out[2 * stride + t] = t1 - t2
-                            out[3 * stride + t] = t3 + t4
-                            out[4 * stride + t] = t3 - t4
-                            out[5 * stride + t] = 4 * d1 - 5 * d3 + d5
+                            o0[t] = 4 * d0 - 5 * d2 + d4
+                            o1[t] = t1 + t2
+                            o2[t] = t1 - t2
+                            o3[t] = t3 + t4
+                            o4[t] = t3 - t4
+                            o5[t] = 4 * d1 - 5 * d3 + d5
                         }
                     }
                 }
@@ -73,12 +82,14 @@ func winogradInputF4(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int
 /// (36, K, rows · tw); see `winogradOutput`.
 func winogradOutputF4(_ mm: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
                       th: Int, tw: Int, bias: UnsafePointer<Float>, _ act: Activation,
-                      into y: UnsafeMutablePointer<Float>) {
+                      scratch: ConvScratch, into y: UnsafeMutablePointer<Float>) {
     let tiles = rows * tw
     let stride = channels * tiles
-    parallelFor(channels, work: channels * tiles * 36) { range in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 24 * tw + 4 * tw) { buf in
-            let a = buf.baseAddress!             // Aᵀ M: (4, 6) entries, each over tw tiles
+    let perChunk = 24 * tw + 4 * tw
+    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 36) * perChunk)
+    parallelFor(channels, work: channels * tiles * 36) { chunk, range in
+        do {
+            let a = temp + chunk * perChunk             // Aᵀ M: (4, 6) entries, each over tw tiles
             let line = a + 24 * tw               // one output row, 4 · tw wide
             for k in range {
                 let b = bias[k]
@@ -105,13 +116,18 @@ func winogradOutputF4(_ mm: UnsafePointer<Float>, _ g: ConvGeometry, channels: I
                         for t in 0..<tw {
                             let p = c1[t] + c2[t], q = c1[t] - c2[t]
                             let u = c3[t] + c4[t], w = c3[t] - c4[t]
-                            line[4 * t] = act.apply(c0[t] + p + u + b)
-                            line[4 * t + 1] = act.apply(q + 2 * w + b)
-                            line[4 * t + 2] = act.apply(p + 4 * u + b)
-                            line[4 * t + 3] = act.apply(q + 8 * w + c5[t] + b)
+                            let l = line + (t &<< 2)
+                            l[0] = c0[t] + p + u + b
+                            l[1] = q + 2 * w + b
+                            l[2] = p + 4 * u + b
+                            l[3] = q + 8 * w + c5[t] + b
                         }
                         let out = y + ((img * channels + k) * g.oh + oy + i) * g.ow
-                        out.update(from: line, count: g.ow)
+                        switch act {
+                        case .none: out.update(from: line, count: g.ow)
+                        case .relu: for o in 0..<g.ow { out[o] = Swift.max(line[o], 0) }
+                        case .sigmoid: for o in 0..<g.ow { out[o] = act.apply(line[o]) }
+                        }
                     }
                 }
             }

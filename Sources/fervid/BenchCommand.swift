@@ -1,5 +1,6 @@
 import ArgumentParser
 import CNN
+import Models
 import Foundation
 
 extension ConvBenchmark.Clock: ExpressibleByArgument {}
@@ -13,7 +14,10 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure the CNN engine's operations against plain sgemm.")
 
     enum Operation: String, ExpressibleByArgument, CaseIterable {
+        /// ResNet-101's convolution shapes against plain sgemm.
         case conv
+        /// Whole DBA-Net forward passes (untrained weights), per backbone, at 100×100.
+        case dbanet
     }
 
     @Option(help: "Operation to measure: \(Operation.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -87,6 +91,27 @@ struct BenchCommand: ParsableCommand {
         print("OpenBLAS core: \(Engine.blasCoreName); config: \(Engine.blasConfig); threads: \(Engine.threads); "
               + "GEMM threading: \(Engine.gemmThreading.rawValue)")
         switch op {
+        case .dbanet:
+            print("")
+            print("| model | batch | ms / forward | images / s |")
+            print("|---|---:|---:|---:|")
+            for backbone in DBANetBackbone.allCases where backbone != .vgg16_bn {
+                let model = DBANet(backbone: backbone, strategy: .dba)
+                for b in batch.map({ [$0] }) ?? [1, 16] {
+                    let x = Tensor(shape: [b, 3, 100, 100], values: (0..<(b * 30_000)).map { Float($0 % 255) / 255 - 0.5 })
+                    var times: [Double] = []
+                    _ = model(x)                                       // warm-up: buffers, Winograd filters
+                    let start = ConvBenchmark.Clock.wall.seconds()
+                    while times.count < 3 || ConvBenchmark.Clock.wall.seconds() - start < seconds {
+                        let t0 = clock.seconds()
+                        _ = model(x)
+                        times.append(clock.seconds() - t0)
+                    }
+                    let median = times.sorted()[times.count / 2]
+                    print("| DBA-Net \(backbone.rawValue) | \(b) | \(String(format: "%.1f", median * 1e3)) | "
+                          + "\(String(format: "%.1f", Double(b) / median)) |")
+                }
+            }
         case .conv:
             for b in batch.map({ [$0] }) ?? [1, 16] {
                 print("")

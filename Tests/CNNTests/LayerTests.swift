@@ -166,6 +166,12 @@ func avgPoolMatchesNaive(_ t: PoolCase) {
         }
     }
 
+    // (N, F) vectors, as DBA-Net's eq. (5) concatenates attention vectors.
+    let u = randomTensor([2, 3], seed: 96), v = randomTensor([2, 4], seed: 97)
+    let uv = Concat()(u, v)
+    #expect(uv.shape == [2, 7])
+    #expect(uv.toArray() == Array(u.toArray()[0..<3]) + Array(v.toArray()[0..<4]) + Array(u.toArray()[3..<6]) + Array(v.toArray()[4..<8]))
+
     let a2 = randomTensor([2, 3, 4, 5], seed: 93)
     let sum = Add(activation: .relu)(a, a2)
     #expect(sum.toArray() == zip(a.toArray(), a2.toArray()).map { max($0 + $1, 0) })
@@ -214,4 +220,42 @@ func avgPoolMatchesNaive(_ t: PoolCase) {
     #expect(Flatten(order: .whc)(x).shape == [0, 16 * 81])
     #expect(Concat()(x, x).shape == [0, 32, 9, 9])
     #expect(ScaleChannels()(x, pooled).shape == [0, 16, 9, 9])
+}
+
+/// Steady state: a second forward pass of the same shape reuses every layer's output tensor and
+/// the thread's convolution scratch (no buffer is allocated), and gives the same values.
+@Test func secondForwardPassReusesBuffers() throws {
+    let stem = Conv2d("stem", in: 3, out: 16, kernel: 3, stride: 2, padding: .symmetric(1), activation: .relu)
+    let body = Conv2d("body", in: 16, out: 16, kernel: 3, padding: .symmetric(1))        // Winograd
+    let point = Conv2d("point", in: 16, out: 16, kernel: 1, activation: .relu)
+    let pool = MaxPool2d(kernel: 3, stride: 2, padding: .symmetric(1))
+    let add = Add(activation: .relu), concat = Concat(), gap = GlobalAvgPool()
+    let fc = Linear("fc", in: 32, out: 7), softmax = Softmax()
+    var tensors: [String: (shape: [Int], values: [Float])] = [:]
+    for (i, conv) in [stem, body, point].enumerated() {
+        let shape = [conv.outChannels, conv.inChannels, conv.kernelH, conv.kernelW]
+        tensors["\(conv.name).weight"] = (shape, randomValues(shape.reduce(1, *), seed: 700 + UInt64(i)))
+        tensors["\(conv.name).bias"] = ([conv.outChannels], randomValues(conv.outChannels, seed: 710 + UInt64(i)))
+    }
+    tensors["fc.weight"] = ([7, 32], randomValues(224, seed: 720))
+    tensors["fc.bias"] = ([7], randomValues(7, seed: 721))
+    let w = loader(tensors)
+    try w.load([stem, body, point, fc])
+    try w.finish()
+
+    let x = randomTensor([4, 3, 40, 40], seed: 722)
+    func forward() -> [Tensor] {
+        let s = stem(x), p = pool(s), b = body(p), q = point(p), r = add(b, q)
+        let c = concat(r, q), g = gap(c), f = fc(g)
+        return [s, p, b, q, r, c, g, f, softmax(f)]
+    }
+    #expect(body.usesWinograd(body.geometry(n: 4, h: 10, w: 10)))
+    let first = forward()
+    let values = first.map { $0.toArray() }
+    let scratch = ConvScratch.current
+    let buffers = [scratch.columns.pointer, scratch.product.pointer, scratch.transform.pointer]
+    let second = forward()
+    for (a, b) in zip(first, second) { #expect(a === b) }
+    #expect([scratch.columns.pointer, scratch.product.pointer, scratch.transform.pointer] == buffers)
+    #expect(second.map { $0.toArray() } == values)
 }
