@@ -102,7 +102,8 @@ struct ModelsBench: ParsableCommand {
             switch line.trimmingCharacters(in: .whitespaces) {
             case "run":
                 let r = runner.repeatOnce(seconds: seconds)
-                emitJSON(["images_per_second": r.imagesPerSecond, "passes": r.passes, "seconds": r.seconds])
+                emitJSON(["images_per_second": r.imagesPerSecond, "passes": r.passes, "seconds": r.seconds,
+                          "cpu_seconds": r.cpuSeconds])
             case "peak":
                 emitJSON(FMAPeak.measureAll(threads: threads))
             case "quit":
@@ -277,8 +278,10 @@ final class ForwardTimer {
         }
     }
 
-    /// Whole passes until at least `seconds` of wall time.
-    func repeatOnce(seconds: Double) -> (imagesPerSecond: Double, passes: Int, seconds: Double) {
+    /// Whole passes until at least `seconds` of wall time; also the CPU seconds the process
+    /// (all its threads) used meanwhile.
+    func repeatOnce(seconds: Double) -> (imagesPerSecond: Double, passes: Int, seconds: Double, cpuSeconds: Double) {
+        let cpu0 = processCPUTime()
         let start = now()
         var passes = 0
         var elapsed = 0.0
@@ -287,7 +290,14 @@ final class ForwardTimer {
             passes += 1
             elapsed = now() - start
         } while elapsed < seconds
-        return (Double(passes * batch) / elapsed, passes, elapsed)
+        return (Double(passes * batch) / elapsed, passes, elapsed, processCPUTime() - cpu0)
+    }
+
+    /// User + system seconds of every thread of this process.
+    private func processCPUTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }
 

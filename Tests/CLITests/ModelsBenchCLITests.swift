@@ -79,6 +79,8 @@ struct ModelsBenchCLITests {
             let seconds = try #require(run["seconds"] as? Double)
             #expect(passes >= 1)
             #expect(seconds >= 0.02)
+            let cpu = try #require(run["cpu_seconds"] as? Double)
+            #expect(cpu > 0 && cpu <= seconds * 1.05 + 0.01)   // one thread: no more CPU than wall time
             // images/s is what the passes and the seconds say.
             #expect(abs((run["images_per_second"] as? Double ?? 0) - Double(2 * passes) / seconds) < 1e-6 * Double(2 * passes) / seconds)
         }
