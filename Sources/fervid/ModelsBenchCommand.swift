@@ -76,7 +76,7 @@ struct ModelsBench: ParsableCommand {
             result["batch"] = batch
             result["input_shape"] = [batch] + bench.inputShape
             if serve {
-                try serveLoop(runner, header: result, threads: threadCount)
+                serveLoop(runner, header: result, threads: threadCount)
                 return
             }
             let rates = (0 ..< repeats).map { _ in runner.repeatOnce(seconds: seconds).imagesPerSecond }
@@ -94,7 +94,7 @@ struct ModelsBench: ParsableCommand {
     }
 
     /// One JSON line per command read; the harness drives the alternation.
-    private func serveLoop(_ runner: ForwardTimer, header: [String: Any], threads: Int) throws {
+    private func serveLoop(_ runner: ForwardTimer, header: [String: Any], threads: Int) {
         var ready = header
         ready["ready"] = true
         emitJSON(ready)
