@@ -184,7 +184,12 @@ public final class AnalysisPipeline: @unchecked Sendable {
             switch sampler.decide(frame.pts) {
             case .skip: continue
             case .finished: return
-            case .take: queue.push(DecodedJob(frame: frame))
+            case .take:
+                queue.push(DecodedJob(frame: frame))
+                if settings.live {
+                    let dropped = queue.dropped
+                    update { $0.framesDropped = dropped }
+                }
             }
         }
     }
