@@ -30,13 +30,15 @@ let package = Package(
             name: "fervid",
             dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Shared by the test targets: samples, the binary under test, processes, ports, ffprobe.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "CNN"], resources: [.copy("Golden")]),
-        .testTarget(name: "VideoTests", dependencies: ["Video"]),
+        .testTarget(name: "VideoTests", dependencies: ["Video", "TestSupport"]),
         .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN"]),
         .testTarget(name: "TimelineTests", dependencies: ["Timeline"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Faces
 import Foundation
 import Synchronization
 import Timeline
@@ -204,7 +205,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
                 let out = try faceStage.process(job.frame, scaler: scaler)
                 var crops = [Float](repeating: 0, count: perCrop * out.faces.count)
                 for (n, face) in out.faces.enumerated() {
-                    let rect = spec.crop.rect(for: face.box, imageWidth: job.frame.width, imageHeight: job.frame.height)
+                    let rect = spec.crop.rect(for: face.rect, imageWidth: job.frame.width, imageHeight: job.frame.height)
                     try bytes.withUnsafeMutableBytes { buffer in
                         _ = try scaler.convert(job.frame, to: spec.layout, width: spec.width, height: spec.height,
                                                crop: rect, into: buffer)
@@ -297,7 +298,8 @@ public final class AnalysisPipeline: @unchecked Sendable {
                 var observations: [FaceObservation] = []
                 for face in job.faces {
                     observations.append(FaceObservation(
-                        faceID: face.id, confidence: face.confidence, box: face.box,
+                        faceID: face.id, confidence: face.score,
+                        box: FaceBox(x: face.rect.x, y: face.rect.y, width: face.rect.width, height: face.rect.height),
                         probabilities: mapping.schemaProbabilities(probabilities[k])))
                     k += 1
                 }

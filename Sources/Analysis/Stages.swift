@@ -1,21 +1,7 @@
 import Foundation
+import Faces
 import Timeline
 import Video
-
-/// A face the face stage found (and tracked) in one frame, in source-frame pixels.
-public struct TrackedFace: Sendable, Equatable {
-    /// Stable track id (`face_id`), never reused within a run.
-    public var id: Int
-    public var box: FaceBox
-    /// Detector confidence in 0...1 (1 for a centre crop or a boxes file).
-    public var confidence: Double
-
-    public init(id: Int, box: FaceBox, confidence: Double) {
-        self.id = id
-        self.box = box
-        self.confidence = confidence
-    }
-}
 
 /// What the face stage reports for one frame.
 public struct FaceStageOutput: Sendable {
@@ -66,17 +52,23 @@ public enum CropGeometry: Sendable, Equatable {
     case squarePlusFraction(Double)
 
     /// The crop rectangle for `box` in an image of `width`×`height`.
-    public func rect(for box: FaceBox, imageWidth width: Int, imageHeight height: Int) -> CropRect {
-        let side = max(box.width, box.height)
-        let cx = box.x + box.width / 2, cy = box.y + box.height / 2
-        var half = side / 2
+    public func rect(for box: FaceRect, imageWidth width: Int, imageHeight height: Int) -> CropRect {
         switch self {
-        case .squarePlusPixels(let p): half += Double(p)
-        case .squarePlusFraction(let f): half *= 1 + 2 * f
+        case .squarePlusPixels(let p):
+            // fer works on integer boxes (its detector's), then squares, grows and clamps.
+            let integer = PixelRect(x: Int(box.x.rounded()), y: Int(box.y.rounded()),
+                                    width: max(1, Int(box.width.rounded())), height: max(1, Int(box.height.rounded())))
+            let r = ferCropRegion(integer, imageWidth: width, imageHeight: height, margin: p)
+                ?? PixelRect(x: 0, y: 0, width: width, height: height)
+            return CropRect(x: r.x, y: r.y, width: r.width, height: r.height)
+        case .squarePlusFraction(let f):
+            let side = max(box.width, box.height)
+            let cx = box.x + box.width / 2, cy = box.y + box.height / 2
+            let half = side / 2 * (1 + 2 * f)
+            let x0 = max(0, Int((cx - half).rounded(.down))), y0 = max(0, Int((cy - half).rounded(.down)))
+            let x1 = min(width, Int((cx + half).rounded(.up))), y1 = min(height, Int((cy + half).rounded(.up)))
+            return CropRect(x: x0, y: y0, width: max(1, x1 - x0), height: max(1, y1 - y0))
         }
-        let x0 = max(0, Int((cx - half).rounded(.down))), y0 = max(0, Int((cy - half).rounded(.down)))
-        let x1 = min(width, Int((cx + half).rounded(.up))), y1 = min(height, Int((cy + half).rounded(.up)))
-        return CropRect(x: x0, y: y0, width: max(1, x1 - x0), height: max(1, y1 - y0))
     }
 }
 

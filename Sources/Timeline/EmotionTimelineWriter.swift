@@ -93,6 +93,8 @@ public final class EmotionTimelineWriter: @unchecked Sendable {
         guard !rows.isEmpty else { return }
         var text = ""
         for row in rows {
+            precondition(row.face.map { $0.probabilities.count == EmotionClass.count } ?? true,
+                         "a row needs \(EmotionClass.count) probabilities in EmotionClass order")
             text += format == .csv ? Self.csvLine(row, columns: columns) : Self.jsonLine(row, columns: columns)
             text += "\n"
         }

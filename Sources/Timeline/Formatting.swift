@@ -37,9 +37,9 @@ enum FixedPoint {
 
 /// ISO 8601 UTC timestamps with milliseconds: `2024-05-01T12:34:56.789Z`.
 public enum ISOTime {
-    /// Formats `date` (UTC, milliseconds truncated toward the past).
+    /// Formats `date` (UTC, rounded to the millisecond).
     public static func format(_ date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let (secs, milli) = floorDivide(ms, 1000)
         let (days, secOfDay) = floorDivide(secs, 86_400)
         let (y, m, d) = civil(fromDays: days)

@@ -131,20 +131,39 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
     }
 
     static func reason(_ error: any Error) -> String {
+        // Keys as they are spelled in the file (snake_case), not as the decoder names them.
+        func name(_ path: [any CodingKey]) -> String { path.map { snakeCase($0.stringValue) }.joined(separator: ".") }
         switch error {
-        case let DecodingError.keyNotFound(key, _): return "missing field '\(key.stringValue)'"
+        case let DecodingError.keyNotFound(key, c): return "missing field '\(name(c.codingPath + [key]))'"
         case let DecodingError.typeMismatch(_, c), let DecodingError.valueNotFound(_, c):
-            return "bad field '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
+            return "bad field '\(name(c.codingPath))'"
         case let DecodingError.dataCorrupted(c):
-            return c.codingPath.isEmpty ? "not JSON" : "bad field '\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
+            return c.codingPath.isEmpty ? "not JSON" : "bad field '\(name(c.codingPath))': \(c.debugDescription)"
         default: return "\(error)"
         }
+    }
+
+    /// `fervidVersion` -> `fervid_version` (what `.convertToSnakeCase` writes).
+    static func snakeCase(_ key: String) -> String {
+        var out = ""
+        for ch in key {
+            if ch.isUppercase, !out.isEmpty { out += "_" }
+            out += ch.lowercased()
+        }
+        return out
     }
 }
 
 /// Writes `data` to a temporary file next to `path`, then renames it over `path`.
 func writeAtomically(_ data: Data, to path: String) throws(TimelineError) {
-    do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+    let url = URL(fileURLWithPath: path)
+    let given = (path as NSString).deletingLastPathComponent
+    let directory = given.isEmpty ? "." : given
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw .io(path: path, reason: "cannot write: no such directory \(directory)")
+    }
+    do { try data.write(to: url, options: .atomic) } catch {
         throw .io(path: path, reason: "cannot write: \((error as NSError).localizedDescription)")
     }
 }

@@ -20,6 +20,8 @@ public struct TimelineSmoother: Sendable {
     public let live: Bool
     /// Stream seconds without a sample after which a track is ended.
     public let trackIdleTimeout: Double
+    /// Most stream time by which a row can be held back (the smoother's lookahead), seconds.
+    public let lookahead: Double
 
     private struct Track: Sendable {
         var smoother: any EmotionSmoother
@@ -35,7 +37,7 @@ public struct TimelineSmoother: Sendable {
 
     /// - Throws: ``TimelineError/smoothingNeedsLookahead(_:)`` for `window` on a live source.
     public init(spec: SmoothingSpec, live: Bool, trackIdleTimeout: Double = 10) throws(TimelineError) {
-        _ = try spec.makeSmoother(live: live)  // validate once, before any frame
+        lookahead = try spec.makeSmoother(live: live).lookahead  // validates once, before any frame
         self.spec = spec
         self.live = live
         self.trackIdleTimeout = trackIdleTimeout
@@ -87,9 +89,6 @@ public struct TimelineSmoother: Sendable {
         for id in tracks.keys.sorted() { endTrackState(id) }
         return popReady()
     }
-
-    /// Most stream time by which a row can be held back.
-    public var lookahead: Double { (try? spec.makeSmoother(live: live).lookahead) ?? 0 }
 
     /// Number of rows held back now.
     public var heldRows: Int { pending.count }

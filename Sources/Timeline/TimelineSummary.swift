@@ -33,9 +33,21 @@ public struct TrackSummary: Codable, Sendable, Equatable {
     public var dominant: EmotionClass
     /// Segments of the smoothed label; together they cover `start..<end` without gaps or overlaps.
     public var segments: [TimelineSegment]
+    /// Times the smoothed label differs from the one of the track's previous row.
+    public var labelChanges: Int
+    /// The same for the raw (unsmoothed) label; nil unless every row carried raw probabilities.
+    public var rawLabelChanges: Int?
+
+    /// ``labelChanges`` per minute of the track's timeline (0 for an instant track).
+    public var labelChangesPerMinute: Double { Self.perMinute(labelChanges, end - start) }
+    /// ``rawLabelChanges`` per minute of the track's timeline.
+    public var rawLabelChangesPerMinute: Double? { rawLabelChanges.map { Self.perMinute($0, end - start) } }
+
+    private static func perMinute(_ n: Int, _ seconds: Double) -> Double { seconds > 0 ? Double(n) / seconds * 60 : 0 }
 
     enum CodingKeys: String, CodingKey {
         case faceID = "face_id", frames, start, end, shares, meanProbabilities = "mean_probabilities", dominant, segments
+        case labelChanges = "label_changes", rawLabelChanges = "raw_label_changes"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +60,8 @@ public struct TrackSummary: Codable, Sendable, Equatable {
         meanProbabilities = try Self.classMap(c.decode([String: Double].self, forKey: .meanProbabilities))
         dominant = try c.decode(EmotionClass.self, forKey: .dominant)
         segments = try c.decode([TimelineSegment].self, forKey: .segments)
+        labelChanges = try c.decode(Int.self, forKey: .labelChanges)
+        rawLabelChanges = try c.decodeIfPresent(Int.self, forKey: .rawLabelChanges)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -61,6 +75,8 @@ public struct TrackSummary: Codable, Sendable, Equatable {
                      forKey: .meanProbabilities)
         try c.encode(dominant, forKey: .dominant)
         try c.encode(segments, forKey: .segments)
+        try c.encode(labelChanges, forKey: .labelChanges)
+        try c.encodeIfPresent(rawLabelChanges, forKey: .rawLabelChanges)
     }
 
     private static func classMap(_ d: [String: Double]) throws -> [EmotionClass: Double] {
@@ -75,7 +91,8 @@ public struct TrackSummary: Codable, Sendable, Equatable {
     }
 
     init(faceID: Int, frames: Int, start: Double, end: Double, shares: [EmotionClass: Double],
-         meanProbabilities: [EmotionClass: Double], dominant: EmotionClass, segments: [TimelineSegment]) {
+         meanProbabilities: [EmotionClass: Double], dominant: EmotionClass, segments: [TimelineSegment],
+         labelChanges: Int, rawLabelChanges: Int?) {
         self.faceID = faceID
         self.frames = frames
         self.start = start
@@ -84,6 +101,8 @@ public struct TrackSummary: Codable, Sendable, Equatable {
         self.meanProbabilities = meanProbabilities
         self.dominant = dominant
         self.segments = segments
+        self.labelChanges = labelChanges
+        self.rawLabelChanges = rawLabelChanges
     }
 }
 
@@ -106,6 +125,9 @@ public struct TimelineSummary: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case frames, framesWithoutFace = "frames_without_face", noFaceShare = "no_face_share", start, end, tracks
     }
+
+    /// Rows with a face (the sidecar's `faces`).
+    public var faceRows: Int { tracks.reduce(0) { $0 + $1.frames } }
 
     /// Pretty-printed JSON with sorted keys (`--summary PATH`).
     public func jsonData() throws(TimelineError) -> Data {
@@ -131,6 +153,8 @@ public struct TimelineSummary: Codable, Sendable, Equatable {
             s += "face \(track.faceID): \(track.frames) frames, \(time(track.start))–\(time(track.end)), "
             s += "mostly \(track.dominant.rawValue) (\(pct(track.shares[track.dominant] ?? 0)))\n  "
             s += EmotionClass.allCases.map { "\($0.rawValue) \(pct(track.shares[$0] ?? 0))" }.joined(separator: "  ")
+            s += "\n  label changes per minute: \(FixedPoint.format(track.labelChangesPerMinute, decimals: 1))"
+            if let raw = track.rawLabelChangesPerMinute { s += " (raw \(FixedPoint.format(raw, decimals: 1)))" }
             let labelled = track.segments.filter { $0.label != nil }
             s += "\n  \(labelled.count) segments"
             let shown = labelled.prefix(12)
@@ -163,6 +187,11 @@ public struct TimelineSummaryBuilder: Sendable {
         var lastOrdinal = -1
         /// End of the last frame with this face; nil while that frame is the current one.
         var lastEnd: Double?
+        var lastLabel: EmotionClass?
+        var lastRawLabel: Int?
+        var labelChanges = 0
+        var rawLabelChanges = 0
+        var allRaw = true
     }
 
     private var tracks: [Int: Track] = [:]
@@ -203,6 +232,15 @@ public struct TimelineSummaryBuilder: Sendable {
             track.runs.append(Run(label: nil, start: end))  // absent since its last frame
         }
         let label = face.label
+        if let last = track.lastLabel, last != label { track.labelChanges += 1 }
+        track.lastLabel = label
+        if let raw = face.rawProbabilities {
+            let rawLabel = EmotionClass.argmax(raw)
+            if let last = track.lastRawLabel, last != rawLabel { track.rawLabelChanges += 1 }
+            track.lastRawLabel = rawLabel
+        } else {
+            track.allRaw = false
+        }
         if track.runs.last?.label != label || track.runs.isEmpty { track.runs.append(Run(label: label, start: t)) }
         track.frames += 1
         track.counts[label.index] += 1
@@ -243,7 +281,8 @@ public struct TimelineSummaryBuilder: Sendable {
             }
             let dominant = EmotionClass.allCases[EmotionClass.argmax(track.counts.map(Double.init))]
             out.append(TrackSummary(faceID: id, frames: track.frames, start: track.runs.first?.start ?? 0, end: trackEnd,
-                                    shares: shares, meanProbabilities: means, dominant: dominant, segments: segments))
+                                    shares: shares, meanProbabilities: means, dominant: dominant, segments: segments,
+                                    labelChanges: track.labelChanges, rawLabelChanges: track.allRaw ? track.rawLabelChanges : nil))
         }
         return TimelineSummary(frames: frames, framesWithoutFace: framesWithoutFace,
                                noFaceShare: frames > 0 ? Double(framesWithoutFace) / Double(frames) : 0,

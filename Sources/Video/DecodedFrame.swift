@@ -1,5 +1,11 @@
 import CFFmpeg
 import Foundation
+import Synchronization
+
+/// Counts a source's frames that are still alive (delivered, not yet released).
+final class FrameLifeCounter: Sendable {
+    let alive = Atomic<Int>(0)
+}
 
 /// One decoded picture. It owns its `AVFrame` (one owner; freed in `deinit`, which returns the
 /// buffer to the decoder's pool), so drop it as soon as it is used: holding frames holds decoder
@@ -26,11 +32,14 @@ public final class DecodedFrame: @unchecked Sendable {
     public let isCorrupt: Bool
 
     let frame: UnsafeMutablePointer<AVFrame>
+    private let counter: FrameLifeCounter?
 
     /// Takes ownership of `frame`.
     init(taking frame: UnsafeMutablePointer<AVFrame>, index: Int, pts: Double, timestamp: Int64?,
-         wallclock: Date?) {
+         wallclock: Date?, counter: FrameLifeCounter? = nil) {
         self.frame = frame
+        self.counter = counter
+        counter?.alive.add(1, ordering: .relaxed)
         self.index = index
         self.pts = pts
         self.timestamp = timestamp
@@ -44,6 +53,7 @@ public final class DecodedFrame: @unchecked Sendable {
     deinit {
         var f: UnsafeMutablePointer<AVFrame>? = frame
         av_frame_free(&f)
+        counter?.alive.subtract(1, ordering: .relaxed)
     }
 
     /// The decoder's pixel format name, e.g. `yuv420p`.

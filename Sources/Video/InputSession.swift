@@ -6,20 +6,20 @@ final class FormatInput {
 
     /// Opens `url` and reads stream information, each call bounded by `openTimeout` through the
     /// interrupt callback. `interrupt` must outlive this object (the session holds it).
-    init(url: String, options: VideoSourceOptions, interrupt: InterruptState) throws(VideoError) {
+    init(url: String, options: VideoSourceOptions, interrupt: VideoInterrupt) throws(VideoError) {
         // Allocate first so the interrupt callback is in place before anything blocks (PLATFORM.md).
         guard let allocated = avformat_alloc_context() else { throw outOfMemory("avformat_alloc_context") }
         allocated.pointee.interrupt_callback = AVIOInterruptCB(
             callback: { opaque in
                 guard let opaque else { return 0 }
-                return Unmanaged<InterruptState>.fromOpaque(opaque).takeUnretainedValue().shouldStop ? 1 : 0
+                return Unmanaged<VideoInterrupt>.fromOpaque(opaque).takeUnretainedValue().poll() ? 1 : 0
             },
             opaque: Unmanaged.passUnretained(interrupt).toOpaque())
 
         var dictionary: OpaquePointer?
         defer { av_dict_free(&dictionary) }
-        if isNetworkURL(url) {
-            let micros = String(Int64(max(0.001, options.readTimeout) * 1e6))
+        if let seconds = protocolTimeout(url: url, options: options) {
+            let micros = String(Int64(seconds * 1e6))
             av_dict_set(&dictionary, "rw_timeout", micros, 0)
             if urlScheme(url) == "udp" {
                 // UDP ignores rw_timeout; its own `timeout` (µs) ends a silent read (PLATFORM.md).
@@ -30,15 +30,19 @@ final class FormatInput {
         }
         for (key, value) in options.formatOptions { av_dict_set(&dictionary, key, value, 0) }
 
+        interrupt.deadlineFired.store(false, ordering: .relaxed)
         var opened: UnsafeMutablePointer<AVFormatContext>? = allocated
-        try blockingCall("avformat_open_input", timeout: options.openTimeout, interrupt: interrupt) {
+        let protocolTimeout = protocolTimeout(url: url, options: options)
+        try blockingCall("avformat_open_input", timeout: options.openTimeout, protocolTimeout: protocolTimeout,
+                         interrupt: interrupt) {
             avformat_open_input(&opened, url, nil, &dictionary)  // frees `allocated` on failure
         }
         guard let opened else { throw outOfMemory("avformat_open_input") }
         context = opened
 
         let format = opened
-        try blockingCall("avformat_find_stream_info", timeout: options.openTimeout, interrupt: interrupt) {
+        try blockingCall("avformat_find_stream_info", timeout: options.openTimeout, protocolTimeout: protocolTimeout,
+                         interrupt: interrupt) {
             avformat_find_stream_info(format, nil)
         }
     }
@@ -92,9 +96,9 @@ final class InputSession {
     let stream: UnsafeMutablePointer<AVStream>
     let streamIndex: Int32
     // Keeps the callback's context alive for as long as the format context can call it.
-    let interrupt: InterruptState
+    let interrupt: VideoInterrupt
 
-    init(url: String, options: VideoSourceOptions, interrupt: InterruptState) throws(VideoError) {
+    init(url: String, options: VideoSourceOptions, interrupt: VideoInterrupt) throws(VideoError) {
         self.interrupt = interrupt
         input = try FormatInput(url: url, options: options, interrupt: interrupt)
         let format = input.context
@@ -123,24 +127,38 @@ final class InputSession {
 }
 
 /// Runs one blocking FFmpeg call under a fresh deadline and passes its code through `check`;
-/// an interrupt or an expired deadline is reported as such, not as FFmpeg's "Immediate exit
-/// requested" (what the interrupt callback makes the call return).
+/// an interrupt or a timeout is reported as such, not as what the call returned for it: FFmpeg's
+/// "Immediate exit requested" when the interrupt callback fired, or, when a network protocol's
+/// own timeout (`protocolTimeout`) fired, ETIMEDOUT or EIO (libavformat's retry loop turns an
+/// expired `rw_timeout` into EIO).
 @discardableResult
-func blockingCall(_ call: String, timeout: Double, interrupt: InterruptState,
+func blockingCall(_ call: String, timeout: Double, protocolTimeout: Double?, interrupt: VideoInterrupt,
                   _ body: () -> Int32) throws(VideoError) -> FFResult {
     interrupt.arm(seconds: timeout)
+    let started = monotonicNanos()
     let code = body()
+    let elapsed = Double(monotonicNanos() - started) / 1e9
     let expired = interrupt.isExpired
     interrupt.disarm()
     do {
         return try check(code, call)
     } catch {
         if interrupt.isInterrupted { throw .interrupted }
-        if code == averrorTimedOut || (code == averrorExit && expired) {
-            throw .timedOut(call: call, seconds: timeout)
+        let fired = interrupt.deadlineFired.exchange(false, ordering: .relaxed)
+        if code == averrorExit && (expired || fired) { throw .timedOut(call: call, seconds: timeout) }
+        if code == averrorTimedOut { throw .timedOut(call: call, seconds: min(timeout, protocolTimeout ?? timeout)) }
+        if code == fervid_averror(EIO), let protocolTimeout, elapsed >= protocolTimeout * 0.9 {
+            throw .timedOut(call: call, seconds: protocolTimeout)
         }
         throw error
     }
+}
+
+/// The socket-level timeout passed to network protocols (`rw_timeout`, and UDP's `timeout`), in
+/// seconds; nil for files. A backstop that ends a read even if the interrupt callback were not
+/// polled: the read timeout plus a second, so the callback's deadline normally fires first.
+func protocolTimeout(url: String, options: VideoSourceOptions) -> Double? {
+    isNetworkURL(url) ? max(0.001, options.readTimeout) + 1 : nil
 }
 
 func outOfMemory(_ call: String) -> VideoError {

@@ -5,12 +5,28 @@ import Glibc
 import Darwin
 #endif
 
-/// What FFmpeg's interrupt callback polls (about every 100 ms while a call blocks): a flag another
-/// thread sets, and a deadline re-armed before each blocking call.
-final class InterruptState: Sendable {
+/// The stop signal of a ``VideoSource``. Create one first and pass it to
+/// ``VideoSource/init(url:options:interrupt:)`` to be able to stop even a blocked open; any
+/// thread may call ``interrupt()``.
+///
+/// FFmpeg's interrupt callback polls it (about every 100 ms while a call blocks): the flag, and
+/// a deadline the source re-arms before each blocking call.
+public final class VideoInterrupt: Sendable {
     let interrupted = Atomic<Bool>(false)
     /// CLOCK_MONOTONIC nanoseconds after which blocking calls give up; `Int64.max` when disarmed.
     let deadline = Atomic<Int64>(.max)
+    /// Set when the callback stopped a call for the deadline. Kept until an error consumes it: a
+    /// demuxer may swallow the stop (returning a buffered packet) and report it on the next call.
+    let deadlineFired = Atomic<Bool>(false)
+
+    public init() {}
+
+    /// Stops the source: a blocked open or read returns, back-off waits end, and the source ends
+    /// with ``EndReason/interrupted``. Permanent.
+    public func interrupt() { interrupted.store(true, ordering: .relaxed) }
+
+    /// Whether ``interrupt()`` has been called.
+    public var isInterrupted: Bool { interrupted.load(ordering: .relaxed) }
 
     func arm(seconds: Double) {
         let span = seconds.isFinite ? Int64(min(seconds, 1e9) * 1e9) : .max / 2
@@ -19,9 +35,17 @@ final class InterruptState: Sendable {
 
     func disarm() { deadline.store(.max, ordering: .relaxed) }
 
-    var isInterrupted: Bool { interrupted.load(ordering: .relaxed) }
     var isExpired: Bool { monotonicNanos() >= deadline.load(ordering: .relaxed) }
-    var shouldStop: Bool { isInterrupted || isExpired }
+
+    /// The interrupt callback's answer: stop for an interrupt or for the deadline.
+    func poll() -> Bool {
+        if isInterrupted { return true }
+        if isExpired {
+            deadlineFired.store(true, ordering: .relaxed)
+            return true
+        }
+        return false
+    }
 
     /// Sleeps `seconds` in short slices; false if interrupted meanwhile.
     func sleep(seconds: Double) -> Bool {

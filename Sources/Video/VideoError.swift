@@ -29,6 +29,16 @@ public enum VideoError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupportedPixelFormat(String)
     /// An output size that is not positive, or a destination buffer of the wrong size.
     case invalidOutputSize(width: Int, height: Int)
+    /// No muxer for the output's file name (its extension names no container this libavformat has).
+    case unknownContainer(String)
+    /// No video encoder this libavcodec has suits the container (`encoder` names the one asked for, if any).
+    case noEncoder(container: String, encoder: String?)
+    /// A picture handed to ``VideoEncoder`` that is not the size it was opened for (`bytes` given).
+    case frameSizeMismatch(bytes: Int, expectedWidth: Int, expectedHeight: Int)
+    /// ``VideoEncoder/write(rgb:pts:)`` after ``VideoEncoder/finish()``.
+    case alreadyFinished
+    /// Writing the output file `path` failed; `cause` says why.
+    indirect case writing(path: String, cause: VideoError)
 
     public var description: String {
         switch self {
@@ -55,12 +65,24 @@ public enum VideoError: Error, Equatable, Sendable, CustomStringConvertible {
             return "unsupported pixel format \(name)"
         case let .invalidOutputSize(width, height):
             return "invalid output size \(width)x\(height)"
+        case let .unknownContainer(name):
+            return "no container format for the file name \(name) (use an extension such as .mp4, .mkv, .mov)"
+        case let .noEncoder(container, encoder):
+            if let encoder { return "no video encoder \(encoder) for the \(container) container in this FFmpeg" }
+            return "no video encoder for the \(container) container in this FFmpeg"
+        case let .frameSizeMismatch(bytes, width, height):
+            return "a picture of \(bytes) bytes is not \(width)x\(height) RGB24 (\(width * height * 3) bytes)"
+        case .alreadyFinished:
+            return "the output was already finished"
+        case let .writing(path, cause):
+            return "cannot write \(path): \(cause)"
         }
     }
 
     /// FFmpeg's error code when this is an FFmpeg error.
     public var ffmpegCode: Int32? {
         if case let .ffmpeg(_, code, _) = self { return code }
+        if case let .writing(_, cause) = self { return cause.ffmpegCode }
         return nil
     }
 }

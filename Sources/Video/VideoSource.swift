@@ -44,6 +44,11 @@ public final class VideoSource: @unchecked Sendable {
     /// Whether the input is read as a live stream.
     public var isLive: Bool { info.isLive }
 
+    /// Frames this source delivered that are still alive somewhere (each holds a decoder buffer).
+    /// Readable from any thread; a consumer that keeps memory flat keeps this small.
+    public var framesAlive: Int { lifeCounter.alive.load(ordering: .relaxed) }
+    private let lifeCounter = FrameLifeCounter()
+
     private enum Phase {
         case reading
         /// The decoder was sent its end-of-stream; deliver what it holds, then act on `cause`.
@@ -51,13 +56,14 @@ public final class VideoSource: @unchecked Sendable {
         case ended
     }
 
-    private let interruptState = InterruptState()
+    private let interruptState: VideoInterrupt
     private var session: InputSession?
     private let packet: PacketBuffer
     private var packetPending = false
     private var phase = Phase.reading
     private var spareFrame: UnsafeMutablePointer<AVFrame>?
     private var failedReconnects = 0
+    private var againSince: Int64?
 
     // Timestamp bookkeeping (seconds).
     private let frameDuration: Double
@@ -69,8 +75,12 @@ public final class VideoSource: @unchecked Sendable {
 
     /// Opens `url` (a path or any URL this libavformat reads) and its best video stream's decoder.
     /// Fails at once when the input cannot be opened (no reconnect attempts on the first open).
-    public init(url: String, options: VideoSourceOptions = VideoSourceOptions()) throws(VideoError) {
+    /// - Parameter interrupt: the stop signal; pass one made beforehand to stop a blocked open
+    ///   from another thread (it then throws ``VideoError/interrupted``).
+    public init(url: String, options: VideoSourceOptions = VideoSourceOptions(),
+                interrupt: VideoInterrupt = VideoInterrupt()) throws(VideoError) {
         FFmpegLog.configureOnce()
+        interruptState = interrupt
         self.url = url
         self.options = options
         packet = try PacketBuffer()
@@ -96,7 +106,7 @@ public final class VideoSource: @unchecked Sendable {
     /// Stops the source from any thread: a blocked open or read returns within about 100 ms,
     /// back-off waits end, and ``nextFrame()`` returns nil with ``EndReason/interrupted``.
     public func interrupt() {
-        interruptState.interrupted.store(true, ordering: .relaxed)
+        interruptState.interrupt()
     }
 
     /// The next decoded frame, or nil when the input has ended (see ``endReason``).
@@ -108,38 +118,54 @@ public final class VideoSource: @unchecked Sendable {
                 try finish(.interrupted)
                 return nil
             }
-            guard let session else {
-                try finish(.disconnected)
-                return nil
-            }
-            if spareFrame == nil {
-                spareFrame = av_frame_alloc()
-                if spareFrame == nil { throw outOfMemory("av_frame_alloc") }
-            }
-            let received = avcodec_receive_frame(session.decoder.context, spareFrame)
-            let result: FFResult
-            do {
-                result = try check(received, "avcodec_receive_frame")
-            } catch {
-                // A damaged packet surfaced at the output (frame threading reports it here).
-                stats.corruptPackets += 1
-                stats.lastError = error
+            switch try step() {
+            case let .frame(frame):
+                return frame
+            case .continue:
                 continue
-            }
-            switch result {
-            case .ok:
-                let frame = spareFrame!
-                spareFrame = nil
-                return deliver(frame, session: session)
-            case .again:
-                if case .draining = phase {
-                    try decoderDrained()  // a decoder must not ask for input after a flush; treat as drained
-                } else {
-                    feedDecoder(session)
-                }
-            case .endOfStream:
+            case .drained:
+                // Outside step(), so that no reference keeps the old session (its socket, its
+                // UDP port) open while reconnecting.
                 try decoderDrained()
             }
+        }
+    }
+
+    private enum Step {
+        case frame(DecodedFrame)
+        case `continue`
+        case drained
+    }
+
+    /// One receive from the decoder, feeding it a packet when it wants one.
+    private func step() throws(VideoError) -> Step {
+        guard let session else { return .drained }
+        if spareFrame == nil {
+            spareFrame = av_frame_alloc()
+            if spareFrame == nil { throw outOfMemory("av_frame_alloc") }
+        }
+        let received = avcodec_receive_frame(session.decoder.context, spareFrame)
+        let result: FFResult
+        do {
+            result = try check(received, "avcodec_receive_frame")
+        } catch {
+            // A damaged packet surfaced at the output (frame threading reports it here).
+            stats.corruptPackets += 1
+            stats.lastError = error
+            return .continue
+        }
+        switch result {
+        case .ok:
+            let frame = spareFrame!
+            spareFrame = nil
+            return .frame(deliver(frame, session: session))
+        case .again:
+            // A decoder must not ask for input after a flush; treat that as drained.
+            if case .draining = phase { return .drained }
+            feedDecoder(session)
+            return .continue
+        case .endOfStream:
+            return .drained
         }
     }
 
@@ -152,8 +178,17 @@ public final class VideoSource: @unchecked Sendable {
         if !packetPending {
             let read: FFResult
             do {
-                read = try blockingCall("av_read_frame", timeout: options.readTimeout, interrupt: interruptState) {
-                    av_read_frame(session.input.context, p)
+                read = try blockingCall("av_read_frame", timeout: options.readTimeout,
+                                        protocolTimeout: protocolTimeout(url: url, options: options),
+                                        interrupt: interruptState) {
+                    let code = av_read_frame(session.input.context, p)
+                    // Demuxers report a failed read of their I/O context (a timeout, a reset
+                    // connection) as end of stream; the context keeps the real error.
+                    if code == averrorEOF, let io = session.input.context.pointee.pb,
+                       io.pointee.error < 0, io.pointee.error != averrorEOF {
+                        return io.pointee.error
+                    }
+                    return code
                 }
             } catch .interrupted {
                 return  // nextFrame sees the flag
@@ -170,9 +205,22 @@ public final class VideoSource: @unchecked Sendable {
             }
             switch read {
             case .ok:
-                break
+                againSince = nil
             case .again:
-                usleep(1000)  // the demuxer has nothing yet; the next read re-arms the deadline
+                // The demuxer has nothing yet. Retry, but not past the read timeout.
+                let now = monotonicNanos()
+                let since = againSince ?? now
+                againSince = since
+                if Double(now - since) / 1e9 >= options.readTimeout {
+                    againSince = nil
+                    let error = VideoError.timedOut(call: "av_read_frame", seconds: options.readTimeout)
+                    stats.lastError = error
+                    stats.timeouts += 1
+                    if info.isLive { stats.disconnects += 1 }
+                    beginDraining(session, cause: info.isLive ? .disconnected : .readError(error))
+                } else {
+                    usleep(1000)
+                }
                 return
             case .endOfStream:
                 if info.isLive {
@@ -227,7 +275,7 @@ public final class VideoSource: @unchecked Sendable {
     /// The decoder has given its last frame: end, or for a dropped live input, reconnect.
     private func decoderDrained() throws(VideoError) {
         guard case let .draining(cause) = phase else {
-            try finish(.endOfInput)
+            try finish(session == nil ? .disconnected : .endOfInput)
             return
         }
         if cause == .disconnected, reconnect() {
@@ -313,7 +361,7 @@ public final class VideoSource: @unchecked Sendable {
         lastDeliveryNanos = now
 
         let decoded = DecodedFrame(taking: frame, index: stats.framesDecoded, pts: pts, timestamp: ticks,
-                                   wallclock: info.isLive ? Date() : nil)
+                                   wallclock: info.isLive ? Date() : nil, counter: lifeCounter)
         stats.framesDecoded += 1
         if decoded.isCorrupt { stats.corruptFrames += 1 }
         return decoded

@@ -26,22 +26,23 @@ struct Probe: ParsableCommand {
     var inputOptions: InputOptions
 
     func run() throws {
+        // Ctrl-C stops a blocked open or a live count cleanly: the interrupt reaches the blocked call.
+        let interrupt = VideoInterrupt()
+        signal(SIGINT, SIG_IGN)
+        let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        sigint.setEventHandler { interrupt.interrupt() }
+        sigint.resume()
+        defer { sigint.cancel() }
+
         let source: VideoSource
         do {
-            source = try VideoSource(url: input, options: inputOptions.videoSourceOptions)
+            source = try VideoSource(url: input, options: inputOptions.videoSourceOptions, interrupt: interrupt)
         } catch {
             throw CommandFailure(subject: input, cause: error.description)
         }
         var report = ProbeReport(info: source.info)
         var exitStatus: Int32 = 0
         if count {
-            // Ctrl-C stops a live count cleanly: the interrupt reaches the blocked read.
-            signal(SIGINT, SIG_IGN)
-            let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-            sigint.setEventHandler { source.interrupt() }
-            sigint.resume()
-            defer { sigint.cancel() }
-
             var first: Double?, last: Double?
             let start = DispatchTime.now().uptimeNanoseconds
             do {
@@ -100,6 +101,7 @@ struct ProbeReport: Encodable {
     var reconnects: Int?
     var end: String?
     var endError: String?
+    var lastError: String?
     var decodeSeconds: Double?
     var decodeFps: Double?
 
@@ -136,10 +138,11 @@ struct ProbeReport: Encodable {
         disconnects = stats.disconnects
         reconnectAttempts = stats.reconnectAttempts
         reconnects = stats.reconnects
+        lastError = stats.lastError?.description
         switch end {
         case .endOfInput: self.end = "end_of_input"
         case let .readError(error): self.end = "read_error"; endError = error.description
-        case .disconnected: self.end = "disconnected"; endError = stats.lastError?.description
+        case .disconnected: self.end = "disconnected"
         case .interrupted: self.end = "interrupted"
         }
         decodeSeconds = seconds
@@ -174,9 +177,10 @@ struct ProbeReport: Encodable {
             }
             lines.append("skipped:     \(corruptPackets ?? 0) corrupt packets, \(readErrors ?? 0) read errors, \(corruptFrames ?? 0) frames concealed")
             if live {
-                lines.append("live:        \(disconnects ?? 0) disconnects, \(reconnectAttempts ?? 0) reconnect attempts, \(reconnects ?? 0) reconnected")
+                lines.append("reconnects:  \(disconnects ?? 0) disconnects, \(reconnectAttempts ?? 0) reconnect attempts, \(reconnects ?? 0) reconnected")
             }
             lines.append("end:         \(end ?? "")" + (endError.map { ": \($0)" } ?? ""))
+            if let lastError, lastError != endError { lines.append("last error:  \(lastError)") }
             if let decodeSeconds {
                 lines.append(String(format: "decode:      %.3f s, %.1f fps", decodeSeconds, decodeFps ?? 0))
             }

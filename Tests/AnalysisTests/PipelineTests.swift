@@ -1,23 +1,18 @@
+import Faces
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 import Timeline
 import Video
 @testable import Analysis
-
-/// Samples folder: $FERVID_SAMPLES, else `<package root>/samples`.
-func samplePath(_ name: String) -> String {
-    if let dir = ProcessInfo.processInfo.environment["FERVID_SAMPLES"], !dir.isEmpty { return dir + "/" + name }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent("samples").appendingPathComponent(name).path
-}
 
 /// Two fixed faces per frame, ids 1 and 2.
 final class TwoFaces: FaceStage {
     func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
         FaceStageOutput(faces: [
-            TrackedFace(id: 1, box: FaceBox(x: 10, y: 10, width: 100, height: 100), confidence: 1),
-            TrackedFace(id: 2, box: FaceBox(x: 300, y: 100, width: 80, height: 120), confidence: 0.5),
+            TrackedFace(id: 1, rect: FaceRect(x: 10, y: 10, width: 100, height: 100), score: 1),
+            TrackedFace(id: 2, rect: FaceRect(x: 300, y: 100, width: 80, height: 120), score: 0.5),
         ])
     }
     func finish() -> [Int] { [1, 2] }
@@ -43,7 +38,7 @@ final class RecordingClassifier: FrameClassifier, @unchecked Sendable {
 
 @Suite struct PipelineTests {
     @Test func resultsComeInFrameOrderWithBatchesAcrossFrames() throws {
-        let source = try VideoSource(url: samplePath("single_face.mp4"))
+        let source = try VideoSource(url: #require(samplePath("single_face.mp4")))
         var settings = PipelineSettings()
         settings.batchSize = 5
         let classifier = RecordingClassifier()
@@ -67,7 +62,7 @@ final class RecordingClassifier: FrameClassifier, @unchecked Sendable {
     }
 
     @Test func stopEndsTheRunEarlyAndCleanly() throws {
-        let source = try VideoSource(url: samplePath("WolfgangLanger_Pexels.mp4"))
+        let source = try VideoSource(url: #require(samplePath("WolfgangLanger_Pexels.mp4")))
         let pipeline = AnalysisPipeline(source: source, faceStage: TwoFaces(), classifier: RecordingClassifier(), settings: PipelineSettings())
         var count = 0
         try pipeline.run { _ in

@@ -1,3 +1,4 @@
+import Faces
 import Foundation
 import Testing
 @testable import Analysis
@@ -92,13 +93,13 @@ import Testing
     @Test func ferCropIsSquarePlusTenPixels() {
         // A 40×60 box at (100, 50): square side 60 centred at (120, 80), ±10 px -> 80×80 at (80, 40).
         let rect = CropGeometry.squarePlusPixels(10).rect(
-            for: .init(x: 100, y: 50, width: 40, height: 60), imageWidth: 640, imageHeight: 360)
+            for: FaceRect(x: 100, y: 50, width: 40, height: 60), imageWidth: 640, imageHeight: 360)
         #expect(rect.x == 80 && rect.y == 40 && rect.width == 80 && rect.height == 80)
     }
 
     @Test func cropIsClampedToTheImage() {
         let rect = CropGeometry.squarePlusPixels(10).rect(
-            for: .init(x: 0, y: 300, width: 50, height: 50), imageWidth: 640, imageHeight: 360)
+            for: FaceRect(x: 0, y: 300, width: 50, height: 50), imageWidth: 640, imageHeight: 360)
         #expect(rect.x == 0 && rect.y == 290 && rect.width == 60 && rect.height == 70)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Video
 
 /// Converted pixels against the ffmpeg CLI's own conversion of the same frame (same size, same
@@ -28,7 +29,7 @@ struct PixelTests {
             "-pix_fmt", layout == .rgb24 ? "rgb24" : "gray", "-f", "rawvideo", "-",
         ])
         #expect(result.status == 0, "ffmpeg: \(result.stderr)")
-        return [UInt8](result.stdout)
+        return [UInt8](result.stdoutData)
     }
 
     private func maxDifference(_ a: [UInt8], _ b: [UInt8]) -> Int {

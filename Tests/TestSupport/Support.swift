@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The package root: the nearest directory above this file holding Package.swift.
-func packageRoot(from file: String = #filePath) -> URL {
+public func packageRoot(from file: String = #filePath) -> URL {
     var dir = URL(fileURLWithPath: file).deletingLastPathComponent()
     while dir.path != "/" {
         if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
@@ -15,10 +15,10 @@ func packageRoot(from file: String = #filePath) -> URL {
 }
 
 /// The sample videos (`FERVID_SAMPLES`, else the package's `samples/`). `make samples` fetches them.
-enum Samples {
-    static let names = ["WolfgangLanger_Pexels.mp4", "single_face.mp4", "no_face.mp4"]
+public enum Samples {
+    public static let names = ["WolfgangLanger_Pexels.mp4", "single_face.mp4", "no_face.mp4"]
 
-    static var directory: URL {
+    public static var directory: URL {
         if let env = ProcessInfo.processInfo.environment["FERVID_SAMPLES"], !env.isEmpty {
             return URL(fileURLWithPath: env)
         }
@@ -26,7 +26,7 @@ enum Samples {
     }
 
     /// The path of sample `name`; records a test failure naming the fix when it is missing.
-    static func path(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+    public static func path(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
         let path = directory.appendingPathComponent(name).path
         guard FileManager.default.fileExists(atPath: path) else {
             Issue.record("sample \(path) is missing: run `make samples`", sourceLocation: sourceLocation)
@@ -37,55 +37,66 @@ enum Samples {
 }
 
 /// What a finished command printed.
-struct CommandResult {
-    var status: Int32
-    var stdout: Data
-    var stderr: String
-    var text: String { String(decoding: stdout, as: UTF8.self) }
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdoutData: Data
+    public var stderr: String
+    public var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
+    public var text: String { stdout }
+    public var stderrLines: [Substring] { stderr.split(separator: "\n") }
 }
 
-/// Runs `tool args…` (found on PATH) to completion, capturing both outputs.
-func runTool(_ tool: String, _ args: [String]) throws -> CommandResult {
+/// Runs `executable args…` to completion (a bare name is looked up on PATH), capturing both outputs.
+public func run(_ executable: String, _ args: [String]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + args
+    if executable.contains("/") {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = args
+    } else {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [executable] + args
+    }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
     try process.run()
     // Drain stderr on another thread so neither pipe can fill and stall the child.
-    let errData = ErrorCollector()
+    let errData = DataBox()
     let errThread = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
     errThread.start()
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     while !errData.done { usleep(1000) }
-    return CommandResult(status: process.terminationStatus, stdout: stdout,
+    return CommandResult(status: process.terminationStatus, stdoutData: stdout,
                          stderr: String(decoding: errData.data, as: UTF8.self))
 }
 
-final class ErrorCollector: @unchecked Sendable {
+/// `run` for a tool on PATH.
+public func runTool(_ tool: String, _ args: [String]) throws -> CommandResult { try run(tool, args) }
+
+public final class DataBox: @unchecked Sendable {
+    public init() {}
     private let lock = NSLock()
     private var _data = Data()
     private var _done = false
-    func set(_ d: Data) { lock.lock(); _data = d; _done = true; lock.unlock() }
-    var done: Bool { lock.lock(); defer { lock.unlock() }; return _done }
-    var data: Data { lock.lock(); defer { lock.unlock() }; return _data }
+    public func set(_ d: Data) { lock.lock(); _data = d; _done = true; lock.unlock() }
+    public var done: Bool { lock.lock(); defer { lock.unlock() }; return _done }
+    public var data: Data { lock.lock(); defer { lock.unlock() }; return _data }
 }
 
 /// ffprobe's view of one video stream: the oracle for counts and timestamps.
-struct ProbeOracle {
-    var timeBase: (num: Int, den: Int)
-    var timestamps: [Int64?]
-    var width: Int
-    var height: Int
-    var codec: String
-    var pixelFormat: String
-    var nominalRate: String
-    var averageRate: String
+public struct ProbeOracle {
+    public var timeBase: (num: Int, den: Int)
+    public var timestamps: [Int64?]
+    public var width: Int
+    public var height: Int
+    public var codec: String
+    public var pixelFormat: String
+    public var nominalRate: String
+    public var averageRate: String
 
-    init(path: String, streamIndex: Int) throws {
+    public init(path: String, streamIndex: Int) throws {
         let stream = try runTool("ffprobe", ["-v", "error", "-select_streams", "\(streamIndex)", "-show_entries",
                                              "stream=time_base,width,height,codec_name,pix_fmt,r_frame_rate,avg_frame_rate",
                                              "-of", "default=noprint_wrappers=1", path])
@@ -113,11 +124,11 @@ struct ProbeOracle {
 
 /// A server process started with posix_spawn, so the test owns it: stop() kills it by pid and
 /// reaps it with waitpid. Its stdin, stdout and stderr are /dev/null.
-final class ServerProcess: @unchecked Sendable {
-    let pid: pid_t
+public final class ServerProcess: @unchecked Sendable {
+    public let pid: pid_t
     private var reaped = false
 
-    init(_ arguments: [String]) throws {
+    public init(_ arguments: [String]) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -132,10 +143,10 @@ final class ServerProcess: @unchecked Sendable {
         pid = child
     }
 
-    func signal(_ sig: Int32) { if !reaped { kill(pid, sig) } }
+    public func signal(_ sig: Int32) { if !reaped { kill(pid, sig) } }
 
     /// Kills and reaps the process (idempotent).
-    func stop() {
+    public func stop() {
         guard !reaped else { return }
         kill(pid, SIGKILL)
         var status: Int32 = 0
@@ -147,7 +158,7 @@ final class ServerProcess: @unchecked Sendable {
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now (bound to port 0, then released).
-func freePort(udp: Bool = false) -> UInt16 {
+public func freePort(udp: Bool = false) -> UInt16 {
     let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()
@@ -165,13 +176,59 @@ func freePort(udp: Bool = false) -> UInt16 {
 }
 
 /// Seconds on the monotonic clock.
-func now() -> Double {
+public func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 /// A fresh temporary file path with `suffix`; removed by the caller.
-func temporaryPath(_ suffix: String) -> String {
+public func temporaryPath(_ suffix: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("fervid-test-\(UUID().uuidString)\(suffix)").path
 }
+
+/// The `fervid` binary under test: `FERVID_BIN` (set by `make test`), else the package's
+/// `.build/release/fervid`, else `.build/debug/fervid`. Missing, it fails the calling test with
+/// the fix rather than letting it pass.
+public func fervidBinary(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+    var candidates: [String] = []
+    if let env = ProcessInfo.processInfo.environment["FERVID_BIN"], !env.isEmpty {
+        candidates = [env]
+    } else {
+        let root = packageRoot()
+        candidates = ["release", "debug"].map { root.appendingPathComponent(".build/\($0)/fervid").path }
+    }
+    if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
+    Issue.record("""
+        the fervid binary is not built (looked for \(candidates.joined(separator: ", "))): \
+        run `make test`, or `swift build -c release --product fervid` first, or set FERVID_BIN
+        """, sourceLocation: sourceLocation)
+    return nil
+}
+
+
+/// The path of sample `name`; records a test failure naming the fix when it is missing.
+public func samplePath(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+    Samples.path(name, sourceLocation: sourceLocation)
+}
+
+public let sampleNames = Samples.names
+
+/// The shipped models folder: `FERVID_MODELS`, else the package's `models/` (`make models`).
+public var modelsDirectory: URL {
+    ProcessInfo.processInfo.environment["FERVID_MODELS"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+        ?? packageRoot().appendingPathComponent("models")
+}
+
+/// ffprobe's `key=value` lines for `entries` of the first video stream (or the format).
+public func ffprobe(_ path: String, _ entries: String, extra: [String] = []) throws -> [String: String] {
+    let result = try run("ffprobe", ["-v", "error", "-select_streams", "v:0"] + extra
+        + ["-show_entries", entries, "-of", "default=noprint_wrappers=1", path])
+    var fields: [String: String] = [:]
+    for line in result.stdout.split(separator: "\n") {
+        let kv = line.split(separator: "=", maxSplits: 1).map(String.init)
+        if kv.count == 2 { fields[kv[0]] = kv[1] }
+    }
+    return fields
+}
+

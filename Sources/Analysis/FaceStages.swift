@@ -1,0 +1,105 @@
+import Faces
+import Foundation
+import Video
+
+/// `--faces`: where the face boxes come from.
+public enum FaceMode: Sendable, Equatable, CustomStringConvertible {
+    /// MTCNN every N frames and the IoU tracker in between.
+    case detect
+    /// The largest centred square of each frame (videos that are already face crops).
+    case center
+    /// Boxes per frame from a CSV file (`frame,face_id,x,y,w,h`).
+    case boxes(String)
+
+    /// Parses `detect`, `center` or `boxes:FILE`.
+    public init?(_ text: String) {
+        switch text {
+        case "detect": self = .detect
+        case "center", "centre": self = .center
+        default:
+            guard text.hasPrefix("boxes:"), text.count > 6 else { return nil }
+            self = .boxes(String(text.dropFirst(6)))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .detect: "detect"
+        case .center: "center"
+        case .boxes(let path): "boxes:\(path)"
+        }
+    }
+}
+
+/// Builds the face stage `fervid analyze` runs.
+public enum FaceStageFactory {
+    /// `--detect-every` default (docs/faces.md: measured on the 640×360 sample).
+    public static let defaultDetectEvery = DetectingFaceTracker.defaultDetectEvery
+
+    /// - Throws: when the detector's weights or the boxes file cannot be read (the error names it).
+    public static func make(mode: FaceMode, select: FaceSelection, detectEvery: Int) throws -> FaceStage {
+        switch mode {
+        case .detect:
+            let path = try ModelLocator.resolve(ModelLocator.detectorModel)
+            let detector = try MTCNNDetector(modelPath: path)
+            return DetectingFaceStage(tracker: DetectingFaceTracker(detector: detector, detectEvery: detectEvery), select: select)
+        case .center:
+            return CenterFaceStage()
+        case .boxes(let path):
+            return BoxesFaceStage(file: try FaceBoxesFile(path: path), select: select)
+        }
+    }
+}
+
+/// MTCNN + tracker. The full frame is converted to RGB only on detection frames.
+final class DetectingFaceStage: FaceStage {
+    let tracker: DetectingFaceTracker
+    let select: FaceSelection
+
+    init(tracker: DetectingFaceTracker, select: FaceSelection) {
+        self.tracker = tracker
+        self.select = select
+    }
+
+    func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
+        let update = try tracker.process(time: frame.pts) {
+            let rgb = try scaler.convert(frame, to: .rgb24, width: frame.width, height: frame.height)
+            return RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes)
+        }
+        return FaceStageOutput(faces: select.select(update.faces, imageWidth: frame.width, imageHeight: frame.height),
+                               endedTracks: update.ended)
+    }
+
+    func finish() -> [Int] { tracker.finish() }
+}
+
+/// One face per frame: the centred square.
+final class CenterFaceStage: FaceStage {
+    func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
+        FaceStageOutput(faces: [CenterCrop.face(imageWidth: frame.width, imageHeight: frame.height)])
+    }
+
+    func finish() -> [Int] { [0] }
+}
+
+/// Boxes from a file; a face id absent from a frame ends its track.
+final class BoxesFaceStage: FaceStage {
+    let file: FaceBoxesFile
+    let select: FaceSelection
+    private var open = Set<Int>()
+
+    init(file: FaceBoxesFile, select: FaceSelection) {
+        self.file = file
+        self.select = select
+    }
+
+    func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
+        let faces = select.select(file.faces(atFrame: frame.index), imageWidth: frame.width, imageHeight: frame.height)
+        let now = Set(faces.map(\.id))
+        let ended = open.subtracting(now).sorted()
+        open = now
+        return FaceStageOutput(faces: faces, endedTracks: ended)
+    }
+
+    func finish() -> [Int] { open.sorted() }
+}

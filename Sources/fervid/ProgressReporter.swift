@@ -1,0 +1,54 @@
+import Analysis
+import Foundation
+
+/// Progress on standard error: for files when it is a terminal (percent by timestamp, frames per
+/// second, ETA), rewritten in place; for live sources a status line every 5 s wherever it goes.
+final class ProgressReporter: @unchecked Sendable {
+    private let analyzer: Analyzer
+    private let tty = isatty(STDERR_FILENO) == 1
+    private var timer: DispatchSourceTimer?
+    private let started = Date()
+    private var drewLine = false
+
+    init(analyzer: Analyzer) { self.analyzer = analyzer }
+
+    func start() {
+        let live = analyzer.isLive
+        guard live || tty else { return }
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        let period = live ? 5.0 : 0.5
+        timer.schedule(deadline: .now() + period, repeating: period)
+        timer.setEventHandler { [self] in tick() }
+        timer.resume()
+        self.timer = timer
+    }
+
+    private func tick() {
+        let p = analyzer.progress
+        let s = p.stats
+        let elapsed = Date().timeIntervalSince(started)
+        let fps = elapsed > 0 ? Double(s.framesAnalyzed) / elapsed : 0
+        var line: String
+        if p.live {
+            line = String(format: "live: %d frames analyzed, %d dropped, %.1f fps", s.framesAnalyzed, s.framesDropped, fps)
+            if let lag = s.lag { line += String(format: ", lag %.2f s", lag) }
+            if let t = s.lastTimestamp { line += String(format: ", stream time %.1f s", t) }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+            return
+        }
+        line = String(format: "%d frames, %.1f fps", s.framesAnalyzed, fps)
+        if let duration = p.duration, duration > 0, let t = s.lastTimestamp {
+            let fraction = min(1, max(0, t / duration))
+            let eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0
+            line = String(format: "%5.1f%%  ", fraction * 100) + line + String(format: ", ETA %.0f s", eta)
+        }
+        drewLine = true
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+    }
+
+    func stop() {
+        timer?.cancel()
+        timer = nil
+        if drewLine { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
