@@ -50,7 +50,9 @@ test: setup samples models build
 run: setup samples models build
 	@mkdir -p $(OUT)
 	$(BIN) analyze $(SAMPLE) -o $(OUT)/WolfgangLanger_Pexels.emotions.csv \
+		--summary $(OUT)/WolfgangLanger_Pexels.summary.json \
 		--annotate $(OUT)/WolfgangLanger_Pexels.annotated.mp4 --plot $(OUT)/WolfgangLanger_Pexels.svg
+	@echo "wrote $(OUT)/WolfgangLanger_Pexels.{emotions.csv,emotions.csv.json,summary.json,annotated.mp4,svg}"
 
 ## bench: fervid's engine against ONNX Runtime, same weights, same threads, one run.
 bench: setup samples models build
@@ -63,6 +65,13 @@ golden:
 ## test-reference: PyTorch reference (in tools/.venv-torch): training steps, export, Swift parity.
 test-reference: setup build
 	@bash tools/reference/run.sh test
+
+## docs-image: the README's timeline chart, rendered from the sample's plot (needs rsvg-convert).
+docs-image: run
+	@command -v rsvg-convert >/dev/null || apt-get install -y -qq --no-install-recommends librsvg2-bin >/dev/null
+	@mkdir -p docs/images
+	rsvg-convert -w 1000 $(OUT)/WolfgangLanger_Pexels.svg -o docs/images/timeline.png
+	ffmpeg -v error -y -ss 12 -i $(OUT)/WolfgangLanger_Pexels.annotated.mp4 -frames:v 1 -q:v 4 docs/images/annotated.jpg
 
 clean:
 	rm -rf .build $(OUT)

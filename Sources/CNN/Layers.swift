@@ -76,8 +76,9 @@ public final class Linear: Loadable {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let n = x.shape[0]
-        precondition(n > 0 && x.count == n * inFeatures, "\(name): expects (N, \(inFeatures)), got \(x.shape)")
+        precondition(x.shape.dropFirst().reduce(1, *) == inFeatures, "\(name): expects (N, \(inFeatures)), got \(x.shape)")
         let y = output.tensor(n, outFeatures)
+        if n == 0 { return y }
         let act = activation, yd = y.data, out = outFeatures
         weight.withUnsafeBufferPointer { wp in
             gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x.data, lda: inFeatures,
@@ -450,7 +451,7 @@ public final class Flatten {
     public init(order: Order = .chw) { self.order = order }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let n = x.shape[0], f = x.count / Swift.max(n, 1)
+        let n = x.shape[0], f = x.shape.dropFirst().reduce(1, *)
         let y = output.tensor(n, f)
         switch order {
         case .chw:

@@ -90,3 +90,127 @@ func convMatchesNaive(_ t: ConvCase) throws {
     let expected = Tensor(shape: bn.shape, values: bn.toArray().map { max($0, 0) })
     #expect(maxError(conv(x), expected) < 1e-5)
 }
+
+/// Sizes above the engine's parallel threshold, so the multi-threaded im2col, epilogue,
+/// depthwise and gather loops run (when the machine has more than one core).
+@Test func largeShapesMatchNaive() throws {
+    let cases = [
+        // im2col: 288 rows × 1,150 columns; epilogue 24 × 1,150.
+        ConvCase(n: 2, c: 32, h: 25, w: 23, out: 24, kh: 3, kw: 3, stride: 1, padding: .symmetric(1), activation: .relu),
+        // pointwise gather over 4 images: 128 rows × 2,304 columns.
+        ConvCase(n: 4, c: 128, h: 24, w: 24, out: 16, kh: 1, kw: 1, stride: 1, padding: .symmetric(0)),
+        // depthwise: 64 planes × 24·24 outputs × 9 taps.
+        ConvCase(n: 2, c: 32, h: 48, w: 47, out: 32, kh: 3, kw: 3, stride: 2, padding: .same, groups: 32),
+    ]
+    for t in cases {
+      for algorithm in [Conv2d.Algorithm.im2col, .automatic] {
+        let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), stride: t.stride, padding: t.padding,
+                          groups: t.groups, activation: t.activation)
+        conv.algorithm = algorithm
+        let wShape = [t.out, t.c / t.groups, t.kh, t.kw]
+        let weight = randomValues(wShape.reduce(1, *), seed: 201), bias = randomValues(t.out, seed: 202)
+        try conv.load(loader(["conv.weight": (wShape, weight), "conv.bias": ([t.out], bias)]))
+        let x = randomTensor([t.n, t.c, t.h, t.w], seed: 203)
+        let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: t.out, kernel: (t.kh, t.kw),
+                                   stride: t.stride, padding: t.padding, groups: t.groups, activation: t.activation)
+        // .automatic may pick Winograd F(4×4), which rounds ~10× more (see winogradRounding…).
+        #expect(maxError(conv(x), expected) < (algorithm == .im2col ? 1e-5 : 2e-4), "\(t) \(algorithm)")
+      }
+    }
+    let x = randomTensor([2, 16, 64, 63], seed: 204)
+    #expect(maxError(MaxPool2d(kernel: 3, stride: 2, padding: .symmetric(1))(x),
+                     naiveMaxPool2d(x, kernel: 3, stride: 2, padding: .symmetric(1))) == 0)
+    #expect(maxError(AvgPool2d(kernel: 3, stride: 2, ceilMode: true)(x),
+                     naiveAvgPool2d(x, kernel: 3, stride: 2, ceilMode: true)) < 1e-6)
+}
+
+/// A batch computed at once equals each image computed alone (batching changes no values
+/// beyond summation order).
+@Test func batchEqualsSingleImages() throws {
+    let conv = Conv2d("c", in: 4, out: 6, kernel: 3, stride: 2, padding: .symmetric(1))
+    let weight = randomValues(6 * 4 * 9, seed: 301), bias = randomValues(6, seed: 302)
+    try conv.load(loader(["c.weight": ([6, 4, 3, 3], weight), "c.bias": ([6], bias)]))
+    let batch = randomTensor([5, 4, 9, 11], seed: 303)
+    let all = conv(batch).toArray()
+    let per = all.count / 5
+    let single = Conv2d("c", in: 4, out: 6, kernel: 3, stride: 2, padding: .symmetric(1))
+    try single.load(loader(["c.weight": ([6, 4, 3, 3], weight), "c.bias": ([6], bias)]))
+    for i in 0..<5 {
+        let one = Tensor(shape: [1, 4, 9, 11], values: Array(batch.toArray()[(i * 396)..<((i + 1) * 396)]))
+        let y = single(one).toArray()
+        #expect(zip(y, all[(i * per)..<((i + 1) * per)]).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+}
+
+/// Winograd F(2×2, 3×3) and F(4×4, 3×3) against the naive convolution: odd and even sizes (partial tiles),
+/// paddings 0/1/same, batches, chunks that split images, BN folded, activations.
+@Test func winogradMatchesNaive() throws {
+    let cases: [(ConvCase, budget: Int?)] = [
+        (ConvCase(n: 1, c: 16, h: 8, w: 8, out: 16), nil),
+        (ConvCase(n: 3, c: 17, h: 7, w: 9, out: 19, activation: .relu), nil),
+        (ConvCase(n: 2, c: 16, h: 6, w: 5, out: 20, padding: .symmetric(0)), nil),
+        (ConvCase(n: 2, c: 18, h: 11, w: 10, out: 16, padding: .same, activation: .sigmoid), nil),
+        (ConvCase(n: 1, c: 3, h: 5, w: 5, out: 2, padding: .explicit(top: 0, left: 1, bottom: 2, right: 1)), nil),
+        (ConvCase(n: 4, c: 16, h: 9, w: 7, out: 24), 16 * 24 * 7),    // 7 tiles per chunk: chunks split images
+        (ConvCase(n: 2, c: 32, h: 31, w: 33, out: 32, activation: .relu), nil),  // parallel transforms
+    ]
+    for (t, budget) in cases {
+      for algorithm in [Conv2d.Algorithm.winograd, .winograd4] {
+        let conv = Conv2d("conv", in: t.c, out: t.out, kernel: 3, padding: t.padding, activation: t.activation)
+        conv.algorithm = algorithm
+        if let budget { conv.tileBudget = budget }
+        let weight = randomValues(t.out * t.c * 9, seed: 401), bias = randomValues(t.out, seed: 402)
+        try conv.load(loader(["conv.weight": ([t.out, t.c, 3, 3], weight), "conv.bias": ([t.out], bias)]))
+        let x = randomTensor([t.n, t.c, t.h, t.w], seed: 403)
+        let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: t.out, kernel: (3, 3),
+                                   padding: t.padding, activation: t.activation)
+        // F(4×4) rounds ~10× more than F(2×2) (transform coefficients up to 8).
+        let tolerance: Float = algorithm == .winograd4 ? 2e-4 : 1e-5
+        #expect(maxError(conv(x), expected) < tolerance, "\(t) \(algorithm)")
+        #expect(maxError(conv(x), expected) < tolerance, "\(t) \(algorithm), second call")
+      }
+    }
+    // The automatic choice takes Winograd for a large enough 3×3 layer, and the transformed
+    // filters follow a reload with BN folded.
+    let conv = Conv2d("c", in: 16, out: 16, kernel: 3, padding: .symmetric(1), bias: false, batchNorm: "bn")
+    let x = randomTensor([2, 16, 12, 12], seed: 404)
+    #expect(conv.usesWinograd(conv.geometry(n: 2, h: 12, w: 12)))
+    for seed in [405, 406] as [UInt64] {
+        let weight = randomValues(16 * 16 * 9, seed: seed)
+        let gamma = randomValues(16, seed: seed + 10), beta = randomValues(16, seed: seed + 20)
+        let mean = randomValues(16, seed: seed + 30), variance = randomValues(16, seed: seed + 40, range: 0.5...2)
+        try conv.load(loader(["c.weight": ([16, 16, 3, 3], weight), "bn.weight": ([16], gamma), "bn.bias": ([16], beta),
+                              "bn.running_mean": ([16], mean), "bn.running_var": ([16], variance)]))
+        let raw = naiveConv2d(x, weight: weight, bias: nil, outChannels: 16, kernel: (3, 3), padding: .symmetric(1))
+        let expected = naiveBatchNorm(raw, gamma: gamma, beta: beta, mean: mean, variance: variance, eps: 1e-5)
+        #expect(maxError(conv(x), expected) < 2e-4)       // F(4×4) is chosen here
+        #expect(conv.winogradWeight?.m == 4)
+    }
+}
+
+/// Rounding of the Winograd paths on a ResNet-like layer (128 → 128 channels on 7×7, inputs in
+/// [0, 1) as after a ReLU, Kaiming-scaled weights): F(2×2) stays near im2col's rounding, F(4×4)
+/// within 1e-4 of the output scale.
+@Test func winogradRoundingOnARealisticLayer() throws {
+    let c = 128, k = c * 9
+    let scale = (2 / Float(k)).squareRoot() * 1.7       // uniform with Kaiming's variance
+    let weight = randomValues(c * k, seed: 501).map { $0 * scale }
+    let bias = randomValues(c, seed: 502).map { $0 * 0.1 }
+    let x = Tensor(shape: [2, c, 7, 7], values: randomValues(2 * c * 49, seed: 503).map { ($0 + 1) / 2 })
+    let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: c, kernel: (3, 3), padding: .symmetric(1))
+    let outputScale = expected.toArray().map(abs).max()!
+    var errors: [Conv2d.Algorithm: Float] = [:]
+    for algorithm in [Conv2d.Algorithm.im2col, .winograd, .winograd4] {
+        let conv = Conv2d("c", in: c, out: c, kernel: 3, padding: .symmetric(1))
+        conv.algorithm = algorithm
+        try conv.load(loader(["c.weight": ([c, c, 3, 3], weight), "c.bias": ([c], bias)]))
+        let y = conv(x)
+        var worst: Float = 0
+        for i in 0..<y.count { worst = max(worst, abs(y.data[i] - expected.data[i])) }
+        errors[algorithm] = worst / outputScale
+    }
+    print("winograd rounding, max |error| / max |y|:", errors.map { "\($0.key): \($0.value)" })
+    #expect(errors[.im2col]! < 1e-5)
+    #expect(errors[.winograd]! < 1e-5)
+    #expect(errors[.winograd4]! < 1e-4)
+}

@@ -194,3 +194,24 @@ func avgPoolMatchesNaive(_ t: PoolCase) {
     #expect(v.shape == [3, 2] && v.count == 6)
     #expect(Tensor(shape: [2, 2]).toArray() == [0, 0, 0, 0])
 }
+
+/// A batch of zero images (a frame with no faces) flows through every layer as empty tensors.
+@Test func emptyBatch() throws {
+    let x = Tensor(shape: [0, 16, 9, 9])
+    let conv = Conv2d("c", in: 16, out: 16, kernel: 3, padding: .symmetric(1))
+    let pointwise = Conv2d("p", in: 16, out: 8, kernel: 1)
+    let depthwise = Conv2d("d", in: 16, out: 16, kernel: 3, groups: 16)
+    #expect(conv(x).shape == [0, 16, 9, 9])
+    #expect(pointwise(x).shape == [0, 8, 9, 9])
+    #expect(depthwise(x).shape == [0, 16, 7, 7])
+    #expect(MaxPool2d(kernel: 3, stride: 2, ceilMode: true)(x).shape == [0, 16, 4, 4])
+    #expect(AvgPool2d(kernel: 2)(x).shape == [0, 16, 4, 4])
+    #expect(AdaptiveAvgPool2d(outH: 2, outW: 2)(x).shape == [0, 16, 2, 2])
+    let pooled = GlobalAvgPool()(x)
+    #expect(pooled.shape == [0, 16])
+    #expect(Linear("fc", in: 16, out: 4)(pooled).shape == [0, 4])
+    #expect(Softmax()(pooled).shape == [0, 16])
+    #expect(Flatten(order: .whc)(x).shape == [0, 16 * 81])
+    #expect(Concat()(x, x).shape == [0, 32, 9, 9])
+    #expect(ScaleChannels()(x, pooled).shape == [0, 16, 9, 9])
+}

@@ -1,0 +1,219 @@
+// Winograd minimal filtering F(2×2, 3×3) for 3×3 stride-1 convolutions (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", CVPR 2016, eq. (8)–(11)):
+//   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+// per 4×4 input tile d giving a 2×2 output tile. Summed over input channels, the ⊙ becomes 16
+// GEMMs of (out, in) × (in, tiles), so a 3×3 convolution does 16/36 = 1/2.25 of the im2col
+// multiplications, with tiles of every image of the batch in one GEMM.
+//   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]   G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
+//   Aᵀ = [1 1 1 0; 0 1 −1 −1]
+
+extension Conv2d {
+    /// The Winograd output tile (2 for F(2×2, 3×3), 4 for F(4×4, 3×3)) for this call, or nil
+    /// for im2col. Winograd applies to 3×3, stride 1, undilated, ungrouped convolutions with
+    /// enough channels for its GEMMs to be efficient and enough tiles to fill their columns.
+    func winogradTileSize(_ g: ConvGeometry) -> Int? {
+        guard kernelH == 3 && kernelW == 3 && stride == 1 && dilation == 1 && groups == 1 else { return nil }
+        switch algorithm {
+        case .im2col: return nil
+        case .winograd: return 2
+        case .winograd4: return 4
+        case .automatic:
+            guard inChannels >= 16 && outChannels >= 16 else { return nil }
+            func tiles(_ m: Int) -> Int { g.n * ((g.oh + m - 1) / m) * ((g.ow + m - 1) / m) }
+            // F(4×4) when it saves >10% of F(2×2)'s GEMM work (36 vs 16 products per tile:
+            // on 6×6 planes both do 144 per image and F(2×2)'s cheaper transforms win).
+            if Engine.winogradF4 && tiles(4) >= Conv2d.winogradMinTiles && 36 * tiles(4) * 10 < 16 * tiles(2) * 9 {
+                return 4
+            }
+            return tiles(2) >= Conv2d.winogradMinTiles ? 2 : nil
+        }
+    }
+
+    func usesWinograd(_ g: ConvGeometry) -> Bool { winogradTileSize(g) != nil }
+
+    /// Fewest tiles (GEMM columns) for which Winograd beats im2col. Measured (thread clock,
+    /// Haswell kernels): ResNet-101 layer3 3×3 256 on 7×7 at batch 1 = 16 F(2×2) tiles,
+    /// 0.92 ms against im2col's 1.13 ms; 4 tiles (layer4 at batch 1) stay on im2col.
+    static let winogradMinTiles = 16
+
+    /// U = G g Gᵀ for every (out, in) filter, stored (α², out, in) (α = m + 2): GEMM e's A
+    /// matrix is U[e]. Computed in Double (G of F(4×4, 3×3) has sixths and 24ths).
+    func makeWinogradWeight(tile m: Int) -> [Float] {
+        let G = m == 2 ? Conv2d.winogradG2 : Conv2d.winogradG4
+        let a = m + 2, pairs = outChannels * inChannels
+        var u = [Float](repeating: 0, count: a * a * pairs)
+        var t = [Double](repeating: 0, count: a * 3)
+        weight.withUnsafeBufferPointer { wp in
+            for pair in 0..<pairs {
+                let g = wp.baseAddress! + pair * 9                   // (3, 3) row-major
+                for i in 0..<a {                                     // t = G g: (α, 3)
+                    for j in 0..<3 {
+                        t[i * 3 + j] = (0..<3).reduce(0.0) { $0 + G[i * 3 + $1] * Double(g[$1 * 3 + j]) }
+                    }
+                }
+                for i in 0..<a {                                     // U = t Gᵀ: (α, α)
+                    for j in 0..<a {
+                        let v = (0..<3).reduce(0.0) { $0 + t[i * 3 + $1] * G[j * 3 + $1] }
+                        u[(i * a + j) * pairs + pair] = Float(v)
+                    }
+                }
+            }
+        }
+        return u
+    }
+
+    /// G of F(2×2, 3×3), (4, 3).
+    static let winogradG2: [Double] = [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1]
+    /// G of F(4×4, 3×3), (6, 3).
+    static let winogradG4: [Double] = [
+        1.0 / 4, 0, 0,
+        -1.0 / 6, -1.0 / 6, -1.0 / 6,
+        -1.0 / 6, 1.0 / 6, -1.0 / 6,
+        1.0 / 24, 1.0 / 12, 1.0 / 6,
+        1.0 / 24, -1.0 / 12, 1.0 / 6,
+        0, 0, 1,
+    ]
+
+    func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, tile m: Int) {
+        if winogradWeight?.m != m { winogradWeight = (m, makeWinogradWeight(tile: m)) }
+        let a2 = (m + 2) * (m + 2)
+        let inC = inChannels, outC = outChannels
+        let th = (g.oh + m - 1) / m, tw = (g.ow + m - 1) / m
+        let tileRows = g.n * th            // tile row R = image · th + ty
+        // Tile rows per chunk: V (α², in, T) and M (α², out, T) each within the tile budget.
+        let rowsPerChunk = Swift.max(1, Swift.min(tileRows, tileBudget / (a2 * Swift.max(inC, outC) * tw)))
+        let scratch = ConvScratch.current
+        let v = scratch.columns.reserve(a2 * inC * rowsPerChunk * tw)
+        let mm = scratch.product.reserve(a2 * outC * rowsPerChunk * tw)
+        let act = activation, xd = x.data, yd = y.data
+        winogradWeight!.u.withUnsafeBufferPointer { ub in
+            bias.withUnsafeBufferPointer { bb in
+                let u = ub.baseAddress!, bias = bb.baseAddress!
+                var r0 = 0
+                while r0 < tileRows {
+                    let rows = Swift.min(rowsPerChunk, tileRows - r0)
+                    let count = rows * tw
+                    if m == 2 {
+                        winogradInput(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, into: v)
+                    } else {
+                        winogradInputF4(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, into: v)
+                    }
+                    for e in 0..<a2 {
+                        gemm(m: outC, n: count, k: inC, a: u + e * outC * inC, lda: inC,
+                             b: v + e * inC * count, ldb: count, c: mm + e * outC * count, ldc: count)
+                    }
+                    if m == 2 {
+                        winogradOutput(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
+                                       bias: bias, act, into: yd)
+                    } else {
+                        winogradOutputF4(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
+                                         bias: bias, act, into: yd)
+                    }
+                    r0 += rows
+                }
+            }
+        }
+    }
+}
+
+/// V = Bᵀ d B for the tiles of tile rows [firstRow, firstRow + rows) (row R: image R / th, tile
+/// row R % th; tw tiles each), every channel; `v` is (16, C, rows · tw).
+///
+/// Bᵀ combines the tile's four input rows, done once per tile row over the whole (zero-padded)
+/// image width, vectorized; B then combines columns 2·tx … 2·tx + 3 for each tile.
+func winogradInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
+                   th: Int, tw: Int, into v: UnsafeMutablePointer<Float>) {
+    let tiles = rows * tw
+    let stride = channels * tiles     // between the 16 matrices
+    let width = 2 * tw + 2            // padded input columns the tile row reads
+    parallelFor(channels, work: channels * tiles * 16) { range in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * width) { buf in
+            let d = buf.baseAddress!          // 4 padded input rows
+            let s = d + 4 * width             // Bᵀ d: 4 combined rows
+            for c in range {
+                for r in 0..<rows {
+                    let global = firstRow + r
+                    let img = global / th, ty = global % th
+                    let plane = x + (img * channels + c) * g.h * g.w
+                    let iy0 = 2 * ty - g.padTop, ix0 = -g.padLeft
+                    // Padded rows: columns ix0 ..< ix0 + width, zero outside the image.
+                    let lo = Swift.min(Swift.max(0, -ix0), width), hi = Swift.max(Swift.min(width, g.w - ix0), lo)
+                    for i in 0..<4 {
+                        let row = d + i * width
+                        let iy = iy0 + i
+                        if iy < 0 || iy >= g.h {
+                            for j in 0..<width { row[j] = 0 }
+                            continue
+                        }
+                        let src = plane + iy * g.w + ix0
+                        for j in 0..<lo { row[j] = 0 }
+                        for j in lo..<hi { row[j] = src[j] }
+                        for j in hi..<width { row[j] = 0 }
+                    }
+                    let (d0, d1, d2, d3) = (d, d + width, d + 2 * width, d + 3 * width)
+                    let (s0, s1, s2, s3) = (s, s + width, s + 2 * width, s + 3 * width)
+                    for j in 0..<width {
+                        s0[j] = d0[j] - d2[j]
+                        s1[j] = d1[j] + d2[j]
+                        s2[j] = d2[j] - d1[j]
+                        s3[j] = d1[j] - d3[j]
+                    }
+                    for i in 0..<4 {
+                        let si = s + i * width
+                        let out = v + (4 * i) * stride + c * tiles + r * tw
+                        let (o0, o1, o2, o3) = (out, out + stride, out + 2 * stride, out + 3 * stride)
+                        for t in 0..<tw {
+                            let a = si[2 * t], b = si[2 * t + 1], cc = si[2 * t + 2], dd = si[2 * t + 3]
+                            o0[t] = a - cc
+                            o1[t] = b + cc
+                            o2[t] = cc - b
+                            o3[t] = b - dd
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Y = Aᵀ M A + bias, activated, written into the (N, K, OH, OW) output for the chunk's tile
+/// rows; `m` is (16, K, rows · tw).
+func winogradOutput(_ m: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
+                    th: Int, tw: Int, bias: UnsafePointer<Float>, _ act: Activation,
+                    into y: UnsafeMutablePointer<Float>) {
+    let tiles = rows * tw
+    let stride = channels * tiles
+    parallelFor(channels, work: channels * tiles * 16) { range in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * tw + 4 * tw) { buf in
+            let a = buf.baseAddress!             // Aᵀ M: 2 rows × 4 columns, each over tw tiles
+            let line = a + 8 * tw                // one output row pair, 2 · 2tw
+            for k in range {
+                let b = bias[k]
+                for r in 0..<rows {
+                    let global = firstRow + r
+                    let img = global / th, oy = 2 * (global % th)
+                    let base = m + k * tiles + r * tw
+                    for j in 0..<4 {
+                        let m0 = base + j * stride, m1 = base + (4 + j) * stride
+                        let m2 = base + (8 + j) * stride, m3 = base + (12 + j) * stride
+                        let a0 = a + j * tw, a1 = a + (4 + j) * tw
+                        for t in 0..<tw {
+                            a0[t] = m0[t] + m1[t] + m2[t]
+                            a1[t] = m1[t] - m2[t] - m3[t]
+                        }
+                    }
+                    for i in 0..<2 where oy + i < g.oh {
+                        let c0 = a + (4 * i) * tw, c1 = c0 + tw, c2 = c0 + 2 * tw, c3 = c0 + 3 * tw
+                        let l = line + i * 2 * tw
+                        for t in 0..<tw {
+                            l[2 * t] = act.apply(c0[t] + c1[t] + c2[t] + b)
+                            l[2 * t + 1] = act.apply(c1[t] - c2[t] - c3[t] + b)
+                        }
+                        let out = y + ((img * channels + k) * g.oh + oy + i) * g.ow
+                        out.update(from: l, count: g.ow)
+                    }
+                }
+            }
+        }
+    }
+}
