@@ -184,7 +184,12 @@ public final class AnalysisPipeline: @unchecked Sendable {
             switch sampler.decide(frame.pts) {
             case .skip: continue
             case .finished: return
-            case .take: queue.push(DecodedJob(frame: frame))
+            case .take:
+                queue.push(DecodedJob(frame: frame))
+                if settings.live {
+                    let dropped = queue.dropped
+                    update { $0.framesDropped = dropped }
+                }
             }
         }
     }
@@ -206,9 +211,14 @@ public final class AnalysisPipeline: @unchecked Sendable {
                 var crops = [Float](repeating: 0, count: perCrop * out.faces.count)
                 for (n, face) in out.faces.enumerated() {
                     let rect = spec.crop.rect(for: face.rect, imageWidth: job.frame.width, imageHeight: job.frame.height)
-                    try bytes.withUnsafeMutableBytes { buffer in
-                        _ = try scaler.convert(job.frame, to: spec.layout, width: spec.width, height: spec.height,
-                                               crop: rect, into: buffer)
+                    switch spec.resize {
+                    case .swscale:
+                        try bytes.withUnsafeMutableBytes { buffer in
+                            _ = try scaler.convert(job.frame, to: spec.layout, width: spec.width, height: spec.height,
+                                                   crop: rect, into: buffer)
+                        }
+                    case .ferGreyBilinear:
+                        bytes = try ferGreyCrop(job.frame, rect: rect, scaler: scaler, width: spec.width, height: spec.height)
                     }
                     // Packed HWC bytes -> planar CHW floats, normalised: (b/255 − mean) / std.
                     let channels = spec.layout.channels, plane = spec.width * spec.height
@@ -236,6 +246,21 @@ public final class AnalysisPipeline: @unchecked Sendable {
             let ended = faceStage.finish()
             _ = ended  // the consumer's finish() flushes every open track
         }
+    }
+
+    /// fer's crop: the region at its own resolution, then grey and a plain bilinear resize in `Faces`.
+    func ferGreyCrop(_ frame: DecodedFrame, rect: CropRect, scaler: FrameScaler,
+                             width: Int, height: Int) throws -> [UInt8] {
+        // Even origin and size (4:2:0 chroma needs no shift; libswscale's last column of an
+        // odd-sized output is not exact), and a 2-pixel border: chroma upsampling at a region's
+        // edge clamps where the whole frame would interpolate, so the edge pixels are not used.
+        let x0 = max(0, (rect.x - 2) & ~1), y0 = max(0, (rect.y - 2) & ~1)
+        let x1 = min(frame.width, (rect.x + rect.width + 3) & ~1), y1 = min(frame.height, (rect.y + rect.height + 3) & ~1)
+        let region = CropRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        let rgb = try scaler.convert(frame, to: .rgb24, width: region.width, height: region.height, crop: region)
+        let image = RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes)
+        let inner = PixelRect(x: rect.x - rgb.source.x, y: rect.y - rgb.source.y, width: rect.width, height: rect.height)
+        return greyBilinearCrop(image, region: inner, outW: width, outH: height)
     }
 
     private func classifyLoop(from input: BoundedQueue<CropJob>, into output: BoundedQueue<FrameResult>) {

@@ -39,7 +39,7 @@ public final class LoadedClassifier: FrameClassifier, @unchecked Sendable {
             let size = MiniXception.inputSize
             // fer: x / 255, then (x − 0.5) × 2.
             input = ClassifierInput(width: size, height: size, layout: .gray8, mean: [0.5], std: [0.5],
-                                    crop: .squarePlusPixels(10))
+                                    crop: .squarePlusPixels(10), resize: .ferGreyBilinear)
             forward = { model($0) }
         case "dbanet":
             let (model, meta) = try DBANet.load(contentsOf: path)

@@ -14,7 +14,8 @@ public struct FaceBoxesFileError: Error, CustomStringConvertible, Equatable {
 ///
 /// One row per (frame, face): `frame,face_id,x,y,w,h` — 0-based decoded-frame index, a
 /// non-negative integer id, the box's top-left corner and size in pixels (w, h > 0). An optional
-/// header line starting with `frame`, blank lines and `#` comment lines are skipped. Any other
+/// header line starting with `frame`, blank lines and `#` comment lines are skipped; CRLF line
+/// ends and a byte-order mark are accepted. Any other
 /// malformed line is an error naming that line; a (frame, face_id) pair may appear only once.
 public struct FaceBoxesFile: Sendable {
     /// Faces per frame index, each list in file order.
@@ -34,7 +35,10 @@ public struct FaceBoxesFile: Sendable {
     public init(text: String, path: String = "<boxes>") throws(FaceBoxesFileError) {
         var faces: [Int: [TrackedFace]] = [:]
         var seen = Set<[Int]>()
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines split on Character.isNewline: "\r\n" is one Character in Swift, so splitting on
+        // "\n" alone would leave a CRLF file as one line.
+        let body = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text   // a UTF-8 byte-order mark
+        for (n, raw) in body.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") || (n == 0 && line.lowercased().hasPrefix("frame")) { continue }
             func fail(_ reason: String) -> FaceBoxesFileError { FaceBoxesFileError(path: path, line: n + 1, reason: reason) }

@@ -108,7 +108,12 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         Engine.setThreads(threadCount)
-        let modelPath = try ModelLocator.resolve(model)
+        let modelPath: String
+        do {
+            modelPath = try ModelLocator.resolve(model)
+        } catch {
+            throw CommandFailure(subject: model, cause: error.description)
+        }
         let classifier: LoadedClassifier
         do {
             classifier = try LoadedClassifier(path: modelPath, maxBatch: batch)
@@ -152,7 +157,7 @@ struct Analyze: ParsableCommand {
         do {
             faceStage = try FaceStageFactory.make(mode: faces, select: select, detectEvery: detectEvery)
         } catch {
-            throw CommandFailure(subject: faces.description, cause: "\(error)")
+            throw CommandFailure(subject: "--faces \(faces)", cause: "\(error)")
         }
         let analyzer: Analyzer
         do {

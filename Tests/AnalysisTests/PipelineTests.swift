@@ -73,3 +73,23 @@ final class RecordingClassifier: FrameClassifier, @unchecked Sendable {
         #expect(count < 472)
     }
 }
+
+@Suite struct FerCropTests {
+    /// The pipeline's region crop (converted at the region's own resolution) equals fer's crop
+    /// of the whole converted frame (`Faces.ferFaceCrop`, byte-identical to the Python
+    /// reference), for boxes at odd and even positions.
+    @Test(arguments: [(323.04, 51.04, 216.04, 292.76), (101.0, 33.0, 57.0, 61.0), (0.4, 290.0, 90.0, 80.0)])
+    func regionCropEqualsFerCropOfTheWholeFrame(_ box: (Double, Double, Double, Double)) throws {
+        let source = try VideoSource(url: #require(samplePath("WolfgangLanger_Pexels.mp4")))
+        let frame = try #require(try source.nextFrame())
+        let scaler = FrameScaler(algorithm: .bilinear)
+        let whole = try scaler.convert(frame, to: .rgb24, width: frame.width, height: frame.height)
+        let face = FaceRect(x: box.0, y: box.1, width: box.2, height: box.3)
+        let expected = try #require(ferFaceCrop(RGBImage(width: whole.width, height: whole.height, pixels: whole.bytes), face: face))
+        let pipeline = AnalysisPipeline(source: source, faceStage: TwoFaces(), classifier: RecordingClassifier(), settings: PipelineSettings())
+        let rect = CropGeometry.squarePlusPixels(10).rect(for: face, imageWidth: frame.width, imageHeight: frame.height)
+        let got = try pipeline.ferGreyCrop(frame, rect: rect, scaler: scaler, width: 64, height: 64)
+        let differing = zip(got, expected).filter { $0 != $1 }.count
+        #expect(got.count == expected.count && differing == 0, "\(differing) of \(expected.count) bytes differ")
+    }
+}

@@ -11,8 +11,14 @@ import Testing
         #expect(f.faces(atFrame: 2).count == 1)
     }
 
+    @Test func acceptsCRLFAndByteOrderMark() throws {
+        let f = try FaceBoxesFile(text: "\u{FEFF}frame,face_id,x,y,w,h\r\n3,7,1,2,3,4\r\n")
+        #expect(f.faces(atFrame: 3) == [TrackedFace(id: 7, rect: FaceRect(x: 1, y: 2, width: 3, height: 4), score: 1)])
+    }
+
     @Test(arguments: [
         ("0,0,10,20,30,40\n1,0,10,20,30\n", 2, "expected 6 fields"),
+        ("frame,face_id,x,y,w,h\r\n0,0,10,20,30,40\r\n\r\n1,0,10,20\r\n", 4, "found 4"),
         ("frame,face_id,x,y,w,h\n0,0,10,20,30,40\nx,0,1,2,3,4\n", 3, "frame 'x'"),
         ("0,-1,10,20,30,40\n", 1, "face_id '-1'"),
         ("0,0,10,abc,30,40\n", 1, "y 'abc'"),

@@ -58,20 +58,22 @@ func det(_ x: Double, _ y: Double, _ s: Double = 100, score: Double = 0.99) -> F
 
 /// End to end on the samples with the shipped detector at the default interval.
 @Suite(.serialized) struct FaceTrackerSampleTests {
-    @Test func oneIDThroughWolfgangLanger() throws {
+    /// One person in each: exactly one track through the whole video, face reported nearly always.
+    @Test(arguments: [("WolfgangLanger_Pexels.mp4", 472, 23.976), ("single_face.mp4", 72, 30.0)])
+    func oneIDThroughAOnePersonVideo(sample: String, frameCount: Int, fps: Double) throws {
         let stage = DetectingFaceTracker(detector: try MTCNNDetector(modelPath: modelPath("mtcnn")))
         var frames = 0, withFace = 0
         var ids = Set<Int>()
-        try decodeFrames("WolfgangLanger_Pexels.mp4", width: 640, height: 360) { i, image in
-            let u = stage.process(time: Double(i) / 23.976) { image }
+        try decodeFrames(sample, width: 640, height: 360) { i, image in
+            let u = stage.process(time: Double(i) / fps) { image }
             frames += 1
             if !u.faces.isEmpty { withFace += 1 }
             ids.formUnion(u.faces.map(\.id))
         }
-        #expect(frames == 472)
-        #expect(stage.tracker.tracksCreated == 1, "one person, \(stage.tracker.tracksCreated) tracks")
+        #expect(frames == frameCount)
+        #expect(stage.tracker.tracksCreated == 1, "\(sample): one person, \(stage.tracker.tracksCreated) tracks")
         #expect(ids == [0])
-        #expect(withFace >= frames * 95 / 100, "face reported in \(withFace) of \(frames) frames")
+        #expect(withFace >= frames * 95 / 100, "\(sample): face reported in \(withFace) of \(frames) frames")
     }
 
     @Test func noTrackOnNoFace() throws {

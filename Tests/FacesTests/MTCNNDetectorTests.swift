@@ -46,5 +46,7 @@ struct DetectionsGolden: Decodable {
         }
         print("MTCNN parity over \(g.frames.count) frames, \(faces) faces: min IoU \(worstIoU), max |Δscore| \(worstScore), max |Δlandmark| \(worstLandmark) px")
         #expect(faces >= 7)
+        #expect(worstScore <= 1e-4)
+        #expect(worstLandmark <= 0.5)
     }
 }

@@ -1,6 +1,7 @@
 """Converter round trips: every source tensor arrives unchanged, with the metadata the runtime reads."""
 import json
 import os
+import pathlib
 import tempfile
 import unittest
 
@@ -21,7 +22,7 @@ class SafetensorsIOTests(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "t.safetensors")
             safetensors_io.write(path, tensors, {"k": "v"})
-            raw = open(path, "rb").read()
+            raw = pathlib.Path(path).read_bytes()
             n = int.from_bytes(raw[:8], "little")
             self.assertEqual((8 + n) % 8, 0)  # data block aligned
             back, meta = safetensors_io.read(path)
@@ -33,7 +34,7 @@ class SafetensorsIOTests(unittest.TestCase):
     def test_reader_rejects_bad_header_length(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "t.safetensors")
-            open(path, "wb").write((10**9).to_bytes(8, "little") + b"{}")
+            pathlib.Path(path).write_bytes((10**9).to_bytes(8, "little") + b"{}")
             with self.assertRaises(ValueError):
                 safetensors_io.read(path)
 
@@ -95,11 +96,11 @@ class InstalledModelsTests(unittest.TestCase):
         stamp = os.path.join(MODELS, ".stamp")
         if not os.path.exists(stamp):
             self.fail(f"{stamp} missing: run `make models` first")
-        lines = [l.split() for l in open(stamp) if not l.startswith("converters ")]
+        lines = [l.split() for l in pathlib.Path(stamp).read_text().splitlines() if not l.startswith("converters ")]
         self.assertEqual(len(lines), 2)
         for sha, rel in lines:
             path = os.path.join(MODELS, os.path.basename(rel))
-            self.assertEqual(hashlib.sha256(open(path, "rb").read()).hexdigest(), sha, path)
+            self.assertEqual(hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest(), sha, path)
 
 
 if __name__ == "__main__":

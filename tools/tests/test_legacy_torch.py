@@ -1,5 +1,6 @@
 """The restricted unpickler: refuses every global outside its allow-list; rejects malformed files."""
 import hashlib
+import pathlib
 import os
 import pickle
 import tempfile
@@ -58,7 +59,7 @@ class LegacyFileTests(unittest.TestCase):
         self.assertTrue(all(a.dtype.name == "float32" for a in sd.values()))
 
     def _mutated(self, mutate):
-        raw = open(cached("facenet_pytorch/data/pnet.pt"), "rb").read()
+        raw = pathlib.Path(cached("facenet_pytorch/data/pnet.pt")).read_bytes()
         with tempfile.NamedTemporaryFile(suffix=".pt", delete=False) as f:
             f.write(mutate(raw))
         self.addCleanup(os.unlink, f.name)
@@ -97,7 +98,7 @@ class ChecksumTests(unittest.TestCase):
     def test_extracted_files_match_assets(self):
         for rel, sha in self.FILES.items():
             with self.subTest(file=rel):
-                self.assertEqual(hashlib.sha256(open(cached(rel), "rb").read()).hexdigest(), sha)
+                self.assertEqual(hashlib.sha256(pathlib.Path(cached(rel)).read_bytes()).hexdigest(), sha)
 
 
 if __name__ == "__main__":
