@@ -116,6 +116,26 @@ extension Conv2d {
     }
 }
 
+/// Input rows iy0 ..< iy0 + rows of one channel plane, columns ix0 ..< ix0 + width, into `d`
+/// (row-major, `width` apart), zero outside the image: the padded rows a Winograd tile row reads.
+@inline(__always)
+func gatherPaddedRows(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, iy0: Int, ix0: Int, rows: Int, width: Int,
+                      into d: UnsafeMutablePointer<Float>) {
+    let lo = Swift.min(Swift.max(0, -ix0), width), hi = Swift.max(Swift.min(width, g.w - ix0), lo)
+    for i in 0..<rows {
+        let row = d + i * width
+        let iy = iy0 + i
+        if iy < 0 || iy >= g.h {
+            for j in 0..<width { row[j] = 0 }
+            continue
+        }
+        let src = plane + iy * g.w + ix0
+        for j in 0..<lo { row[j] = 0 }
+        for j in lo..<hi { row[j] = src[j] }
+        for j in hi..<width { row[j] = 0 }
+    }
+}
+
 /// V = Bᵀ d B for the tiles of tile rows [firstRow, firstRow + rows) (row R: image R / th, tile
 /// row R % th; tw tiles each), every channel; `v` is (16, C, rows · tw).
 ///
@@ -139,19 +159,7 @@ func winogradInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, 
                     let plane = x + (img * channels + c) * g.h * g.w
                     let iy0 = 2 * ty - g.padTop, ix0 = -g.padLeft
                     // Padded rows: columns ix0 ..< ix0 + width, zero outside the image.
-                    let lo = Swift.min(Swift.max(0, -ix0), width), hi = Swift.max(Swift.min(width, g.w - ix0), lo)
-                    for i in 0..<4 {
-                        let row = d + i * width
-                        let iy = iy0 + i
-                        if iy < 0 || iy >= g.h {
-                            for j in 0..<width { row[j] = 0 }
-                            continue
-                        }
-                        let src = plane + iy * g.w + ix0
-                        for j in 0..<lo { row[j] = 0 }
-                        for j in lo..<hi { row[j] = src[j] }
-                        for j in hi..<width { row[j] = 0 }
-                    }
+                    gatherPaddedRows(plane, g, iy0: iy0, ix0: ix0, rows: 4, width: width, into: d)
                     let (d0, d1, d2, d3) = (d, d + width, d + 2 * width, d + 3 * width)
                     let (s0, s1, s2, s3) = (s, s + width, s + 2 * width, s + 3 * width)
                     for j in 0..<width {

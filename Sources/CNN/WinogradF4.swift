@@ -22,19 +22,7 @@ func winogradInputF4(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int
                     let img = global / th, ty = global % th
                     let plane = x + (img * channels + c) * g.h * g.w
                     let iy0 = 4 * ty - g.padTop, ix0 = -g.padLeft
-                    let lo = Swift.min(Swift.max(0, -ix0), width), hi = Swift.max(Swift.min(width, g.w - ix0), lo)
-                    for i in 0..<6 {
-                        let row = d + i * width
-                        let iy = iy0 + i
-                        if iy < 0 || iy >= g.h {
-                            for j in 0..<width { row[j] = 0 }
-                            continue
-                        }
-                        let src = plane + iy * g.w + ix0
-                        for j in 0..<lo { row[j] = 0 }
-                        for j in lo..<hi { row[j] = src[j] }
-                        for j in hi..<width { row[j] = 0 }
-                    }
+                    gatherPaddedRows(plane, g, iy0: iy0, ix0: ix0, rows: 6, width: width, into: d)
                     // Rows: s_i = Σ_k Bᵀ[i][k] d_k over the whole width.
                     // (Row pointers hoisted and index math wrapping: checked `k * width + j`
                     // inside the loop kept it scalar, with overflow branches.)
