@@ -104,23 +104,25 @@ public final class Analyzer: @unchecked Sendable {
         }
         var builder = TimelineSummaryBuilder()
         let raw = options.raw
+        // The summary always sees the raw probabilities (label changes raw vs smoothed); the
+        // timeline, the plot and the annotated video only with --raw.
         func emit(_ rows: [TimelineRow]) throws {
+            builder.add(rows)
             let kept = raw ? rows : rows.map { row in
                 var row = row
                 row.face?.rawProbabilities = nil
                 return row
             }
             try writer.write(kept)
-            builder.add(kept)
+            try onRows?(kept)
         }
         var runError: Error?
         do {
             try pipeline.run { result in
                 var rows = smoother.push(result.frame)
                 for id in result.endedTracks { rows += smoother.endTrack(id) }
-                try emit(rows)
                 try onResult?(result)
-                try onRows?(rows)
+                try emit(rows)
             }
         } catch {
             runError = error
@@ -128,7 +130,6 @@ public final class Analyzer: @unchecked Sendable {
         // Whatever happened, flush what the smoothers hold and close the outputs properly.
         let tail = smoother.finish()
         try? emit(tail)
-        try? onRows?(tail)
         try writer.close()
         let stats = pipeline.stats
         let summary = builder.summary()
