@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import CNN
 import Foundation
@@ -17,11 +18,17 @@ struct ModelsCommand: ParsableCommand {
         if let metadata = DBANetMetadata.builtIn(nameOrPath) {
             return (metadata, DBANet(metadata), nil)
         }
-        guard FileManager.default.fileExists(atPath: nameOrPath) else {
+        guard let path = locate(nameOrPath) else {
             throw CommandFailure(subject: nameOrPath, cause: "neither a model file nor a built-in name (\(DBANetMetadata.builtInNames.count) names: `fervid models info` lists them)")
         }
-        let (model, metadata) = try load(nameOrPath)
-        return (metadata, model, nameOrPath)
+        let (model, metadata) = try load(path)
+        return (metadata, model, path)
+    }
+
+    /// A path as given, or a model name found where `analyze --model` looks (`models/NAME.safetensors`).
+    static func locate(_ nameOrPath: String) -> String? {
+        if FileManager.default.fileExists(atPath: nameOrPath) { return nameOrPath }
+        return try? ModelLocator.resolve(nameOrPath)
     }
 
     static func load(_ path: String) throws -> (DBANet, DBANetMetadata) {
@@ -52,6 +59,11 @@ struct ModelsCommand: ParsableCommand {
                 }
                 return
             }
+            if DBANetMetadata.builtIn(model) == nil, let path = ModelsCommand.locate(model),
+               let file = try? SafeTensorsFile(path: path), let arch = file.metadata["fervid.arch"], arch != "dbanet" {
+                ModelsCommand.describeShipped(file, path: path, arch: arch)
+                return
+            }
             let (m, net, checkpoint) = try ModelsCommand.describe(model)
             print("name:         \(m.name)")
             print("architecture: DBA-Net, backbone \(m.backbone.rawValue), strategy \(m.strategy.rawValue)")
@@ -65,6 +77,22 @@ struct ModelsCommand: ParsableCommand {
                 print("weights:      none (architecture only; train with tools/reference/train.py)")
             }
         }
+    }
+
+    /// The shipped models (mini-Xception, MTCNN): what their converter wrote into the metadata,
+    /// and the parameter count of the file's tensors.
+    static func describeShipped(_ file: SafeTensorsFile, path: String, arch: String) {
+        let m = file.metadata
+        let parameters = file.names.reduce(0) { $0 + (file.shape(of: $1) ?? []).reduce(1, *) }
+        print("name:         \((path as NSString).lastPathComponent)")
+        print("architecture: \(arch)\(m["fervid.networks"].map { " (\($0))" } ?? "")")
+        print("parameters:   \(grouped(parameters)) (\(file.names.count) tensors)")
+        let colour = m["fervid.colour"] ?? "?", size = m["fervid.input_size"] ?? "?"
+        print("input:        \(size) \(colour), \(m["fervid.normalisation"] ?? "")")
+        print("labels:       \((m["fervid.labels"] ?? "").split(separator: ",").joined(separator: ", "))")
+        if let source = m["fervid.source"] { print("source:       \(source)") }
+        if let licence = m["fervid.licence"] { print("licence:      \(licence)") }
+        print("weights:      \(path)")
     }
 
     struct Run: ParsableCommand {

@@ -60,3 +60,16 @@ struct ModelsCommandTests {
         }
     }
 }
+
+@Suite struct ShippedModelsInfoTests {
+    /// Parameter counts from docs/assets.md (the original packages' own counts).
+    @Test(arguments: [("mini-xception", "58,423", "angry, disgust, fear, happy, sad, surprise, neutral"),
+                      ("mtcnn", "495,850", "background, face")])
+    func infoDescribesTheShippedModels(_ name: String, _ parameters: String, _ labels: String) throws {
+        guard let bin = fervidBinary() else { return }
+        let result = try run(bin, ["models", "info", name])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("parameters:   \(parameters)"), "\(result.stdout)")
+        #expect(result.stdout.contains("labels:       \(labels)"))
+    }
+}
