@@ -243,8 +243,8 @@ public final class AnalysisPipeline: @unchecked Sendable {
             }
         }
         if !failed {
-            let ended = faceStage.finish()
-            _ = ended  // the consumer's finish() flushes every open track
+            // The stage forgets its tracks; the consumer's smoother flushes them at the end.
+            _ = faceStage.finish()
         }
     }
 
