@@ -20,7 +20,9 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "CNN", dependencies: ["CBLAS"]),
+        // The engine's own SGEMM (C: per-function AVX2/AVX-512 targets, chosen at run time).
+        .target(name: "CGemm"),
+        .target(name: "CNN", dependencies: ["CBLAS", "CGemm"]),
         .target(name: "Models", dependencies: ["CNN"]),
         .target(name: "Video", dependencies: ["CFFmpeg"]),
         .target(name: "Faces", dependencies: ["CNN", "Models"]),

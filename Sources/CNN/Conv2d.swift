@@ -53,7 +53,7 @@ public final class Conv2d: Loadable {
     public let activation: Activation
 
     /// (out, in/groups, kh, kw) with any batch normalization folded in; GEMM's A, row-major.
-    public internal(set) var weight: [Float] { didSet { winogradWeight = nil } }
+    public internal(set) var weight: [Float] { didSet { winogradWeight = nil; packedWeight = nil; winogradPacked = nil } }
     /// (out): the conv bias plus the folded batch-norm shift (zeros when neither exists).
     public internal(set) var bias: [Float]
     private var output = OutputBuffer()
@@ -65,6 +65,23 @@ public final class Conv2d: Loadable {
     /// Winograd-transformed filters (α², out, in) for output tile m, made on first use after
     /// the weights change.
     var winogradWeight: (m: Int, u: [Float])?
+    /// The weights packed for the engine's GEMM kernel, one matrix per group (made on first use).
+    var packedWeight: [PackedMatrix]?
+    /// The Winograd filters packed for the engine's GEMM kernel, one matrix per α² element.
+    var winogradPacked: (m: Int, packs: [PackedMatrix])?
+
+    /// The GEMM this layer uses; nil (default) follows `Engine.gemmKernel` (tests pin each kernel).
+    var gemmKernel: Engine.GemmKernel?
+
+    /// The packed weights for the current GEMM kernel, nil when that kernel is OpenBLAS.
+    func currentPackedWeight() -> [PackedMatrix]? {
+        let kernel = gemmKernel ?? Engine.gemmKernel
+        if kernel == .openBLAS { return nil }
+        if let p = packedWeight, p.first?.kernel == kernel { return p }
+        let og = outChannels / groups, k = (inChannels / groups) * kernelH * kernelW
+        packedWeight = PackedMatrix.pack(weight, count: groups, m: og, k: k, kernel: kernel)
+        return packedWeight
+    }
 
     /// A convolution with a `kernel`×`kernel` window.
     public convenience init(_ name: String, in inChannels: Int, out outChannels: Int, kernel: Int,
@@ -166,7 +183,7 @@ public final class Conv2d: Loadable {
             bias.withUnsafeBufferPointer { bp in
                 let tile = GemmTile(conv: self, x: x, y: y, g: g, p: p, cg: cg, og: og, k: k,
                                     pointwise: pointwise, weight: wp.baseAddress!,
-                                    bias: bp.baseAddress!, scratch: scratch)
+                                    bias: bp.baseAddress!, packed: currentPackedWeight(), scratch: scratch)
                 if p < Conv2d.batchImagesBelow && p <= perTile {
                     let imagesPerTile = Swift.max(1, perTile / p)
                     var n0 = 0
@@ -197,6 +214,8 @@ public final class Conv2d: Loadable {
         let p: Int, cg: Int, og: Int, k: Int
         let pointwise: Bool
         let weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
+        /// The weights packed for the engine's GEMM (per group), nil for OpenBLAS.
+        let packed: [PackedMatrix]?
         let scratch: ConvScratch
 
         func run(image n0: Int, offset p0: Int, columns cols: Int) {
@@ -240,12 +259,20 @@ public final class Conv2d: Loadable {
                 c = scratch.product.reserve(outC * cols)
                 ldc = cols
             }
-            for gi in 0..<groups {
-                gemm(m: og, n: cols, k: k, a: weight + gi * og * k, lda: k,
-                     b: b + gi * k * ldb, ldb: ldb, c: c + gi * og * ldc, ldc: ldc)
-            }
-            // Epilogue: bias + activation, scattering (outC, n·P) to (n, outC, P) when needed.
+            // The packed GEMM applies bias and ReLU itself when C is the output.
             let act = conv.activation, bias = self.bias, ydata = y.data
+            let fused = singleImage && packed != nil && (act == .none || act == .relu)
+            for gi in 0..<groups {
+                if let packed {
+                    packedGemm(packed[gi], n: cols, b: b + gi * k * ldb, ldb: ldb, c: c + gi * og * ldc, ldc: ldc,
+                               bias: fused ? bias + gi * og : nil, relu: fused && act == .relu)
+                } else {
+                    gemm(m: og, n: cols, k: k, a: weight + gi * og * k, lda: k,
+                         b: b + gi * k * ldb, ldb: ldb, c: c + gi * og * ldc, ldc: ldc)
+                }
+            }
+            if fused { return }
+            // Epilogue: bias + activation, scattering (outC, n·P) to (n, outC, P) when needed.
             if singleImage {
                 parallelFor(outC, work: outC * cols) { range in
                     for co in range {

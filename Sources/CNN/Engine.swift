@@ -128,11 +128,12 @@ func parallelChunkCount(_ count: Int, work: Int = .max) -> Int {
 }
 
 /// Runs `body(chunk, range)` over `0..<count` split into `parallelChunkCount(count, work:)`
-/// contiguous ranges, in parallel when there is more than one; `chunk` indexes per-chunk
-/// scratch.
-func parallelFor(_ count: Int, work: Int = .max, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+/// contiguous ranges (or `threads` of them when given), in parallel when there is more than
+/// one; `chunk` indexes per-chunk scratch.
+func parallelFor(_ count: Int, work: Int = .max, threads: Int? = nil,
+                 _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
     guard count > 0 else { return }
-    let chunks = parallelChunkCount(count, work: work)
+    let chunks = threads.map { Swift.max(1, Swift.min($0, count)) } ?? parallelChunkCount(count, work: work)
     if chunks == 1 {
         body(0, 0..<count)
         return
@@ -150,8 +151,8 @@ func parallelFor(_ count: Int, work: Int = .max, _ body: (_ chunk: Int, _ range:
 
 /// `parallelFor` for bodies that need no per-chunk scratch.
 @inline(__always)
-func parallelFor(_ count: Int, work: Int = .max, _ body: (Range<Int>) -> Void) {
-    parallelFor(count, work: work) { (_: Int, range: Range<Int>) in body(range) }
+func parallelFor(_ count: Int, work: Int = .max, threads: Int? = nil, _ body: (Range<Int>) -> Void) {
+    parallelFor(count, work: work, threads: threads) { (_: Int, range: Range<Int>) in body(range) }
 }
 
 /// Hands a value to `concurrentPerform`'s `@Sendable` closure; see `parallelFor` for why it is safe.
@@ -203,6 +204,8 @@ final class ConvScratch: @unchecked Sendable {
     let product = ScratchBuffer()
     /// Per-chunk rows of the Winograd transforms.
     let transform = ScratchBuffer()
+    /// Packed blocks of B for `packedGemm`.
+    let gemmPack = ScratchBuffer()
 
     /// A pthread key whose destructor releases the thread's scratch when the thread exits.
     private static let key: pthread_key_t = {

@@ -110,21 +110,28 @@ struct OutputBuffer {
     }
 }
 
-/// A growable scratch array of floats owned by one object; contents are not preserved on growth.
+/// A growable scratch array of floats owned by one object, 64-byte aligned (whole cache lines,
+/// aligned vector loads in the GEMM kernels); contents are not preserved on growth.
 final class ScratchBuffer: @unchecked Sendable {
     private(set) var pointer: UnsafeMutablePointer<Float>
     private(set) var capacity: Int
 
     init() {
         capacity = 0
-        pointer = .allocate(capacity: 1)
+        pointer = ScratchBuffer.allocate(1)
+    }
+
+    /// `count` uninitialized floats at a 64-byte boundary; free with `deallocate()`.
+    static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: Swift.max(count, 1))
     }
 
     /// A buffer of at least `count` floats (uninitialized contents on growth).
     func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
         if count > capacity {
             pointer.deallocate()
-            pointer = .allocate(capacity: count)
+            pointer = ScratchBuffer.allocate(count)
             capacity = count
         }
         return pointer

@@ -78,6 +78,13 @@ extension Conv2d {
         if winogradWeight?.m != m { winogradWeight = (m, makeWinogradWeight(tile: m)) }
         let a2 = (m + 2) * (m + 2)
         let inC = inChannels, outC = outChannels
+        let kernel = gemmKernel ?? Engine.gemmKernel
+        if kernel == .openBLAS {
+            winogradPacked = nil
+        } else if winogradPacked?.m != m || winogradPacked?.packs.first?.kernel != kernel {
+            winogradPacked = (m, PackedMatrix.pack(winogradWeight!.u, count: a2, m: outC, k: inC, kernel: kernel)!)
+        }
+        let packs = winogradPacked?.packs
         let th = (g.oh + m - 1) / m, tw = (g.ow + m - 1) / m
         let tileRows = g.n * th            // tile row R = image · th + ty
         // Tile rows per chunk: V (α², in, T) and M (α², out, T) each within the tile budget.
@@ -93,22 +100,19 @@ extension Conv2d {
                 while r0 < tileRows {
                     let rows = Swift.min(rowsPerChunk, tileRows - r0)
                     let count = rows * tw
-                    if m == 2 {
-                        winogradInput(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, scratch: scratch, into: v)
-                    } else {
-                        winogradInputF4(xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw, scratch: scratch, into: v)
-                    }
+                    winogradInputTransform(tile: m, xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw,
+                                           scratch: scratch, into: v)
                     for e in 0..<a2 {
-                        gemm(m: outC, n: count, k: inC, a: u + e * outC * inC, lda: inC,
-                             b: v + e * inC * count, ldb: count, c: mm + e * outC * count, ldc: count)
+                        if let packs {
+                            packedGemm(packs[e], n: count, b: v + e * inC * count, ldb: count,
+                                       c: mm + e * outC * count, ldc: count)
+                        } else {
+                            gemm(m: outC, n: count, k: inC, a: u + e * outC * inC, lda: inC,
+                                 b: v + e * inC * count, ldb: count, c: mm + e * outC * count, ldc: count)
+                        }
                     }
-                    if m == 2 {
-                        winogradOutput(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
-                                       bias: bias, act, scratch: scratch, into: yd)
-                    } else {
-                        winogradOutputF4(mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
-                                         bias: bias, act, scratch: scratch, into: yd)
-                    }
+                    winogradOutputTransform(tile: m, mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
+                                            bias: bias, act, scratch: scratch, into: yd)
                     r0 += rows
                 }
             }
@@ -133,105 +137,5 @@ func gatherPaddedRows(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, iy0: Int
         for j in 0..<lo { row[j] = 0 }
         for j in lo..<hi { row[j] = src[j] }
         for j in hi..<width { row[j] = 0 }
-    }
-}
-
-/// V = Bᵀ d B for the tiles of tile rows [firstRow, firstRow + rows) (row R: image R / th, tile
-/// row R % th; tw tiles each), every channel; `v` is (16, C, rows · tw).
-///
-/// Bᵀ combines the tile's four input rows, done once per tile row over the whole (zero-padded)
-/// image width, vectorized; B then combines columns 2·tx … 2·tx + 3 for each tile.
-func winogradInput(_ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
-                   th: Int, tw: Int, scratch: ConvScratch, into v: UnsafeMutablePointer<Float>) {
-    let tiles = rows * tw
-    let stride = channels * tiles     // between the 16 matrices
-    let width = 2 * tw + 2            // padded input columns the tile row reads
-    let perChunk = 8 * width
-    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 16) * perChunk)
-    parallelFor(channels, work: channels * tiles * 16) { chunk, range in
-        do {
-            let d = temp + chunk * perChunk          // 4 padded input rows
-            let s = d + 4 * width             // Bᵀ d: 4 combined rows
-            for c in range {
-                for r in 0..<rows {
-                    let global = firstRow + r
-                    let img = global / th, ty = global % th
-                    let plane = x + (img * channels + c) * g.h * g.w
-                    let iy0 = 2 * ty - g.padTop, ix0 = -g.padLeft
-                    // Padded rows: columns ix0 ..< ix0 + width, zero outside the image.
-                    gatherPaddedRows(plane, g, iy0: iy0, ix0: ix0, rows: 4, width: width, into: d)
-                    let (d0, d1, d2, d3) = (d, d + width, d + 2 * width, d + 3 * width)
-                    let (s0, s1, s2, s3) = (s, s + width, s + 2 * width, s + 3 * width)
-                    for j in 0..<width {
-                        s0[j] = d0[j] - d2[j]
-                        s1[j] = d1[j] + d2[j]
-                        s2[j] = d2[j] - d1[j]
-                        s3[j] = d1[j] - d3[j]
-                    }
-                    for i in 0..<4 {
-                        let si = s + i * width
-                        let out = v + (4 * i) * stride + c * tiles + r * tw
-                        let (o0, o1, o2, o3) = (out, out + stride, out + 2 * stride, out + 3 * stride)
-                        for t in 0..<tw {
-                            let p = si + (t &<< 1)
-                            let a = p[0], b = p[1], cc = p[2], dd = p[3]
-                            o0[t] = a - cc
-                            o1[t] = b + cc
-                            o2[t] = cc - b
-                            o3[t] = b - dd
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Y = Aᵀ M A + bias, activated, written into the (N, K, OH, OW) output for the chunk's tile
-/// rows; `m` is (16, K, rows · tw).
-func winogradOutput(_ m: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int, rows: Int,
-                    th: Int, tw: Int, bias: UnsafePointer<Float>, _ act: Activation,
-                    scratch: ConvScratch, into y: UnsafeMutablePointer<Float>) {
-    let tiles = rows * tw
-    let stride = channels * tiles
-    let perChunk = 8 * tw + 4 * tw
-    let temp = scratch.transform.reserve(parallelChunkCount(channels, work: channels * tiles * 16) * perChunk)
-    parallelFor(channels, work: channels * tiles * 16) { chunk, range in
-        do {
-            let a = temp + chunk * perChunk             // Aᵀ M: 2 rows × 4 columns, each over tw tiles
-            let line = a + 8 * tw                // one output row pair, 2 · 2tw
-            for k in range {
-                let b = bias[k]
-                for r in 0..<rows {
-                    let global = firstRow + r
-                    let img = global / th, oy = 2 * (global % th)
-                    let base = m + k * tiles + r * tw
-                    for j in 0..<4 {
-                        let m0 = base + j * stride, m1 = base + (4 + j) * stride
-                        let m2 = base + (8 + j) * stride, m3 = base + (12 + j) * stride
-                        let a0 = a + j * tw, a1 = a + (4 + j) * tw
-                        for t in 0..<tw {
-                            a0[t] = m0[t] + m1[t] + m2[t]
-                            a1[t] = m1[t] - m2[t] - m3[t]
-                        }
-                    }
-                    for i in 0..<2 where oy + i < g.oh {
-                        let c0 = a + (4 * i) * tw, c1 = c0 + tw, c2 = c0 + 2 * tw, c3 = c0 + 3 * tw
-                        let l = line + i * 2 * tw
-                        for t in 0..<tw {
-                            let q = l + (t &<< 1)
-                            q[0] = c0[t] + c1[t] + c2[t] + b
-                            q[1] = c1[t] - c2[t] - c3[t] + b
-                        }
-                        let out = y + ((img * channels + k) * g.oh + oy + i) * g.ow
-                        switch act {
-                        case .none: out.update(from: l, count: g.ow)
-                        case .relu: for o in 0..<g.ow { out[o] = Swift.max(l[o], 0) }
-                        case .sigmoid: for o in 0..<g.ow { out[o] = act.apply(l[o]) }
-                        }
-                    }
-                }
-            }
-        }
     }
 }

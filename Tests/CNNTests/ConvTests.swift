@@ -46,13 +46,20 @@ func convMatchesNaive(_ t: ConvCase) throws {
     let expected = naiveConv2d(x, weight: weight, bias: t.bias ? bias : nil, outChannels: t.out,
                                kernel: (t.kh, t.kw), stride: t.stride, padding: t.padding,
                                dilation: t.dilation, groups: t.groups, activation: t.activation)
-    let y = conv(x)
-    #expect(maxError(y, expected) < 1e-5, "\(t)")
-    // A second call reuses the buffer and gives the same answer.
-    let again = conv(x)
-    #expect(again === y)
-    #expect(maxError(again, expected) < 1e-5)
+    // Every GEMM: OpenBLAS and each packed micro-kernel this CPU runs.
+    for kernel in convKernels {
+        conv.gemmKernel = kernel
+        let y = conv(x)
+        #expect(maxError(y, expected) < 1e-5, "\(t) \(kernel)")
+        // A second call reuses the buffer and gives the same answer.
+        let again = conv(x)
+        #expect(again === y)
+        #expect(maxError(again, expected) < 1e-5, "\(t) \(kernel)")
+    }
 }
+
+/// OpenBLAS and every packed GEMM kernel this CPU runs.
+let convKernels = [Engine.GemmKernel.openBLAS] + packedKernels
 
 /// Tiles that split one image's columns, and tiles of several whole images, against naive.
 @Test func convTilingMatchesNaive() throws {
@@ -104,9 +111,11 @@ func convMatchesNaive(_ t: ConvCase) throws {
     ]
     for t in cases {
       for algorithm in [Conv2d.Algorithm.im2col, .automatic] {
+       for kernel in convKernels {
         let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), stride: t.stride, padding: t.padding,
                           groups: t.groups, activation: t.activation)
         conv.algorithm = algorithm
+        conv.gemmKernel = kernel
         let wShape = [t.out, t.c / t.groups, t.kh, t.kw]
         let weight = randomValues(wShape.reduce(1, *), seed: 201), bias = randomValues(t.out, seed: 202)
         try conv.load(loader(["conv.weight": (wShape, weight), "conv.bias": ([t.out], bias)]))
@@ -114,7 +123,8 @@ func convMatchesNaive(_ t: ConvCase) throws {
         let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: t.out, kernel: (t.kh, t.kw),
                                    stride: t.stride, padding: t.padding, groups: t.groups, activation: t.activation)
         // .automatic may pick Winograd F(4×4), which rounds ~10× more (see winogradRounding…).
-        #expect(maxError(conv(x), expected) < (algorithm == .im2col ? 1e-5 : 2e-4), "\(t) \(algorithm)")
+        #expect(maxError(conv(x), expected) < (algorithm == .im2col ? 1e-5 : 2e-4), "\(t) \(algorithm) \(kernel)")
+       }
       }
     }
     let x = randomTensor([2, 16, 64, 63], seed: 204)
@@ -156,8 +166,10 @@ func convMatchesNaive(_ t: ConvCase) throws {
     ]
     for (t, budget) in cases {
       for algorithm in [Conv2d.Algorithm.winograd, .winograd4] {
+       for kernel in convKernels {
         let conv = Conv2d("conv", in: t.c, out: t.out, kernel: 3, padding: t.padding, activation: t.activation)
         conv.algorithm = algorithm
+        conv.gemmKernel = kernel
         if let budget { conv.tileBudget = budget }
         let weight = randomValues(t.out * t.c * 9, seed: 401), bias = randomValues(t.out, seed: 402)
         try conv.load(loader(["conv.weight": ([t.out, t.c, 3, 3], weight), "conv.bias": ([t.out], bias)]))
@@ -166,8 +178,9 @@ func convMatchesNaive(_ t: ConvCase) throws {
                                    padding: t.padding, activation: t.activation)
         // F(4×4) rounds ~10× more than F(2×2) (transform coefficients up to 8).
         let tolerance: Float = algorithm == .winograd4 ? 2e-4 : 1e-5
-        #expect(maxError(conv(x), expected) < tolerance, "\(t) \(algorithm)")
-        #expect(maxError(conv(x), expected) < tolerance, "\(t) \(algorithm), second call")
+        #expect(maxError(conv(x), expected) < tolerance, "\(t) \(algorithm) \(kernel)")
+        #expect(maxError(conv(x), expected) < tolerance, "\(t) \(algorithm) \(kernel), second call")
+       }
       }
     }
     // The automatic choice takes Winograd for a large enough 3×3 layer, and the transformed

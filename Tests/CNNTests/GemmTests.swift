@@ -44,3 +44,45 @@ func gemmMatchesNaive(_ dims: (Int, Int, Int)) {
         }
     }
 }
+
+/// The packed kernels this CPU runs (the portable one always).
+let packedKernels = Engine.GemmKernel.allCases.filter { $0 != .openBLAS && $0.isSupported }
+
+/// fervid's packed GEMM, per micro-kernel, against the naive GEMM: shapes with ragged edges in
+/// every dimension (rows past the micro-panel, columns past the kernel width and the packed
+/// block, depth past one packed block), leading dimensions wider than the matrices, every
+/// epilogue (bias, ReLU, accumulate), and the serial, column-split and row-split schedules.
+@Test(arguments: packedKernels)
+func packedGemmMatchesNaive(_ kernel: Engine.GemmKernel) {
+    let shapes = [(1, 1, 1), (5, 7, 3), (13, 33, 300), (12, 16, 513), (29, 530, 300), (200, 40, 300),
+                  (7, 1100, 5), (50, 17, 9)]
+    for (m, n, k) in shapes {
+        let lda = k + 3, ldb = n + 5, ldc = n + 2
+        let a = randomValues(m * lda, seed: 611), b = randomValues(k * ldb, seed: 612)
+        let c0 = randomValues(m * ldc, seed: 613), bias = randomValues(m, seed: 614)
+        let packed = a.withUnsafeBufferPointer { PackedMatrix(kernel: kernel, m: m, k: k, a: $0.baseAddress!, lda: lda) }
+        for (accumulate, withBias, relu) in [(false, false, false), (true, true, true), (false, true, false), (true, false, true)] {
+            var expected = naiveGemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda,
+                                     b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c0, ldc: ldc)
+            for i in 0..<m {
+                for j in 0..<n {
+                    var v = expected[i * ldc + j] + (withBias ? bias[i] : 0)
+                    if relu { v = max(v, 0) }
+                    expected[i * ldc + j] = v
+                }
+            }
+            for threads in [1, 2, 3] {
+                var c = c0
+                c.withUnsafeMutableBufferPointer { cp in
+                    bias.withUnsafeBufferPointer { bp in
+                        packedGemm(packed, n: n, b: b, ldb: ldb, c: cp.baseAddress!, ldc: ldc,
+                                   bias: withBias ? bp.baseAddress! : nil, relu: relu, accumulate: accumulate,
+                                   threads: threads)
+                    }
+                }
+                let worst = zip(c, expected).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+                #expect(worst < 1e-5, "\(kernel) \(m)x\(n)x\(k) acc=\(accumulate) bias=\(withBias) relu=\(relu) threads=\(threads)")
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+#ifndef FERVID_GEMM_H
+#define FERVID_GEMM_H
+
+#include <stddef.h>
+
+/// fervid's own single-precision GEMM for convolution: C (m×n) = A (m×k) · B (k×n), row-major,
+/// with A pre-packed once (weights, at load) and B packed per call in blocks, a register-blocked
+/// micro-kernel per instruction set (AVX-512: 12×32, AVX2+FMA: 6×16, portable C: 4×8), and an
+/// optional fused epilogue (accumulate into C, add a per-row bias, ReLU).
+///
+/// Swift here compiles for baseline x86-64 and cannot emit AVX2/AVX-512, so the kernels are C
+/// with per-function target attributes, picked at run time from what the CPU reports. One call
+/// is single-threaded; the caller splits rows or columns across its threads.
+
+/// Instruction sets (the `isa` argument everywhere).
+enum {
+    FERVID_GEMM_GENERIC = 0,
+    FERVID_GEMM_AVX2 = 1,
+    FERVID_GEMM_AVX512 = 2,
+};
+
+/// Epilogue flags.
+enum {
+    /// C += A·B instead of C = A·B.
+    FERVID_GEMM_ACCUMULATE = 1,
+    /// max(·, 0) after the bias.
+    FERVID_GEMM_RELU = 2,
+};
+
+/// The fastest instruction set this CPU and OS support.
+int fervid_gemm_best_isa(void);
+/// 1 when `isa` can run here.
+int fervid_gemm_isa_supported(int isa);
+/// Rows per micro-panel of packed A for `isa` (12, 6 or 4).
+int fervid_gemm_mr(int isa);
+/// Floats of the packed form of an m×k matrix for `isa` (rows padded to a multiple of mr).
+size_t fervid_gemm_packed_size(int isa, int m, int k);
+/// Floats of per-call workspace (packed blocks of B) one thread needs.
+size_t fervid_gemm_workspace_size(int isa);
+
+/// Packs A (m×k, element (i, j) at a[i·lda + j]) into `packed` (fervid_gemm_packed_size floats).
+void fervid_gemm_pack_a(int isa, int m, int k, const float *a, long lda, float *packed);
+
+/// Rows [row_begin, row_end) of C (row_begin a multiple of fervid_gemm_mr(isa), row_end ≤ m or
+/// m rounded up) and all n columns:
+///   C[i, j] = (flags & ACCUMULATE ? C[i, j] : 0) + Σ_p A[i, p] · B[p, j] + (bias ? bias[i] : 0),
+/// then ReLU when flags & RELU. `packed` is A packed by fervid_gemm_pack_a with the same isa,
+/// m and k; B[p, j] is b[p·ldb + j]; C[i, j] is c[i·ldc + j]; `bias` (nullable) is indexed by
+/// the absolute row i; `workspace` holds fervid_gemm_workspace_size(isa) floats, 64-byte aligned.
+void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
+                         const float *b, long ldb, float *c, long ldc, const float *bias, int flags,
+                         float *workspace);
+
+
+// MARK: Winograd transforms (F(m×m, 3×3), m = 2 or 4, α = m + 2), one channel's tile row each.
+
+/// V = Bᵀ d B for tw tiles: `d` is α rows of width m·tw + 2 (the zero-padded input rows the
+/// tile row reads); element e = α·i + j of tile t goes to v[e·stride + t]. `s` is scratch of
+/// α·(m·tw + 2) floats.
+void fervid_winograd_input(int m, const float *d, int tw, float *v, long stride, float *s);
+
+/// Y = Aᵀ M A + bias for tw tiles, element e of tile t at mm[e·stride + t]: output rows
+/// 0 ..< rows (≤ m) go to y + i·ldy, columns 0 ..< ow (≤ m·tw), ReLU when `relu`. `a` is
+/// scratch of (α·m + m)·tw floats.
+void fervid_winograd_output(int m, const float *mm, long stride, int tw, float bias, float *y, long ldy, int rows,
+                            int ow, int relu, float *a);
+
+#endif

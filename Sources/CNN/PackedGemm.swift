@@ -1,0 +1,140 @@
+// The engine's own GEMM (C target CGemm): weights packed once into the micro-kernel's panel
+// layout, B packed per call, AVX-512 / AVX2 micro-kernels chosen at run time, and a fused
+// epilogue (bias per output row, ReLU, accumulate). Convolutions and Winograd's products use
+// it; OpenBLAS remains for `Linear` and for CPUs without AVX2 (`Engine.gemmKernel`).
+import CGemm
+import Foundation
+
+extension Engine {
+    /// Which GEMM convolutions run.
+    public enum GemmKernel: String, Sendable, CaseIterable {
+        /// `cblas_sgemm` (OpenBLAS, whatever kernels `OPENBLAS_CORETYPE` or its CPU probe chose).
+        case openBLAS = "openblas"
+        /// fervid's packed GEMM, portable C micro-kernel (4×8): the slow reference of the layout.
+        case generic
+        /// fervid's packed GEMM, AVX2 + FMA micro-kernel (6×16).
+        case avx2
+        /// fervid's packed GEMM, AVX-512 micro-kernel (12×32).
+        case avx512
+
+        /// The CGemm instruction-set id, nil for OpenBLAS.
+        var isa: Int32? {
+            switch self {
+            case .openBLAS: return nil
+            case .generic: return Int32(FERVID_GEMM_GENERIC)
+            case .avx2: return Int32(FERVID_GEMM_AVX2)
+            case .avx512: return Int32(FERVID_GEMM_AVX512)
+            }
+        }
+
+        /// Whether this CPU can run it.
+        public var isSupported: Bool {
+            guard let isa else { return true }
+            return fervid_gemm_isa_supported(isa) != 0
+        }
+
+        /// The default: the widest packed kernel the CPU runs, OpenBLAS when it has no AVX2
+        /// (the portable kernel is a reference, slower than any BLAS). `FERVID_GEMM=<name>`
+        /// in the environment overrides it (benchmarks, comparisons).
+        public static var preferred: GemmKernel {
+            if let name = ProcessInfo.processInfo.environment["FERVID_GEMM"],
+               let k = GemmKernel(rawValue: name.lowercased()), k.isSupported {
+                return k
+            }
+            if GemmKernel.avx512.isSupported { return .avx512 }
+            if GemmKernel.avx2.isSupported { return .avx2 }
+            return .openBLAS
+        }
+    }
+
+    private final class KernelState: @unchecked Sendable {
+        let lock = NSLock()
+        var kernel = GemmKernel.preferred
+    }
+    private static let kernelState = KernelState()
+
+    /// The GEMM convolutions use (default ``GemmKernel/preferred``). Setting an unsupported
+    /// kernel is a programming error.
+    public static var gemmKernel: GemmKernel {
+        get {
+            kernelState.lock.lock()
+            defer { kernelState.lock.unlock() }
+            return kernelState.kernel
+        }
+        set {
+            precondition(newValue.isSupported, "gemm kernel \(newValue.rawValue) is not supported on this CPU")
+            kernelState.lock.lock()
+            kernelState.kernel = newValue
+            kernelState.lock.unlock()
+        }
+    }
+}
+
+/// An m×k row-major matrix (a layer's weights) in the packed panel layout of one micro-kernel.
+final class PackedMatrix: @unchecked Sendable {
+    let kernel: Engine.GemmKernel
+    let m: Int, k: Int
+    let data: UnsafeMutablePointer<Float>
+
+    /// Packs `a` (element (i, j) at a[i·lda + j]) for `kernel` (not `.openBLAS`).
+    init(kernel: Engine.GemmKernel, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
+        precondition(m > 0 && k > 0 && lda >= k, "PackedMatrix: bad shape \(m)×\(k), lda \(lda)")
+        let isa = kernel.isa!
+        self.kernel = kernel
+        self.m = m
+        self.k = k
+        data = ScratchBuffer.allocate(fervid_gemm_packed_size(isa, Int32(m), Int32(k)))
+        fervid_gemm_pack_a(isa, Int32(m), Int32(k), a, lda, data)
+    }
+
+    deinit { data.deallocate() }
+
+    /// Packs `count` consecutive m×k matrices of `a` (matrix i at a + i·m·k) for `kernel`; nil
+    /// when that kernel is OpenBLAS.
+    static func pack(_ a: [Float], count: Int, m: Int, k: Int, kernel: Engine.GemmKernel) -> [PackedMatrix]? {
+        guard kernel != .openBLAS else { return nil }
+        precondition(a.count == count * m * k, "PackedMatrix.pack: \(a.count) floats for \(count)×\(m)×\(k)")
+        return a.withUnsafeBufferPointer { p in
+            (0..<count).map { PackedMatrix(kernel: kernel, m: m, k: k, a: p.baseAddress! + $0 * m * k, lda: k) }
+        }
+    }
+}
+
+/// C (m×n) = A·B [+ C] [+ bias per row] [then ReLU] with A packed (m×k); B is k×n row-major
+/// (element (p, j) at b[p·ldb + j]), C is m×n (element (i, j) at c[i·ldc + j]).
+/// Large products run on `threads` threads, split by columns (each thread packs its own part of
+/// B) or, when B is narrow, by row panels of A.
+func packedGemm(_ a: PackedMatrix, n: Int, b: UnsafePointer<Float>, ldb: Int,
+                c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                relu: Bool = false, accumulate: Bool = false, threads: Int = Engine.threads) {
+    precondition(n > 0 && ldb >= n && ldc >= n, "packedGemm: bad shape n \(n), ldb \(ldb), ldc \(ldc)")
+    let isa = a.kernel.isa!
+    let m = a.m, k = a.k
+    var flags: Int32 = 0
+    if relu { flags |= Int32(FERVID_GEMM_RELU) }
+    if accumulate { flags |= Int32(FERVID_GEMM_ACCUMULATE) }
+    let wsCount = fervid_gemm_workspace_size(isa)
+    let mr = Int(fervid_gemm_mr(isa))
+    // Below ~2 M multiply-adds a second thread costs about what it saves.
+    let serial = threads <= 1 || m * n * k < 1 << 21
+    let colUnit = 32, colUnits = (n + colUnit - 1) / colUnit, panels = (m + mr - 1) / mr
+    if serial || (colUnits < 2 * threads && panels < 2 * threads) {
+        let ws = ConvScratch.current.gemmPack.reserve(wsCount)
+        fervid_gemm_compute(isa, Int32(m), Int32(n), Int32(k), a.data, 0, Int32(m), b, ldb, c, ldc, bias, flags, ws)
+    } else if n >= m || colUnits >= 4 * threads || panels < 2 * threads {
+        // Columns: each thread packs and multiplies its own slice of B.
+        parallelFor(colUnits, threads: threads) { units in
+            let j0 = units.lowerBound * colUnit, j1 = Swift.min(units.upperBound * colUnit, n)
+            let ws = ConvScratch.current.gemmPack.reserve(wsCount)
+            fervid_gemm_compute(isa, Int32(m), Int32(j1 - j0), Int32(k), a.data, 0, Int32(m), b + j0, ldb,
+                                c + j0, ldc, bias, flags, ws)
+        }
+    } else {
+        // Row panels: B is narrow, A (the weights) is the bulk of the traffic.
+        parallelFor(panels, threads: threads) { range in
+            let ws = ConvScratch.current.gemmPack.reserve(wsCount)
+            fervid_gemm_compute(isa, Int32(m), Int32(n), Int32(k), a.data, Int32(range.lowerBound * mr),
+                                Int32(Swift.min(range.upperBound * mr, m)), b, ldb, c, ldc, bias, flags, ws)
+        }
+    }
+}
