@@ -90,24 +90,58 @@ void fervid_gemm_pack_a(int isa, int m, int k, const float *a, long lda, float *
     }
 }
 
-/// Packs B[0..<kc, 0..<nc] (row stride ldb) into panels: panel at column j0 starts at
-/// ws[j0·kc] and holds kc rows of its width, zero past nc.
-static void pack_b(int isa, int kc, int nc, const float *b, long ldb, float *ws) {
+/// One row of a B panel: `len` elements of B row p from `src` into `dst`, through the optional
+/// per-row transform.
+__attribute__((always_inline)) static inline void pack_row(float *restrict dst, const float *restrict src, int len,
+                                                          const float *scale, const float *shift, int relu,
+                                                          int p) {
+    if (!scale) {
+        memcpy(dst, src, sizeof(float) * (size_t)len);
+        return;
+    }
+    const float s = scale[p], t = shift[p];
+    if (relu) {
+        for (int j = 0; j < len; j++) {
+            const float v = src[j] * s + t;
+            dst[j] = v > 0 ? v : 0;
+        }
+    } else {
+        for (int j = 0; j < len; j++) dst[j] = src[j] * s + t;
+    }
+}
+
+/// Packs rows [p0, p0 + kc) and local columns [j0, j0 + nc) of B into panels: the panel at
+/// local column jj starts at ws[jj·kc] and holds kc rows of its width, zero past nc.
+__attribute__((always_inline)) static inline void pack_b_body(int isa, int p0, int kc, int j0, int nc,
+                                                              const fervid_gemm_b *b, float *ws) {
     const int nr = gemm_nr(isa);
-    for (int j0 = 0; j0 < nc; j0 += nr) {
-        const int cols = nc - j0 < nr ? nc - j0 : nr;
+    for (int jj = 0; jj < nc; jj += nr) {
+        const int cols = nc - jj < nr ? nc - jj : nr;
         const int w = cols == nr ? nr : panel_width(isa, cols);
-        float *dst = ws + (long)j0 * kc;
-        const float *src = b + j0;
-        if (cols == w) {
-            for (int p = 0; p < kc; p++) memcpy(dst + (long)p * w, src + (long)p * ldb, sizeof(float) * (size_t)w);
-        } else {
+        float *dst = ws + (long)jj * kc;
+        // Segments of the panel that lie in one image.
+        int done = 0;
+        while (done < cols) {
+            const long g = b->first_col + j0 + jj + done;
+            const long img = g / b->image_cols, col = g % b->image_cols;
+            int len = cols - done;
+            if (len > b->image_cols - col) len = (int)(b->image_cols - col);
+            const float *src = b->data + img * b->image_stride + col + (long)p0 * b->ldb;
             for (int p = 0; p < kc; p++) {
-                memcpy(dst + (long)p * w, src + (long)p * ldb, sizeof(float) * (size_t)cols);
-                memset(dst + (long)p * w + cols, 0, sizeof(float) * (size_t)(w - cols));
+                pack_row(dst + (long)p * w + done, src + (long)p * b->ldb, len, b->scale, b->shift, b->relu, p0 + p);
             }
+            done += len;
+        }
+        if (cols < w) {
+            for (int p = 0; p < kc; p++) memset(dst + (long)p * w + cols, 0, sizeof(float) * (size_t)(w - cols));
         }
     }
+}
+
+typedef void (*pack_b_fn)(int, int, int, int, int, const fervid_gemm_b *, float *);
+
+static void pack_b_base(int isa, int p0, int kc, int j0, int nc, const fervid_gemm_b *b, float *ws) {
+    pack_b_body(isa, p0, kc, j0, nc, b, ws);
 }
 
 // MARK: micro-kernels
@@ -265,15 +299,33 @@ static void kernel256_2(long kc, const float *a, const float *b, float *c, long 
     kernel256(2, kc, a, b, c, ldc, mrows, ncols, flags, bias);
 }
 
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+static void pack_b_512(int isa, int p0, int kc, int j0, int nc, const fervid_gemm_b *b, float *ws) {
+    pack_b_body(isa, p0, kc, j0, nc, b, ws);
+}
+
+__attribute__((target("avx2,fma")))
+static void pack_b_256(int isa, int p0, int kc, int j0, int nc, const fervid_gemm_b *b, float *ws) {
+    pack_b_body(isa, p0, kc, j0, nc, b, ws);
+}
+
 #endif
 
 void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
                          const float *b, long ldb, float *c, long ldc, const float *bias, int flags,
                          float *workspace) {
+    const fervid_gemm_b plain = {b, ldb, n, 0, 0, NULL, NULL, 0};
+    fervid_gemm_compute_b(isa, m, n, k, packed, row_begin, row_end, &plain, c, ldc, bias, flags, workspace);
+}
+
+void fervid_gemm_compute_b(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
+                           const fervid_gemm_b *b, float *c, long ldc, const float *bias, int flags,
+                           float *workspace) {
     gemm_kernel narrow = kernel_generic, wide = kernel_generic;
+    pack_b_fn pack = pack_b_base;
 #if defined(__x86_64__)
-    if (isa == FERVID_GEMM_AVX512) { narrow = kernel512_1; wide = kernel512_2; }
-    else if (isa == FERVID_GEMM_AVX2) { narrow = kernel256_1; wide = kernel256_2; }
+    if (isa == FERVID_GEMM_AVX512) { narrow = kernel512_1; wide = kernel512_2; pack = pack_b_512; }
+    else if (isa == FERVID_GEMM_AVX2) { narrow = kernel256_1; wide = kernel256_2; pack = pack_b_256; }
 #endif
     const int mr = fervid_gemm_mr(isa), nr = gemm_nr(isa);
     const long mp = ((long)m + mr - 1) / mr * mr;
@@ -282,7 +334,7 @@ void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int 
         const int nc = n - j0 < NC ? n - j0 : NC;
         for (int p0 = 0; p0 < k; p0 += KC) {
             const int kc = k - p0 < KC ? k - p0 : KC;
-            pack_b(isa, kc, nc, b + (long)p0 * ldb + j0, ldb, workspace);
+            pack(isa, p0, kc, j0, nc, b, workspace);
             const int last = p0 + kc == k;
             int fl = p0 == 0 ? (flags & FERVID_GEMM_ACCUMULATE) : FERVID_GEMM_ACCUMULATE;
             if (last) fl |= flags & FERVID_GEMM_RELU;

@@ -56,7 +56,9 @@ public final class Conv2d: Loadable {
     public internal(set) var weight: [Float] { didSet { winogradWeight = nil; packedWeight = nil; winogradPacked = nil } }
     /// (out): the conv bias plus the folded batch-norm shift (zeros when neither exists).
     public internal(set) var bias: [Float]
-    private var output = OutputBuffer()
+    var output = OutputBuffer()
+    /// The normalized input, when a pre-normalized call cannot fuse the normalization.
+    var normalizedInput = OutputBuffer()
 
     /// How the forward pass computes: chosen per call by shape (`.automatic`), or forced (tests,
     /// benchmarks).

@@ -402,6 +402,45 @@ public final class Concat {
     public func callAsFunction(_ xs: Tensor...) -> Tensor { self(xs) }
 }
 
+/// Channels appended one group after another into one (N, C_total, H, W) buffer: a dense
+/// block's features without re-concatenating everything before each layer. The buffer is
+/// reused by the next `start`.
+public final class ChannelStack {
+    private var output = OutputBuffer()
+    private var buffer: Tensor?
+    /// Channels written so far.
+    public private(set) var filled = 0
+
+    public init() {}
+
+    /// The whole buffer, (N, C_total, H, W); channels at and past ``filled`` are not yet written.
+    public var tensor: Tensor {
+        guard let buffer else { preconditionFailure("ChannelStack: start(_:channels:) first") }
+        return buffer
+    }
+
+    /// Starts a buffer of `channels` channels holding `x` (N, C, H, W) in its first C.
+    public func start(_ x: Tensor, channels: Int) {
+        precondition(x.shape.count == 4 && x.shape[1] <= channels,
+                     "ChannelStack: \(x.shape) does not fit \(channels) channels")
+        buffer = output.tensor(x.shape[0], channels, x.shape[2], x.shape[3])
+        filled = 0
+        append(x)
+    }
+
+    /// Copies `x` (N, C, H, W) into channels [filled, filled + C).
+    public func append(_ x: Tensor) {
+        let t = tensor
+        precondition(x.shape.count == 4 && x.shape[0] == t.shape[0] && x.shape[2] == t.shape[2]
+                     && x.shape[3] == t.shape[3] && filled + x.shape[1] <= t.shape[1],
+                     "ChannelStack: cannot append \(x.shape) to \(t.shape) holding \(filled) channels")
+        let n = x.shape[0], block = x.count / Swift.max(n, 1), stride = t.count / Swift.max(n, 1)
+        let offset = filled * x.shape[2] * x.shape[3]
+        for i in 0..<n { (t.data + i * stride + offset).update(from: x.data + i * block, count: block) }
+        filled += x.shape[1]
+    }
+}
+
 /// Elementwise a + b (same shape), with an optional fused activation (ResNet's relu(out + identity)).
 public final class Add {
     public let activation: Activation

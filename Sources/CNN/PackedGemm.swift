@@ -100,6 +100,41 @@ final class PackedMatrix: @unchecked Sendable {
     }
 }
 
+/// Where a packed GEMM reads B (see `fervid_gemm_b`): row-major, or the columns of several
+/// images (image i's row p at data + i·imageStride + p·ldb, `imageColumns` columns each), with
+/// an optional per-row affine map and ReLU applied while packing.
+struct GemmOperandB {
+    var data: UnsafePointer<Float>
+    var ldb: Int
+    var imageColumns: Int
+    var imageStride: Int = 0
+    /// Per-row (input channel) v·scale + shift, then ReLU when `relu`.
+    var scale: UnsafePointer<Float>? = nil
+    var shift: UnsafePointer<Float>? = nil
+    var relu = false
+
+    /// A plain row-major k×n matrix.
+    init(_ data: UnsafePointer<Float>, ldb: Int, columns n: Int) {
+        self.data = data
+        self.ldb = ldb
+        imageColumns = n
+    }
+
+    /// Rows of `imageColumns` columns in each of several images `imageStride` floats apart.
+    init(images data: UnsafePointer<Float>, ldb: Int, imageColumns: Int, imageStride: Int) {
+        self.data = data
+        self.ldb = ldb
+        self.imageColumns = imageColumns
+        self.imageStride = imageStride
+    }
+
+    /// The C descriptor for the columns from `firstColumn` on.
+    func descriptor(firstColumn: Int) -> fervid_gemm_b {
+        fervid_gemm_b(data: data, ldb: ldb, image_cols: imageColumns, image_stride: imageStride,
+                      first_col: firstColumn, scale: scale, shift: shift, relu: relu ? 1 : 0)
+    }
+}
+
 /// C (m×n) = A·B [+ C] [+ bias per row] [then ReLU] with A packed (m×k); B is k×n row-major
 /// (element (p, j) at b[p·ldb + j]), C is m×n (element (i, j) at c[i·ldc + j]).
 /// Large products run on `threads` threads, split by columns (each thread packs its own part of
@@ -107,7 +142,16 @@ final class PackedMatrix: @unchecked Sendable {
 func packedGemm(_ a: PackedMatrix, n: Int, b: UnsafePointer<Float>, ldb: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
                 relu: Bool = false, accumulate: Bool = false, threads: Int = Engine.threads) {
-    precondition(n > 0 && ldb >= n && ldc >= n, "packedGemm: bad shape n \(n), ldb \(ldb), ldc \(ldc)")
+    precondition(ldb >= n, "packedGemm: ldb \(ldb) < n \(n)")
+    packedGemm(a, n: n, b: GemmOperandB(b, ldb: ldb, columns: n), c: c, ldc: ldc, bias: bias, relu: relu,
+               accumulate: accumulate, threads: threads)
+}
+
+/// `packedGemm` with B described by `b` (columns across images, a per-row transform).
+func packedGemm(_ a: PackedMatrix, n: Int, b: GemmOperandB,
+                c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                relu: Bool = false, accumulate: Bool = false, threads: Int = Engine.threads) {
+    precondition(n > 0 && ldc >= n && b.imageColumns > 0, "packedGemm: bad shape n \(n), ldc \(ldc)")
     let isa = a.kernel.isa!
     let m = a.m, k = a.k
     var flags: Int32 = 0
@@ -120,21 +164,24 @@ func packedGemm(_ a: PackedMatrix, n: Int, b: UnsafePointer<Float>, ldb: Int,
     let colUnit = 32, colUnits = (n + colUnit - 1) / colUnit, panels = (m + mr - 1) / mr
     if serial || (colUnits < 2 * threads && panels < 2 * threads) {
         let ws = ConvScratch.current.gemmPack.reserve(wsCount)
-        fervid_gemm_compute(isa, Int32(m), Int32(n), Int32(k), a.data, 0, Int32(m), b, ldb, c, ldc, bias, flags, ws)
+        var d = b.descriptor(firstColumn: 0)
+        fervid_gemm_compute_b(isa, Int32(m), Int32(n), Int32(k), a.data, 0, Int32(m), &d, c, ldc, bias, flags, ws)
     } else if n >= m || colUnits >= 4 * threads || panels < 2 * threads {
         // Columns: each thread packs and multiplies its own slice of B.
         parallelFor(colUnits, threads: threads) { units in
             let j0 = units.lowerBound * colUnit, j1 = Swift.min(units.upperBound * colUnit, n)
             let ws = ConvScratch.current.gemmPack.reserve(wsCount)
-            fervid_gemm_compute(isa, Int32(m), Int32(j1 - j0), Int32(k), a.data, 0, Int32(m), b + j0, ldb,
-                                c + j0, ldc, bias, flags, ws)
+            var d = b.descriptor(firstColumn: j0)
+            fervid_gemm_compute_b(isa, Int32(m), Int32(j1 - j0), Int32(k), a.data, 0, Int32(m), &d,
+                                  c + j0, ldc, bias, flags, ws)
         }
     } else {
         // Row panels: B is narrow, A (the weights) is the bulk of the traffic.
         parallelFor(panels, threads: threads) { range in
             let ws = ConvScratch.current.gemmPack.reserve(wsCount)
-            fervid_gemm_compute(isa, Int32(m), Int32(n), Int32(k), a.data, Int32(range.lowerBound * mr),
-                                Int32(Swift.min(range.upperBound * mr, m)), b, ldb, c, ldc, bias, flags, ws)
+            var d = b.descriptor(firstColumn: 0)
+            fervid_gemm_compute_b(isa, Int32(m), Int32(n), Int32(k), a.data, Int32(range.lowerBound * mr),
+                                  Int32(Swift.min(range.upperBound * mr, m)), &d, c, ldc, bias, flags, ws)
         }
     }
 }

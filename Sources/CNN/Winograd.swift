@@ -7,6 +7,8 @@
 //   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]   G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 //   Aᵀ = [1 1 1 0; 0 1 −1 −1]
 
+import CGemm
+
 extension Conv2d {
     /// The Winograd output tile (2 for F(2×2, 3×3), 4 for F(4×4, 3×3)) for this call, or nil
     /// for im2col. Winograd applies to 3×3, stride 1, undilated, ungrouped convolutions with
@@ -85,6 +87,8 @@ extension Conv2d {
             winogradPacked = (m, PackedMatrix.pack(winogradWeight!.u, count: a2, m: outC, k: inC, kernel: kernel)!)
         }
         let packs = winogradPacked?.packs
+        // The transforms' instruction set: the packed kernel's, the widest otherwise.
+        let isa = kernel.isa ?? fervid_gemm_best_isa()
         let th = (g.oh + m - 1) / m, tw = (g.ow + m - 1) / m
         let tileRows = g.n * th            // tile row R = image · th + ty
         // Tile rows per chunk: V (α², in, T) and M (α², out, T) each within the tile budget.
@@ -100,7 +104,7 @@ extension Conv2d {
                 while r0 < tileRows {
                     let rows = Swift.min(rowsPerChunk, tileRows - r0)
                     let count = rows * tw
-                    winogradInputTransform(tile: m, xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw,
+                    winogradInputTransform(isa: isa, tile: m, xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw,
                                            scratch: scratch, into: v)
                     for e in 0..<a2 {
                         if let packs {
@@ -111,31 +115,11 @@ extension Conv2d {
                                  b: v + e * inC * count, ldb: count, c: mm + e * outC * count, ldc: count)
                         }
                     }
-                    winogradOutputTransform(tile: m, mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
+                    winogradOutputTransform(isa: isa, tile: m, mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
                                             bias: bias, act, scratch: scratch, into: yd)
                     r0 += rows
                 }
             }
         }
-    }
-}
-
-/// Input rows iy0 ..< iy0 + rows of one channel plane, columns ix0 ..< ix0 + width, into `d`
-/// (row-major, `width` apart), zero outside the image: the padded rows a Winograd tile row reads.
-@inline(__always)
-func gatherPaddedRows(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, iy0: Int, ix0: Int, rows: Int, width: Int,
-                      into d: UnsafeMutablePointer<Float>) {
-    let lo = Swift.min(Swift.max(0, -ix0), width), hi = Swift.max(Swift.min(width, g.w - ix0), lo)
-    for i in 0..<rows {
-        let row = d + i * width
-        let iy = iy0 + i
-        if iy < 0 || iy >= g.h {
-            for j in 0..<width { row[j] = 0 }
-            continue
-        }
-        let src = plane + iy * g.w + ix0
-        for j in 0..<lo { row[j] = 0 }
-        for j in lo..<hi { row[j] = src[j] }
-        for j in hi..<width { row[j] = 0 }
     }
 }

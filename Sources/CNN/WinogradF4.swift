@@ -11,33 +11,28 @@ import CGemm
 /// V = Bᵀ d B for F(m×m, 3×3), m = 2 or 4, for the tiles of tile rows [firstRow, firstRow + rows)
 /// (row R: image R / th, tile row R % th; tw tiles each), every channel; `v` is
 /// (α², C, rows · tw), α = m + 2.
-func winogradInputTransform(tile m: Int, _ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int,
+func winogradInputTransform(isa: Int32, tile m: Int, _ x: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int, firstRow: Int,
                             rows: Int, th: Int, tw: Int, scratch: ConvScratch, into v: UnsafeMutablePointer<Float>) {
     let alpha = m + 2
     let tiles = rows * tw
     let stride = channels * tiles     // between the α² matrices
-    let width = m * tw + 2            // padded input columns a tile row reads
-    let perChunk = 2 * alpha * width
+    let perChunk = fervid_winograd_input_scratch(Int32(m), Int32(tw), Int32(rows))
     let work = channels * tiles * alpha * alpha
     let temp = scratch.transform.reserve(parallelChunkCount(channels, work: work) * perChunk)
+    let plane = g.h * g.w
     parallelFor(channels, work: work) { chunk, range in
-        let d = temp + chunk * perChunk       // α padded input rows
-        let s = d + alpha * width             // Bᵀ d
+        let s = temp + chunk * perChunk
         for c in range {
-            for r in 0..<rows {
-                let global = firstRow + r
-                let img = global / th, ty = global % th
-                let plane = x + (img * channels + c) * g.h * g.w
-                gatherPaddedRows(plane, g, iy0: m * ty - g.padTop, ix0: -g.padLeft, rows: alpha, width: width, into: d)
-                fervid_winograd_input(Int32(m), d, Int32(tw), v + c * tiles + r * tw, stride, s)
-            }
+            fervid_winograd_input_rows(isa, Int32(m), x + c * plane, channels * plane, Int32(g.h), Int32(g.w),
+                                       Int32(g.padTop), Int32(g.padLeft), Int32(th), Int32(tw), Int32(firstRow),
+                                       Int32(rows), v + c * tiles, stride, s)
         }
     }
 }
 
 /// Y = Aᵀ M A + bias for F(m×m, 3×3), activated, into the (N, K, OH, OW) output for the tile
 /// rows [firstRow, firstRow + rows); `mm` is (α², K, rows · tw).
-func winogradOutputTransform(tile m: Int, _ mm: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int,
+func winogradOutputTransform(isa: Int32, tile m: Int, _ mm: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int,
                              firstRow: Int, rows: Int, th: Int, tw: Int, bias: UnsafePointer<Float>,
                              _ act: Activation, scratch: ConvScratch, into y: UnsafeMutablePointer<Float>) {
     let alpha = m + 2
@@ -54,7 +49,7 @@ func winogradOutputTransform(tile m: Int, _ mm: UnsafePointer<Float>, _ g: ConvG
                 let img = global / th, oy = m * (global % th)
                 let valid = Swift.min(m, g.oh - oy)
                 let out = y + ((img * channels + k) * g.oh + oy) * g.ow
-                fervid_winograd_output(Int32(m), mm + k * tiles + r * tw, stride, Int32(tw), bias[k], out, g.ow,
+                fervid_winograd_output(isa, Int32(m), mm + k * tiles + r * tw, stride, Int32(tw), bias[k], out, g.ow,
                                        Int32(valid), Int32(g.ow), act == .relu ? 1 : 0, a)
                 if act == .sigmoid {
                     for o in 0..<(valid * g.ow) { out[o] = act.apply(out[o]) }

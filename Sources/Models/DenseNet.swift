@@ -7,8 +7,10 @@
 // 2112×6×6, 2208×3×3 at 100×100).
 //
 // BN placement: each dense layer normalizes the concatenation of everything before it
-// (pre-activation), so `norm1` and the transitions' `norm` stay standalone per-channel
-// scale-and-shift layers; `norm0` folds into `conv0` and `norm2` into the dense layer's `conv1`.
+// (pre-activation), so `norm1` and the transitions' `norm` cannot fold into a convolution's
+// weights; they are applied inside the following 1×1 convolution's GEMM while B is packed
+// (`Conv2d.callAsFunction(_:normalizedBy:)`). `norm0` folds into `conv0` and `norm2` into the
+// dense layer's `conv1`. A block keeps its features in one buffer each layer appends to.
 import CNN
 
 /// DenseNet hyper-parameters (torchvision's constructor arguments).
@@ -38,15 +40,16 @@ final class DenseLayer {
 
     var layers: [Loadable] { [norm1, conv1, conv2] }
 
-    func callAsFunction(_ x: Tensor) -> Tensor { conv2(conv1(norm1(x))) }
+    /// The layer's k new maps from the first `in` channels of `x` (a block's feature buffer):
+    /// norm1's scale, shift and ReLU are applied inside conv1's GEMM.
+    func callAsFunction(_ x: Tensor) -> Tensor { conv2(conv1(x, normalizedBy: norm1)) }
 }
 
 /// A dense block: layer ℓ sees the concatenation of the block input and layers 1..ℓ−1.
 final class DenseBlock {
     let denseLayers: [DenseLayer]
-    /// One concatenation per layer input (layer 1 reads the block input) and one for the output;
-    /// each owns its buffer, so each is used once per pass.
-    private let concats: [Concat]
+    /// The block's features: its input, then each layer's k maps appended (no re-concatenation).
+    private let features = ChannelStack()
     let outChannels: Int
 
     init(_ name: String, in inChannels: Int, count: Int, growthRate: Int, bottleneckSize: Int) {
@@ -54,20 +57,17 @@ final class DenseBlock {
             DenseLayer("\(name).denselayer\(i + 1)", in: inChannels + i * growthRate, growthRate: growthRate,
                        bottleneckSize: bottleneckSize)
         }
-        concats = (0..<count).map { _ in Concat() }
         outChannels = inChannels + count * growthRate
     }
 
     var layers: [Loadable] { denseLayers.flatMap(\.layers) }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var features = [x]
-        var input = x
-        for (i, layer) in denseLayers.enumerated() {
-            features.append(layer(input))
-            input = concats[i](features)               // (N, C_in + (i+1)·k, H, W)
+        features.start(x, channels: outChannels)
+        for layer in denseLayers {
+            features.append(layer(features.tensor))    // reads the first C_in + ℓ·k channels
         }
-        return input
+        return features.tensor                         // (N, C_in + L·k, H, W)
     }
 }
 
@@ -84,7 +84,7 @@ final class Transition {
 
     var layers: [Loadable] { [norm, conv] }
 
-    func callAsFunction(_ x: Tensor) -> Tensor { pool(conv(norm(x))) }
+    func callAsFunction(_ x: Tensor) -> Tensor { pool(conv(x, normalizedBy: norm)) }
 }
 
 /// DenseNet (BC) with torchvision's names under `<prefix>features.*` and `<prefix>classifier`.

@@ -227,3 +227,53 @@ let convKernels = [Engine.GemmKernel.openBLAS] + packedKernels
     #expect(errors[.winograd]! < 1e-5)
     #expect(errors[.winograd4]! < 1e-4)
 }
+
+/// BN-ReLU-Conv1×1 in one call (the normalization applied while packing B) against the naive
+/// batch norm, ReLU and convolution of the first C channels of a wider buffer: large planes (one
+/// GEMM per image), small planes (every image in one GEMM, columns crossing images), every GEMM
+/// kernel (OpenBLAS materializes the normalized input instead), and norms with and without ReLU.
+@Test func preNormalizedPointwiseMatchesNaive() throws {
+    for (n, stored, c, h, w, out) in [(2, 40, 33, 12, 13, 20), (5, 70, 64, 6, 6, 48), (3, 9, 9, 3, 3, 13)] {
+        for normAct in [Activation.relu, .none] {
+            let weight = randomValues(out * c, seed: 501), bias = randomValues(out, seed: 502)
+            let gamma = randomValues(c, seed: 503), beta = randomValues(c, seed: 504)
+            let mean = randomValues(c, seed: 505), variance = randomValues(c, seed: 506, range: 0.5...2)
+            let x = randomTensor([n, stored, h, w], seed: 507)
+            // The naive reference: slice the first c channels, normalize, activate, convolve.
+            let p = h * w, xs = x.toArray()
+            var sliced = [Float]()
+            for img in 0..<n { sliced += xs[(img * stored * p)..<((img * stored + c) * p)] }
+            var normed = naiveBatchNorm(Tensor(shape: [n, c, h, w], values: sliced), gamma: gamma, beta: beta,
+                                        mean: mean, variance: variance, eps: 1e-5).toArray()
+            if normAct == .relu { normed = normed.map { max($0, 0) } }
+            let expected = naiveConv2d(Tensor(shape: [n, c, h, w], values: normed), weight: weight, bias: bias,
+                                       outChannels: out, kernel: (1, 1), padding: .symmetric(0), activation: .relu)
+            for kernel in convKernels {
+                let norm = BatchNorm2d("bn", channels: c, activation: normAct)
+                try norm.load(loader(["bn.weight": ([c], gamma), "bn.bias": ([c], beta),
+                                      "bn.running_mean": ([c], mean), "bn.running_var": ([c], variance)]))
+                let conv = Conv2d("conv", in: c, out: out, kernel: 1, activation: .relu)
+                try conv.load(loader(["conv.weight": ([out, c, 1, 1], weight), "conv.bias": ([out], bias)]))
+                conv.gemmKernel = kernel
+                let y = conv(x, normalizedBy: norm)
+                #expect(maxError(y, expected) < 1e-5, "n\(n) \(stored)/\(c) \(h)x\(w) -> \(out) \(normAct) \(kernel)")
+            }
+        }
+    }
+}
+
+/// A channel stack holds its input and each appended group at the right channel offsets.
+@Test func channelStackAppends() {
+    let a = randomTensor([3, 2, 4, 5], seed: 521), b = randomTensor([3, 3, 4, 5], seed: 522)
+    let stack = ChannelStack()
+    stack.start(a, channels: 6)
+    stack.append(b)
+    #expect(stack.filled == 5)
+    let t = stack.tensor
+    #expect(t.shape == [3, 6, 4, 5])
+    let expected = Concat()(a, b).toArray()
+    for img in 0..<3 {
+        let got = Array(UnsafeBufferPointer(start: t.data + img * 6 * 20, count: 5 * 20))
+        #expect(got == Array(expected[(img * 5 * 20)..<((img + 1) * 5 * 20)]))
+    }
+}

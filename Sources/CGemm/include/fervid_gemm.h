@@ -52,17 +52,50 @@ void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int 
                          float *workspace);
 
 
-// MARK: Winograd transforms (F(m×m, 3×3), m = 2 or 4, α = m + 2), one channel's tile row each.
-
-/// V = Bᵀ d B for tw tiles: `d` is α rows of width m·tw + 2 (the zero-padded input rows the
-/// tile row reads); element e = α·i + j of tile t goes to v[e·stride + t]. `s` is scratch of
-/// α·(m·tw + 2) floats.
-void fervid_winograd_input(int m, const float *d, int tw, float *v, long stride, float *s);
+// MARK: Winograd transforms (F(m×m, 3×3), m = 2 or 4, α = m + 2). `isa` picks the compiled
+// variant (any supported one; fervid_gemm_best_isa() for speed).
 
 /// Y = Aᵀ M A + bias for tw tiles, element e of tile t at mm[e·stride + t]: output rows
 /// 0 ..< rows (≤ m) go to y + i·ldy, columns 0 ..< ow (≤ m·tw), ReLU when `relu`. `a` is
 /// scratch of (α·m + m)·tw floats.
-void fervid_winograd_output(int m, const float *mm, long stride, int tw, float bias, float *y, long ldy, int rows,
+void fervid_winograd_output(int isa, int m, const float *mm, long stride, int tw, float bias, float *y, long ldy, int rows,
                             int ow, int relu, float *a);
+
+// MARK: B read through a column map and a per-row transform
+
+/// Where B comes from, for fervid_gemm_compute_b. Column j (0-based within the call) is global
+/// column g = first_col + j, which lies in image g / image_cols at column g % image_cols; row p
+/// of image i starts at data + i·image_stride + p·ldb (image_cols = n, first_col = 0 is the
+/// plain row-major B). When `scale` is not NULL each element of row p is replaced, while B is
+/// packed, by v·scale[p] + shift[p] (then max(·, 0) when `relu`): a per-input-channel affine map
+/// such as a pre-activation batch normalization, applied without writing the normalized input.
+typedef struct {
+    const float *data;
+    long ldb;
+    long image_cols;
+    long image_stride;
+    long first_col;
+    const float *scale;
+    const float *shift;
+    int relu;
+} fervid_gemm_b;
+
+/// fervid_gemm_compute with B described by `b`.
+void fervid_gemm_compute_b(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
+                           const fervid_gemm_b *b, float *c, long ldc, const float *bias, int flags,
+                           float *workspace);
+
+// MARK: Winograd input transform of whole channels
+
+/// Floats of scratch fervid_winograd_input_rows needs for `rows` tile rows of `tw` tiles.
+long fervid_winograd_input_scratch(int m, int tw, int rows);
+
+/// V = Bᵀ d B for one input channel over tile rows [first_row, first_row + rows) (row R: image
+/// R / th, tile row R % th): `plane0` is the channel's plane in image 0 (h×w), image i's at
+/// plane0 + i·image_stride; padding pad_top/pad_left; tile q = r·tw + t's element e goes to
+/// v[e·stride + q]. `scratch` holds fervid_winograd_input_scratch(m, tw, rows) floats.
+void fervid_winograd_input_rows(int isa, int m, const float *plane0, long image_stride, int h, int w, int pad_top,
+                                int pad_left, int th, int tw, int first_row, int rows, float *v, long stride,
+                                float *scratch);
 
 #endif
