@@ -31,10 +31,30 @@ public enum Engine {
     private static let state = State()
 
     /// Threads used by the engine: its own loops (im2col, transforms, epilogues, pools) and GEMM.
+    /// Inside ``withThreads(_:_:)`` on the calling thread, that call's count.
     public static var threads: Int {
+        if let p = pthread_getspecific(threadOverrideKey) { return Int(bitPattern: p) }
         state.lock.lock()
         defer { state.lock.unlock() }
         return state.threads
+    }
+
+    /// Per-thread override of ``threads`` (the count as a pointer's bit pattern; nil: none).
+    private static let threadOverrideKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let rc = pthread_key_create(&key, nil)
+        precondition(rc == 0, "pthread_key_create failed: \(rc)")
+        return key
+    }()
+
+    /// Runs `body` with the engine's loops and GEMMs limited to `n` threads on this thread only
+    /// (``BatchParallel`` runs each replica single-threaded this way). OpenBLAS's own thread
+    /// count is global and stays as set.
+    public static func withThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        let previous = pthread_getspecific(threadOverrideKey)
+        pthread_setspecific(threadOverrideKey, UnsafeRawPointer(bitPattern: Swift.max(1, n)))
+        defer { pthread_setspecific(threadOverrideKey, previous) }
+        return try body()
     }
 
     /// Sets the engine's thread count to `n` (at least 1): its own loops, and GEMM (OpenBLAS's
@@ -63,9 +83,8 @@ public enum Engine {
 
     /// Threads the engine splits one GEMM over (1 when OpenBLAS threads it).
     static var gemmSplitThreads: Int {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        return state.gemmThreading == .split ? state.threads : 1
+        let split = gemmThreading == .split
+        return split ? threads : 1
     }
 
     /// Whether 3×3 convolutions may use Winograd F(4×4, 3×3): 4× fewer multiplications than

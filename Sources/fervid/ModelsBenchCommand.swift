@@ -33,6 +33,9 @@ struct ModelsBench: ParsableCommand {
     @Option(help: "Threads for OpenBLAS and the engine (default: the number of cores).")
     var threads: Int?
 
+    @Option(help: "How threads share a batch: images (one network replica per thread, each running its part of the batch single-threaded; a batch of 1 splits layers) or layers (one network, every layer split across the threads).")
+    var parallelism: Parallelism = .images
+
     @Option(help: "Minimum wall-clock seconds per timed repeat.")
     var seconds: Double = 1.0
 
@@ -64,9 +67,11 @@ struct ModelsBench: ParsableCommand {
     func run() throws {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         Engine.setThreads(threadCount)
-        var result: [String: Any] = ["threads": threadCount, "blas_core": Engine.blasCoreName]
+        var result: [String: Any] = ["threads": threadCount, "blas_core": Engine.blasCoreName,
+                                     "parallelism": parallelism.rawValue, "gemm": Engine.gemmKernel.rawValue]
         // Bad input first (one error line), then the kernel warning before anything is timed.
-        let bench = try model.map(BenchModel.load)
+        let replicas = parallelism == .images ? threadCount : 1
+        let bench = try model.map { try BenchModel.load($0, replicas: replicas) }
         if let warning = Engine.blasCoreWarning { printError("warning: \(warning)") }
 
         if let bench {
@@ -119,7 +124,7 @@ struct ModelsBench: ParsableCommand {
     private func printText(_ r: [String: Any]) {
         if let name = r["model"] {
             let rates = (r["repeats"] as? [Double] ?? []).map { String(format: "%.2f", $0) }.joined(separator: " ")
-            print("model \(name), batch \(batch), threads \(r["threads"]!), OpenBLAS core \(r["blas_core"]!)")
+            print("model \(name), batch \(batch), threads \(r["threads"]!) (parallelism: \(r["parallelism"]!)), GEMM \(r["gemm"]!), OpenBLAS core \(r["blas_core"]!)")
             print(String(format: "images/s: %.2f (median of %d repeats: %@)", r["images_per_second"] as? Double ?? 0,
                          repeats, rates))
         }
@@ -150,6 +155,11 @@ private func median(_ values: [Double]) -> Double {
 
 private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 
+/// How a benchmark's threads share a batch.
+enum Parallelism: String, ExpressibleByArgument, CaseIterable {
+    case images, layers
+}
+
 /// A loaded classifier reduced to what timing needs: its per-image input shape and a forward
 /// pass to logits.
 struct BenchModel {
@@ -157,6 +167,16 @@ struct BenchModel {
     /// (C, H, W) of one image.
     let inputShape: [Int]
     let forward: (Tensor) -> Tensor
+
+    /// The model behind `spec`; with `replicas` > 1, that many independent copies behind a
+    /// ``BatchParallel`` (each thread runs its part of the batch).
+    static func load(_ spec: String, replicas: Int) throws -> BenchModel {
+        let first = try load(spec)
+        guard replicas > 1 else { return first }
+        let others = try (1..<replicas).map { _ in try load(spec).forward }
+        let parallel = BatchParallel([first.forward] + others)
+        return BenchModel(name: first.name, inputShape: first.inputShape, forward: { parallel($0) })
+    }
 
     static func load(_ spec: String) throws -> BenchModel {
         if let metadata = DBANetMetadata.builtIn(spec) {

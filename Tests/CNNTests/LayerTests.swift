@@ -259,3 +259,39 @@ func avgPoolMatchesNaive(_ t: PoolCase) {
     #expect([scratch.columns.pointer, scratch.product.pointer, scratch.transform.pointer] == buffers)
     #expect(second.map { $0.toArray() } == values)
 }
+
+/// A batch split across replicas gives what one network gives for the whole batch, for uneven
+/// splits and batches smaller than the replica count; each replica runs single-threaded.
+@Test func batchParallelMatchesOneNetwork() throws {
+    final class Net: @unchecked Sendable {
+        let conv = Conv2d("c", in: 3, out: 8, kernel: 3, padding: .symmetric(1), activation: .relu)
+        let pool = GlobalAvgPool()
+        var threadsSeen: [Int] = []
+        init() throws {
+            try conv.load(loader(["c.weight": ([8, 3, 3, 3], randomValues(8 * 27, seed: 701)),
+                                  "c.bias": ([8], randomValues(8, seed: 702))]))
+        }
+        func callAsFunction(_ x: Tensor) -> Tensor {
+            threadsSeen.append(Engine.threads)
+            return pool(conv(x))
+        }
+    }
+    let reference = try Net()
+    let a = try Net(), b = try Net(), c = try Net()
+    let parallel = BatchParallel([{ a($0) }, { b($0) }, { c($0) }])
+    #expect(parallel.count == 3)
+    Engine.withThreads(3) {
+        for n in [1, 2, 5, 7] {
+            let x = randomTensor([n, 3, 9, 10], seed: UInt64(710 + n))
+            let expected = reference(x).toArray()
+            let y = parallel(x)
+            #expect(y.shape == [n, 8])
+            #expect(zip(y.toArray(), expected).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) }, "batch \(n)")
+        }
+    }
+    // Batch 1 ran on the first replica with every thread; split batches ran single-threaded.
+    #expect(a.threadsSeen.first == 3)
+    #expect(a.threadsSeen.dropFirst().allSatisfy { $0 == 1 })
+    #expect(b.threadsSeen.count == 3 && b.threadsSeen.allSatisfy { $0 == 1 })
+    #expect(c.threadsSeen.count == 2)
+}
