@@ -20,15 +20,36 @@ public enum Engine {
         var threads = Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
         var winogradF4 = true
         var gemmThreading = GemmThreading.openBLAS
+        var kernel = GemmKernel.preferred
 
         init() { apply() }
 
         /// OpenBLAS's thread count for the current settings (call with the lock held or in init).
+        /// One thread unless OpenBLAS runs the convolutions and threads them itself: its idle
+        /// workers spin in sched_yield, which cost ~30% of the CPU time of an end-to-end run
+        /// when they were kept for the few small `Linear` products.
         func apply() {
-            openblas_set_num_threads(Int32(gemmThreading == .openBLAS ? threads : 1))
+            openblas_set_num_threads(Int32(kernel == .openBLAS && gemmThreading == .openBLAS ? threads : 1))
         }
     }
     private static let state = State()
+
+    /// The GEMM convolutions and `Linear` use (default ``GemmKernel/preferred``). Setting an
+    /// unsupported kernel is a programming error.
+    public static var gemmKernel: GemmKernel {
+        get {
+            state.lock.lock()
+            defer { state.lock.unlock() }
+            return state.kernel
+        }
+        set {
+            precondition(newValue.isSupported, "gemm kernel \(newValue.rawValue) is not supported on this CPU")
+            state.lock.lock()
+            state.kernel = newValue
+            state.apply()
+            state.lock.unlock()
+        }
+    }
 
     /// Threads used by the engine: its own loops (im2col, transforms, epilogues, pools) and GEMM.
     /// Inside ``withThreads(_:_:)`` on the calling thread, that call's count.

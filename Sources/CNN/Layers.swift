@@ -54,8 +54,13 @@ public final class Linear: Loadable {
     public let inFeatures: Int, outFeatures: Int
     public let hasBias: Bool
     public let activation: Activation
-    public internal(set) var weight: [Float], bias: [Float]
+    public internal(set) var weight: [Float] { didSet { packed = nil } }
+    public internal(set) var bias: [Float]
     private var output = OutputBuffer()
+    /// The weights packed for the engine's GEMM kernel (made on first use).
+    private var packed: PackedMatrix?
+    /// The GEMM this layer uses; nil (default) follows `Engine.gemmKernel` (tests pin each kernel).
+    var gemmKernel: Engine.GemmKernel?
 
     public init(_ name: String, in inFeatures: Int, out outFeatures: Int, bias: Bool = true,
                 activation: Activation = .none) {
@@ -80,6 +85,26 @@ public final class Linear: Loadable {
         let y = output.tensor(n, outFeatures)
         if n == 0 { return y }
         let act = activation, yd = y.data, out = outFeatures
+        let kernel = gemmKernel ?? Engine.gemmKernel
+        if kernel != .openBLAS {
+            // Yᵀ (out × N) = W · xᵀ with W packed; B's column j is sample j (one-column "images").
+            if packed?.kernel != kernel {
+                packed = weight.withUnsafeBufferPointer {
+                    PackedMatrix(kernel: kernel, m: outFeatures, k: inFeatures, a: $0.baseAddress!, lda: inFeatures)
+                }
+            }
+            let c = ConvScratch.current.product.reserve(out * n)
+            bias.withUnsafeBufferPointer { bp in
+                packedGemm(packed!, n: n, b: GemmOperandB(images: UnsafePointer(x.data), ldb: 1, imageColumns: 1,
+                                                          imageStride: inFeatures),
+                           c: c, ldc: n, bias: bp.baseAddress!, relu: act == .relu)
+            }
+            for i in 0..<n {
+                let row = yd + i * out
+                for j in 0..<out { row[j] = act == .sigmoid ? act.apply(c[j * n + i]) : c[j * n + i] }
+            }
+            return y
+        }
         weight.withUnsafeBufferPointer { wp in
             gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: x.data, lda: inFeatures,
                  b: wp.baseAddress!, ldb: inFeatures, c: y.data, ldc: outFeatures)

@@ -46,28 +46,6 @@ extension Engine {
             return .openBLAS
         }
     }
-
-    private final class KernelState: @unchecked Sendable {
-        let lock = NSLock()
-        var kernel = GemmKernel.preferred
-    }
-    private static let kernelState = KernelState()
-
-    /// The GEMM convolutions use (default ``GemmKernel/preferred``). Setting an unsupported
-    /// kernel is a programming error.
-    public static var gemmKernel: GemmKernel {
-        get {
-            kernelState.lock.lock()
-            defer { kernelState.lock.unlock() }
-            return kernelState.kernel
-        }
-        set {
-            precondition(newValue.isSupported, "gemm kernel \(newValue.rawValue) is not supported on this CPU")
-            kernelState.lock.lock()
-            kernelState.kernel = newValue
-            kernelState.lock.unlock()
-        }
-    }
 }
 
 /// An m×k row-major matrix (a layer's weights) in the packed panel layout of one micro-kernel.

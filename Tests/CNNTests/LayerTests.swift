@@ -82,14 +82,17 @@ func avgPoolMatchesNaive(_ t: PoolCase) {
 }
 
 @Test func linearMatchesNaive() throws {
-    for (n, k, o, act) in [(1, 7, 5, Activation.none), (3, 33, 17, .relu), (4, 9, 1, .sigmoid)] {
+    for (n, k, o, act) in [(1, 7, 5, Activation.none), (3, 33, 17, .relu), (4, 9, 1, .sigmoid), (37, 300, 45, .relu)] {
+      for kernel in convKernels {
         let layer = Linear("fc", in: k, out: o, activation: act)
+        layer.gemmKernel = kernel
         let weight = randomValues(o * k, seed: 51), bias = randomValues(o, seed: 52)
         try layer.load(loader(["fc.weight": ([o, k], weight), "fc.bias": ([o], bias)]))
         let x = randomTensor([n, k], seed: 53)
         let naive = naiveLinear(x, weight: weight, bias: bias, outFeatures: o)
         let expected = Tensor(shape: naive.shape, values: naive.toArray().map(act.apply))
-        #expect(maxError(layer(x), expected) < 1e-5)
+        #expect(maxError(layer(x), expected) < 1e-5, "\(n)x\(k) -> \(o) \(act) \(kernel)")
+      }
     }
     // A (N, C, H, W) input is read as (N, C·H·W).
     let layer = Linear("fc", in: 12, out: 2, bias: false)
