@@ -145,14 +145,22 @@ static void pack_b_base(int isa, int p0, int kc, int j0, int nc, const fervid_ge
 }
 
 // MARK: micro-kernels
-// kernel(kc, a, b, c, ldc, mrows, ncols, flags, bias): C[0..<mrows, 0..<ncols] (row stride ldc)
-// gets the product of A panel `a` (kc × MR) and B panel `b` (kc × width), with the epilogue.
-// `flags` here: ACCUMULATE, RELU, and BIAS (bias != NULL applies).
+// kernel(kc, a, b, c, ldc, mrows, ncols, flags, e): C[0..<mrows, 0..<ncols] (row stride ldc)
+// gets the product of A panel `a` (kc × MR) and B panel `b` (kc × width), plus C when flags has
+// ACCUMULATE, plus e's bias and residual when e is not NULL, then ReLU when flags has RELU.
 
-typedef void (*gemm_kernel)(long, const float *, const float *, float *, long, int, int, int, const float *);
+/// What the last depth block adds before the ReLU: a per-row bias and a residual tile (row
+/// stride ldr), each optional; `bias` and `res` point at the tile's first row / element.
+typedef struct {
+    const float *bias;
+    const float *res;
+    long ldr;
+} epilogue;
+
+typedef void (*gemm_kernel)(long, const float *, const float *, float *, long, int, int, int, const epilogue *);
 
 static void kernel_generic(long kc, const float *a, const float *b, float *c, long ldc, int mrows, int ncols,
-                           int flags, const float *bias) {
+                           int flags, const epilogue *e) {
     float acc[4][8] = {{0}};
     for (long p = 0; p < kc; p++) {
         for (int r = 0; r < 4; r++) {
@@ -164,7 +172,8 @@ static void kernel_generic(long kc, const float *a, const float *b, float *c, lo
         for (int j = 0; j < ncols; j++) {
             float v = acc[r][j];
             if (flags & FERVID_GEMM_ACCUMULATE) v += row[j];
-            if (bias) v += bias[r];
+            if (e && e->bias) v += e->bias[r];
+            if (e && e->res) v += e->res[r * e->ldr + j];
             if ((flags & FERVID_GEMM_RELU) && !(v > 0)) v = 0;
             row[j] = v;
         }
@@ -176,7 +185,7 @@ static void kernel_generic(long kc, const float *a, const float *b, float *c, lo
 /// AVX-512: 12 rows × nv·16 columns (nv 1 or 2), 12·nv accumulators.
 __attribute__((target("avx512f"), always_inline))
 static inline void kernel512(const int nv, long kc, const float *a, const float *b, float *c, long ldc, int mrows,
-                             int ncols, int flags, const float *bias) {
+                             int ncols, int flags, const epilogue *e) {
     __m512 x0[12], x1[12];
 #pragma clang loop unroll(full)
     for (int r = 0; r < 12; r++) { x0[r] = _mm512_setzero_ps(); x1[r] = _mm512_setzero_ps(); }
@@ -209,10 +218,15 @@ static inline void kernel512(const int nv, long kc, const float *a, const float 
                 v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
                 if (nv == 2) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
             }
-            if (bias) {
-                const __m512 bv = _mm512_set1_ps(bias[r]);
+            if (e && e->bias) {
+                const __m512 bv = _mm512_set1_ps(e->bias[r]);
                 v0 = _mm512_add_ps(v0, bv);
                 if (nv == 2) v1 = _mm512_add_ps(v1, bv);
+            }
+            if (e && e->res) {
+                const float *rr = e->res + r * e->ldr;
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, rr));
+                if (nv == 2) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, rr + 16));
             }
             if (flags & FERVID_GEMM_RELU) {
                 v0 = _mm512_max_ps(v0, zero);
@@ -226,14 +240,14 @@ static inline void kernel512(const int nv, long kc, const float *a, const float 
 
 __attribute__((target("avx512f")))
 static void kernel512_1(long kc, const float *a, const float *b, float *c, long ldc, int mrows, int ncols, int flags,
-                        const float *bias) {
-    kernel512(1, kc, a, b, c, ldc, mrows, ncols, flags, bias);
+                        const epilogue *e) {
+    kernel512(1, kc, a, b, c, ldc, mrows, ncols, flags, e);
 }
 
 __attribute__((target("avx512f")))
 static void kernel512_2(long kc, const float *a, const float *b, float *c, long ldc, int mrows, int ncols, int flags,
-                        const float *bias) {
-    kernel512(2, kc, a, b, c, ldc, mrows, ncols, flags, bias);
+                        const epilogue *e) {
+    kernel512(2, kc, a, b, c, ldc, mrows, ncols, flags, e);
 }
 
 /// Lanes [0, n) set (n clamped to 0…8).
@@ -245,7 +259,7 @@ static inline __m256i lane_mask(int n) {
 /// AVX2 + FMA: 6 rows × nv·8 columns (nv 1 or 2), 6·nv accumulators.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void kernel256(const int nv, long kc, const float *a, const float *b, float *c, long ldc, int mrows,
-                             int ncols, int flags, const float *bias) {
+                             int ncols, int flags, const epilogue *e) {
     __m256 x0[6], x1[6];
 #pragma clang loop unroll(full)
     for (int r = 0; r < 6; r++) { x0[r] = _mm256_setzero_ps(); x1[r] = _mm256_setzero_ps(); }
@@ -272,10 +286,15 @@ static inline void kernel256(const int nv, long kc, const float *a, const float 
                 v0 = _mm256_add_ps(v0, _mm256_maskload_ps(row, m0));
                 if (nv == 2) v1 = _mm256_add_ps(v1, _mm256_maskload_ps(row + 8, m1));
             }
-            if (bias) {
-                const __m256 bv = _mm256_set1_ps(bias[r]);
+            if (e && e->bias) {
+                const __m256 bv = _mm256_set1_ps(e->bias[r]);
                 v0 = _mm256_add_ps(v0, bv);
                 if (nv == 2) v1 = _mm256_add_ps(v1, bv);
+            }
+            if (e && e->res) {
+                const float *rr = e->res + r * e->ldr;
+                v0 = _mm256_add_ps(v0, _mm256_maskload_ps(rr, m0));
+                if (nv == 2) v1 = _mm256_add_ps(v1, _mm256_maskload_ps(rr + 8, m1));
             }
             if (flags & FERVID_GEMM_RELU) {
                 v0 = _mm256_max_ps(v0, zero);
@@ -289,14 +308,14 @@ static inline void kernel256(const int nv, long kc, const float *a, const float 
 
 __attribute__((target("avx2,fma")))
 static void kernel256_1(long kc, const float *a, const float *b, float *c, long ldc, int mrows, int ncols, int flags,
-                        const float *bias) {
-    kernel256(1, kc, a, b, c, ldc, mrows, ncols, flags, bias);
+                        const epilogue *e) {
+    kernel256(1, kc, a, b, c, ldc, mrows, ncols, flags, e);
 }
 
 __attribute__((target("avx2,fma")))
 static void kernel256_2(long kc, const float *a, const float *b, float *c, long ldc, int mrows, int ncols, int flags,
-                        const float *bias) {
-    kernel256(2, kc, a, b, c, ldc, mrows, ncols, flags, bias);
+                        const epilogue *e) {
+    kernel256(2, kc, a, b, c, ldc, mrows, ncols, flags, e);
 }
 
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
@@ -315,12 +334,13 @@ void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int 
                          const float *b, long ldb, float *c, long ldc, const float *bias, int flags,
                          float *workspace) {
     const fervid_gemm_b plain = {b, ldb, n, 0, 0, NULL, NULL, 0};
-    fervid_gemm_compute_b(isa, m, n, k, packed, row_begin, row_end, &plain, c, ldc, bias, flags, workspace);
+    fervid_gemm_compute_b(isa, m, n, k, packed, row_begin, row_end, &plain, c, ldc, bias, NULL, 0, flags,
+                          workspace);
 }
 
 void fervid_gemm_compute_b(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
-                           const fervid_gemm_b *b, float *c, long ldc, const float *bias, int flags,
-                           float *workspace) {
+                           const fervid_gemm_b *b, float *c, long ldc, const float *bias,
+                           const float *residual, long ldr, int flags, float *workspace) {
     gemm_kernel narrow = kernel_generic, wide = kernel_generic;
     pack_b_fn pack = pack_b_base;
 #if defined(__x86_64__)
@@ -341,11 +361,14 @@ void fervid_gemm_compute_b(int isa, int m, int n, int k, const float *packed, in
             for (int i0 = row_begin; i0 < row_end; i0 += mr) {
                 const float *ap = packed + (long)p0 * mp + (long)i0 * kc;
                 const int mrows = row_end - i0 < mr ? row_end - i0 : mr;
-                const float *bi = last && bias ? bias + i0 : NULL;
+                const int epi = last && (bias || residual);
                 for (int jj = 0; jj < nc; jj += nr) {
                     const int cols = nc - jj < nr ? nc - jj : nr;
                     const gemm_kernel kern = panel_width(isa, cols) < nr ? narrow : wide;
-                    kern(kc, ap, workspace + (long)jj * kc, c + (long)i0 * ldc + j0 + jj, ldc, mrows, cols, fl, bi);
+                    const epilogue e = {bias ? bias + i0 : NULL,
+                                        residual ? residual + (long)i0 * ldr + j0 + jj : NULL, ldr};
+                    kern(kc, ap, workspace + (long)jj * kc, c + (long)i0 * ldc + j0 + jj, ldc, mrows, cols, fl,
+                         epi ? &e : NULL);
                 }
             }
         }

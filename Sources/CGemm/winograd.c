@@ -5,98 +5,6 @@
 
 #define ALWAYS_INLINE __attribute__((always_inline)) static inline
 
-ALWAYS_INLINE void output4_body(const float *restrict m, long stride, int tw, float bias, float *restrict y,
-                                long ldy, int rows, int ow, int relu, float *restrict a) {
-    float *line = a + 24 * tw;
-    // Aᵀ M: 4 rows × 6 columns, each over tw tiles.
-    for (int j = 0; j < 6; j++) {
-        const float *m0 = m + j * stride, *m1 = m + (6 + j) * stride, *m2 = m + (12 + j) * stride,
-                    *m3 = m + (18 + j) * stride, *m4 = m + (24 + j) * stride, *m5 = m + (30 + j) * stride;
-        float *a0 = a + j * tw, *a1 = a + (6 + j) * tw, *a2 = a + (12 + j) * tw, *a3 = a + (18 + j) * tw;
-        for (int t = 0; t < tw; t++) {
-            const float p = m1[t] + m2[t], q = m1[t] - m2[t], u = m3[t] + m4[t], w = m3[t] - m4[t];
-            a0[t] = m0[t] + p + u;
-            a1[t] = q + 2 * w;
-            a2[t] = p + 4 * u;
-            a3[t] = q + 8 * w + m5[t];
-        }
-    }
-    for (int i = 0; i < rows; i++) {
-        const float *c0 = a + (6 * i) * tw, *c1 = c0 + tw, *c2 = c0 + 2 * tw, *c3 = c0 + 3 * tw, *c4 = c0 + 4 * tw,
-                    *c5 = c0 + 5 * tw;
-        for (int t = 0; t < tw; t++) {
-            const float p = c1[t] + c2[t], q = c1[t] - c2[t], u = c3[t] + c4[t], w = c3[t] - c4[t];
-            float *l = line + 4 * t;
-            l[0] = c0[t] + p + u + bias;
-            l[1] = q + 2 * w + bias;
-            l[2] = p + 4 * u + bias;
-            l[3] = q + 8 * w + c5[t] + bias;
-        }
-        float *out = y + i * ldy;
-        if (relu) {
-            for (int o = 0; o < ow; o++) out[o] = line[o] > 0 ? line[o] : 0;
-        } else {
-            for (int o = 0; o < ow; o++) out[o] = line[o];
-        }
-    }
-}
-
-ALWAYS_INLINE void output2_body(const float *restrict m, long stride, int tw, float bias, float *restrict y,
-                                long ldy, int rows, int ow, int relu, float *restrict a) {
-    float *line = a + 8 * tw;
-    for (int j = 0; j < 4; j++) {
-        const float *m0 = m + j * stride, *m1 = m + (4 + j) * stride, *m2 = m + (8 + j) * stride,
-                    *m3 = m + (12 + j) * stride;
-        float *a0 = a + j * tw, *a1 = a + (4 + j) * tw;
-        for (int t = 0; t < tw; t++) {
-            a0[t] = m0[t] + m1[t] + m2[t];
-            a1[t] = m1[t] - m2[t] - m3[t];
-        }
-    }
-    for (int i = 0; i < rows; i++) {
-        const float *c0 = a + (4 * i) * tw, *c1 = c0 + tw, *c2 = c0 + 2 * tw, *c3 = c0 + 3 * tw;
-        for (int t = 0; t < tw; t++) {
-            float *q = line + 2 * t;
-            q[0] = c0[t] + c1[t] + c2[t] + bias;
-            q[1] = c1[t] - c2[t] - c3[t] + bias;
-        }
-        float *out = y + i * ldy;
-        if (relu) {
-            for (int o = 0; o < ow; o++) out[o] = line[o] > 0 ? line[o] : 0;
-        } else {
-            for (int o = 0; o < ow; o++) out[o] = line[o];
-        }
-    }
-}
-
-// Per-ISA copies and the run-time choice.
-#if defined(__x86_64__)
-#define VARIANTS(name, params, args)                                                                 \
-    __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) static void name##_512 params {     \
-        name##_body args;                                                                           \
-    }                                                                                               \
-    __attribute__((target("avx2,fma"))) static void name##_256 params { name##_body args; }          \
-    static void name##_base params { name##_body args; }
-#define CHOOSE(name) \
-    (isa == FERVID_GEMM_AVX512 ? name##_512 : isa == FERVID_GEMM_AVX2 ? name##_256 : name##_base)
-#else
-#define VARIANTS(name, params, args) static void name##_base params { name##_body args; }
-#define CHOOSE(name) name##_base
-#endif
-
-#define OUTPUT_PARAMS \
-    (const float *m, long stride, int tw, float bias, float *y, long ldy, int rows, int ow, int relu, float *a)
-#define OUTPUT_ARGS (m, stride, tw, bias, y, ldy, rows, ow, relu, a)
-
-VARIANTS(output4, OUTPUT_PARAMS, OUTPUT_ARGS)
-VARIANTS(output2, OUTPUT_PARAMS, OUTPUT_ARGS)
-
-void fervid_winograd_output(int isa, int m, const float *mm, long stride, int tw, float bias, float *y, long ldy, int rows,
-                            int ow, int relu, float *a) {
-    if (m == 4) CHOOSE(output4)(mm, stride, tw, bias, y, ldy, rows, ow, relu, a);
-    else CHOOSE(output2)(mm, stride, tw, bias, y, ldy, rows, ow, relu, a);
-}
-
 // MARK: whole-channel input transform
 
 /// Floats of scratch fervid_winograd_input_rows needs.
@@ -275,4 +183,165 @@ void fervid_winograd_input_rows(int isa, int m, const float *plane0, long image_
     }
 #endif
     input_rows_base(m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v, stride, scratch);
+}
+
+// MARK: whole-channel output transform
+
+/// Floats of scratch fervid_winograd_output_rows needs.
+long fervid_winograd_output_scratch(int m, int tw, int rows) {
+    const long alpha = m + 2, tiles = (long)rows * tw;
+    return (long)m * alpha * tiles + 3 * tiles + 16;
+}
+
+/// Aᵀ M over every tile of the chunk (vectorized along tiles) into a (m·α rows of `tiles`), and
+/// each tile's output offset and how many of its rows and columns lie inside the output.
+ALWAYS_INLINE void output_prepare(int m, const float *restrict mm, long stride, int tw, int rows, int first_row,
+                                  int th, long image_stride, int oh, int ow, float *restrict a, int *restrict off,
+                                  int *restrict rowlim, int *restrict collim) {
+    const int alpha = m + 2, tiles = rows * tw;
+    for (int j = 0; j < alpha; j++) {
+        if (m == 4) {
+            const float *m0 = mm + j * stride, *m1 = mm + (6 + j) * stride, *m2 = mm + (12 + j) * stride,
+                        *m3 = mm + (18 + j) * stride, *m4 = mm + (24 + j) * stride, *m5 = mm + (30 + j) * stride;
+            float *a0 = a + (long)j * tiles, *a1 = a + (long)(6 + j) * tiles, *a2 = a + (long)(12 + j) * tiles,
+                  *a3 = a + (long)(18 + j) * tiles;
+            for (int q = 0; q < tiles; q++) {
+                const float p = m1[q] + m2[q], d = m1[q] - m2[q], u = m3[q] + m4[q], w = m3[q] - m4[q];
+                a0[q] = m0[q] + p + u;
+                a1[q] = d + 2 * w;
+                a2[q] = p + 4 * u;
+                a3[q] = d + 8 * w + m5[q];
+            }
+        } else {
+            const float *m0 = mm + j * stride, *m1 = mm + (4 + j) * stride, *m2 = mm + (8 + j) * stride,
+                        *m3 = mm + (12 + j) * stride;
+            float *a0 = a + (long)j * tiles, *a1 = a + (long)(4 + j) * tiles;
+            for (int q = 0; q < tiles; q++) {
+                a0[q] = m0[q] + m1[q] + m2[q];
+                a1[q] = m1[q] - m2[q] - m3[q];
+            }
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        const int global = first_row + r, img = global / th, oy = m * (global % th);
+        for (int t = 0; t < tw; t++) {
+            const int q = r * tw + t;
+            off[q] = (int)(img * image_stride + (long)oy * ow + m * t);
+            rowlim[q] = oh - oy;
+            collim[q] = ow - m * t;
+        }
+    }
+}
+
+/// Aᵀ over columns for output row i of every tile, bias, ReLU, written tile by tile.
+ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
+                                    float bias, float *y, long image_stride, int oh, int ow, int relu,
+                                    float *scratch) {
+    const int alpha = m + 2, tiles = rows * tw;
+    float *a = scratch;
+    int *off = (int *)(a + (long)m * alpha * tiles), *rowlim = off + tiles, *collim = rowlim + tiles;
+    output_prepare(m, mm, stride, tw, rows, first_row, th, image_stride, oh, ow, a, off, rowlim, collim);
+    for (int i = 0; i < m; i++) {
+        const float *c0 = a + (long)(alpha * i) * tiles;
+        for (int q = 0; q < tiles; q++) {
+            if (i >= rowlim[q]) continue;
+            float v[4];
+            if (m == 4) {
+                const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q],
+                            x4 = c0[4 * tiles + q], x5 = c0[5 * tiles + q];
+                const float p = x1 + x2, d = x1 - x2, u = x3 + x4, w = x3 - x4;
+                v[0] = x0 + p + u;
+                v[1] = d + 2 * w;
+                v[2] = p + 4 * u;
+                v[3] = d + 8 * w + x5;
+            } else {
+                const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q];
+                v[0] = x0 + x1 + x2;
+                v[1] = x1 - x2 - x3;
+            }
+            float *out = y + off[q] + (long)i * ow;
+            const int cols = collim[q] < m ? collim[q] : m;
+            for (int j = 0; j < cols; j++) {
+                const float x = v[j] + bias;
+                out[j] = relu && !(x > 0) ? 0 : x;
+            }
+        }
+    }
+}
+
+static void output_rows_base(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
+                             float bias, float *y, long image_stride, int oh, int ow, int relu, float *scratch) {
+    output_rows_body(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma")))
+static void output_rows_256(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
+                            float bias, float *y, long image_stride, int oh, int ow, int relu, float *scratch) {
+    output_rows_body(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
+}
+
+/// AVX-512: 16 tiles at a time, each output (row i, column j) of the 16 tiles scattered to its
+/// place, masked where a tile overhangs the output.
+__attribute__((target("avx512f")))
+static void output_rows_512(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
+                            float bias, float *y, long image_stride, int oh, int ow, int relu, float *scratch) {
+    const int alpha = m + 2, tiles = rows * tw;
+    float *a = scratch;
+    int *off = (int *)(a + (long)m * alpha * tiles), *rowlim = off + tiles, *collim = rowlim + tiles;
+    output_prepare(m, mm, stride, tw, rows, first_row, th, image_stride, oh, ow, a, off, rowlim, collim);
+    const __m512 bv = _mm512_set1_ps(bias), zero = _mm512_setzero_ps(), two = _mm512_set1_ps(2),
+                 four = _mm512_set1_ps(4), eight = _mm512_set1_ps(8);
+    for (int q0 = 0; q0 < tiles; q0 += 16) {
+        const int left = tiles - q0;
+        const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const __m512i offv = _mm512_maskz_loadu_epi32(k, off + q0);
+        const __m512i rl = _mm512_maskz_loadu_epi32(k, rowlim + q0), cl = _mm512_maskz_loadu_epi32(k, collim + q0);
+        for (int i = 0; i < m; i++) {
+            const __mmask16 ki = k & _mm512_cmpgt_epi32_mask(rl, _mm512_set1_epi32(i));
+            if (!ki) continue;
+            const float *c0 = a + (long)(alpha * i) * tiles + q0;
+            __m512 v[4];
+            if (m == 4) {
+                const __m512 x0 = _mm512_maskz_loadu_ps(k, c0), x1 = _mm512_maskz_loadu_ps(k, c0 + tiles),
+                             x2 = _mm512_maskz_loadu_ps(k, c0 + 2 * tiles), x3 = _mm512_maskz_loadu_ps(k, c0 + 3 * tiles),
+                             x4 = _mm512_maskz_loadu_ps(k, c0 + 4 * tiles), x5 = _mm512_maskz_loadu_ps(k, c0 + 5 * tiles);
+                const __m512 p = _mm512_add_ps(x1, x2), d = _mm512_sub_ps(x1, x2), u = _mm512_add_ps(x3, x4),
+                             w = _mm512_sub_ps(x3, x4);
+                v[0] = _mm512_add_ps(_mm512_add_ps(x0, p), u);
+                v[1] = _mm512_fmadd_ps(two, w, d);
+                v[2] = _mm512_fmadd_ps(four, u, p);
+                v[3] = _mm512_add_ps(_mm512_fmadd_ps(eight, w, d), x5);
+            } else {
+                const __m512 x0 = _mm512_maskz_loadu_ps(k, c0), x1 = _mm512_maskz_loadu_ps(k, c0 + tiles),
+                             x2 = _mm512_maskz_loadu_ps(k, c0 + 2 * tiles), x3 = _mm512_maskz_loadu_ps(k, c0 + 3 * tiles);
+                v[0] = _mm512_add_ps(_mm512_add_ps(x0, x1), x2);
+                v[1] = _mm512_sub_ps(_mm512_sub_ps(x1, x2), x3);
+            }
+            const __m512i rowoff = _mm512_add_epi32(offv, _mm512_set1_epi32(i * ow));
+            for (int j = 0; j < m; j++) {
+                const __mmask16 kj = ki & _mm512_cmpgt_epi32_mask(cl, _mm512_set1_epi32(j));
+                __m512 x = _mm512_add_ps(v[j], bv);
+                if (relu) x = _mm512_max_ps(x, zero);
+                _mm512_mask_i32scatter_ps(y, kj, _mm512_add_epi32(rowoff, _mm512_set1_epi32(j)), x, 4);
+            }
+        }
+    }
+}
+#endif
+
+void fervid_winograd_output_rows(int isa, int m, const float *mm, long stride, int tw, int rows, int first_row,
+                                 int th, float bias, float *y, long image_stride, int oh, int ow, int relu,
+                                 float *scratch) {
+#if defined(__x86_64__)
+    if (isa == FERVID_GEMM_AVX512) {
+        output_rows_512(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
+        return;
+    }
+    if (isa == FERVID_GEMM_AVX2) {
+        output_rows_256(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
+        return;
+    }
+#endif
+    output_rows_base(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
 }

@@ -56,5 +56,19 @@ func biasActivation(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Flo
     }
 }
 
+/// dst[i] = act(src[i] + bias + res[i]) for i < count (`dst` may equal `src`).
+@inline(__always)
+func biasResidualActivation(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ res: UnsafePointer<Float>,
+                            count: Int, bias: Float, _ act: Activation) {
+    switch act {
+    case .none:
+        for i in 0..<count { dst[i] = src[i] + bias + res[i] }
+    case .relu:
+        for i in 0..<count { dst[i] = Swift.max(src[i] + bias + res[i], 0) }
+    case .sigmoid:
+        for i in 0..<count { dst[i] = 1 / (1 + expf(-(src[i] + bias + res[i]))) }
+    }
+}
+
 @inline(__always) func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
 @inline(__always) func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }

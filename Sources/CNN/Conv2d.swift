@@ -144,17 +144,40 @@ public final class Conv2d: Loadable {
 
     /// (N, in, H, W) -> (N, out, OH, OW), in a buffer owned by this layer.
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        forward(x, residual: nil, activation: activation)
+    }
+
+    /// act(conv(x) + residual), the residual (N, out, OH, OW) added in the GEMM's epilogue where
+    /// it can be (ResNet's relu(conv3(…) + identity) with no separate pass); the layer's own
+    /// activation must be `.none`.
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor, activation act: Activation) -> Tensor {
+        precondition(activation == .none, "\(name): a residual call needs a layer without its own activation")
+        return forward(x, residual: residual, activation: act)
+    }
+
+    private func forward(_ x: Tensor, residual: Tensor?, activation act: Activation) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == inChannels,
                      "\(name): expects (N, \(inChannels), H, W), got \(x.shape)")
         let g = geometry(n: x.shape[0], h: x.shape[2], w: x.shape[3])
         precondition(g.oh > 0 && g.ow > 0, "\(name): input \(x.shape) too small for the kernel")
         let y = output.tensor(g.n, outChannels, g.oh, g.ow)
+        if let residual {
+            precondition(residual.shape == y.shape, "\(name): residual \(residual.shape), output \(y.shape)")
+        }
         if groups == inChannels && groups == outChannels {
             depthwise(x, y, g)
         } else if let m = winogradTileSize(g) {
             winogradConvolution(x, y, g, tile: m)
         } else {
-            gemmConvolution(x, y, g)
+            gemmConvolution(x, y, g, residual: residual, activation: act)
+            return y
+        }
+        if let residual {
+            // Paths without a residual epilogue: one pass over the output.
+            let yd = y.data, rd = residual.data
+            parallelFor(y.count, work: y.count) { range in
+                for i in range { yd[i] = act.apply(yd[i] + rd[i]) }
+            }
         }
         return y
     }
@@ -172,7 +195,8 @@ public final class Conv2d: Loadable {
     /// Per layer so tests can force tiling.
     var tileBudget = 1 << 22
 
-    private func gemmConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) {
+    private func gemmConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, residual: Tensor?,
+                                 activation act: Activation) {
         let p = g.oh * g.ow
         let cg = inChannels / groups, og = outChannels / groups
         let k = cg * kernelH * kernelW
@@ -185,7 +209,8 @@ public final class Conv2d: Loadable {
             bias.withUnsafeBufferPointer { bp in
                 let tile = GemmTile(conv: self, x: x, y: y, g: g, p: p, cg: cg, og: og, k: k,
                                     pointwise: pointwise, weight: wp.baseAddress!,
-                                    bias: bp.baseAddress!, packed: currentPackedWeight(), scratch: scratch)
+                                    bias: bp.baseAddress!, packed: currentPackedWeight(),
+                                    residual: residual.map { UnsafePointer($0.data) }, act: act, scratch: scratch)
                 if p < Conv2d.batchImagesBelow && p <= perTile {
                     let imagesPerTile = Swift.max(1, perTile / p)
                     var n0 = 0
@@ -218,6 +243,9 @@ public final class Conv2d: Loadable {
         let weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
         /// The weights packed for the engine's GEMM (per group), nil for OpenBLAS.
         let packed: [PackedMatrix]?
+        /// Added before the activation (same layout as the output), when given.
+        let residual: UnsafePointer<Float>?
+        let act: Activation
         let scratch: ConvScratch
 
         func run(image n0: Int, offset p0: Int, columns cols: Int) {
@@ -261,13 +289,15 @@ public final class Conv2d: Loadable {
                 c = scratch.product.reserve(outC * cols)
                 ldc = cols
             }
-            // The packed GEMM applies bias and ReLU itself when C is the output.
-            let act = conv.activation, bias = self.bias, ydata = y.data
+            // The packed GEMM applies bias, residual and ReLU itself when C is the output.
+            let act = self.act, bias = self.bias, ydata = y.data, residual = self.residual
             let fused = singleImage && packed != nil && (act == .none || act == .relu)
             for gi in 0..<groups {
                 if let packed {
-                    packedGemm(packed[gi], n: cols, b: b + gi * k * ldb, ldb: ldb, c: c + gi * og * ldc, ldc: ldc,
-                               bias: fused ? bias + gi * og : nil, relu: fused && act == .relu)
+                    let res = fused ? residual.map { $0 + n0 * outC * p + p0 + gi * og * p } : nil
+                    packedGemm(packed[gi], n: cols, b: GemmOperandB(b + gi * k * ldb, ldb: ldb, columns: cols),
+                               c: c + gi * og * ldc, ldc: ldc, bias: fused ? bias + gi * og : nil,
+                               residual: res, ldr: p, relu: fused && act == .relu)
                 } else {
                     gemm(m: og, n: cols, k: k, a: weight + gi * og * k, lda: k,
                          b: b + gi * k * ldb, ldb: ldb, c: c + gi * og * ldc, ldc: ldc)
@@ -279,7 +309,12 @@ public final class Conv2d: Loadable {
                 parallelFor(outC, work: outC * cols) { range in
                     for co in range {
                         let row = c + co * ldc
-                        biasActivation(row, row, count: cols, bias: bias[co], act)
+                        if let residual {
+                            biasResidualActivation(row, row, residual + (n0 * outC + co) * p + p0, count: cols,
+                                                   bias: bias[co], act)
+                        } else {
+                            biasActivation(row, row, count: cols, bias: bias[co], act)
+                        }
                     }
                 }
             } else {
@@ -287,8 +322,13 @@ public final class Conv2d: Loadable {
                 parallelFor(outC, work: outC * cols) { range in
                     for co in range {
                         for j in 0..<images {
-                            biasActivation(ydata + ((n0 + j) * outC + co) * p, c + co * ldc + j * p,
-                                           count: p, bias: bias[co], act)
+                            let dst = ydata + ((n0 + j) * outC + co) * p
+                            if let residual {
+                                biasResidualActivation(dst, c + co * ldc + j * p, residual + ((n0 + j) * outC + co) * p,
+                                                       count: p, bias: bias[co], act)
+                            } else {
+                                biasActivation(dst, c + co * ldc + j * p, count: p, bias: bias[co], act)
+                            }
                         }
                     }
                 }

@@ -119,15 +119,18 @@ struct GemmOperandB {
 /// B) or, when B is narrow, by row panels of A.
 func packedGemm(_ a: PackedMatrix, n: Int, b: UnsafePointer<Float>, ldb: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                residual: UnsafePointer<Float>? = nil, ldr: Int = 0,
                 relu: Bool = false, accumulate: Bool = false, threads: Int = Engine.threads) {
     precondition(ldb >= n, "packedGemm: ldb \(ldb) < n \(n)")
-    packedGemm(a, n: n, b: GemmOperandB(b, ldb: ldb, columns: n), c: c, ldc: ldc, bias: bias, relu: relu,
-               accumulate: accumulate, threads: threads)
+    packedGemm(a, n: n, b: GemmOperandB(b, ldb: ldb, columns: n), c: c, ldc: ldc, bias: bias, residual: residual,
+               ldr: ldr, relu: relu, accumulate: accumulate, threads: threads)
 }
 
 /// `packedGemm` with B described by `b` (columns across images, a per-row transform).
+/// `residual` (row stride `ldr`, indexed like C) is added with the bias, before the ReLU.
 func packedGemm(_ a: PackedMatrix, n: Int, b: GemmOperandB,
                 c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                residual: UnsafePointer<Float>? = nil, ldr: Int = 0,
                 relu: Bool = false, accumulate: Bool = false, threads: Int = Engine.threads) {
     precondition(n > 0 && ldc >= n && b.imageColumns > 0, "packedGemm: bad shape n \(n), ldc \(ldc)")
     let isa = a.kernel.isa!
@@ -143,7 +146,8 @@ func packedGemm(_ a: PackedMatrix, n: Int, b: GemmOperandB,
     if serial || (colUnits < 2 * threads && panels < 2 * threads) {
         let ws = ConvScratch.current.gemmPack.reserve(wsCount)
         var d = b.descriptor(firstColumn: 0)
-        fervid_gemm_compute_b(isa, Int32(m), Int32(n), Int32(k), a.data, 0, Int32(m), &d, c, ldc, bias, flags, ws)
+        fervid_gemm_compute_b(isa, Int32(m), Int32(n), Int32(k), a.data, 0, Int32(m), &d, c, ldc, bias, residual, ldr,
+                              flags, ws)
     } else if n >= m || colUnits >= 4 * threads || panels < 2 * threads {
         // Columns: each thread packs and multiplies its own slice of B.
         parallelFor(colUnits, threads: threads) { units in
@@ -151,7 +155,7 @@ func packedGemm(_ a: PackedMatrix, n: Int, b: GemmOperandB,
             let ws = ConvScratch.current.gemmPack.reserve(wsCount)
             var d = b.descriptor(firstColumn: j0)
             fervid_gemm_compute_b(isa, Int32(m), Int32(j1 - j0), Int32(k), a.data, 0, Int32(m), &d,
-                                  c + j0, ldc, bias, flags, ws)
+                                  c + j0, ldc, bias, residual.map { $0 + j0 }, ldr, flags, ws)
         }
     } else {
         // Row panels: B is narrow, A (the weights) is the bulk of the traffic.
@@ -159,7 +163,8 @@ func packedGemm(_ a: PackedMatrix, n: Int, b: GemmOperandB,
             let ws = ConvScratch.current.gemmPack.reserve(wsCount)
             var d = b.descriptor(firstColumn: 0)
             fervid_gemm_compute_b(isa, Int32(m), Int32(n), Int32(k), a.data, Int32(range.lowerBound * mr),
-                                  Int32(Swift.min(range.upperBound * mr, m)), &d, c, ldc, bias, flags, ws)
+                                  Int32(Swift.min(range.upperBound * mr, m)), &d, c, ldc, bias, residual, ldr,
+                                  flags, ws)
         }
     }
 }

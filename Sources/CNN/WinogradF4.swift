@@ -38,21 +38,23 @@ func winogradOutputTransform(isa: Int32, tile m: Int, _ mm: UnsafePointer<Float>
     let alpha = m + 2
     let tiles = rows * tw
     let stride = channels * tiles
-    let perChunk = (alpha * m + m) * tw
+    let plane = g.oh * g.ow
+    precondition(g.n * channels * plane < Int(Int32.max), "Winograd output of \(g.n * channels * plane) floats exceeds 32-bit offsets")
+    let perChunk = fervid_winograd_output_scratch(Int32(m), Int32(tw), Int32(rows))
     let work = channels * tiles * alpha * alpha
     let temp = scratch.transform.reserve(parallelChunkCount(channels, work: work) * perChunk)
     parallelFor(channels, work: work) { chunk, range in
         let a = temp + chunk * perChunk
         for k in range {
-            for r in 0..<rows {
-                let global = firstRow + r
-                let img = global / th, oy = m * (global % th)
-                let valid = Swift.min(m, g.oh - oy)
-                let out = y + ((img * channels + k) * g.oh + oy) * g.ow
-                fervid_winograd_output(isa, Int32(m), mm + k * tiles + r * tw, stride, Int32(tw), bias[k], out, g.ow,
-                                       Int32(valid), Int32(g.ow), act == .relu ? 1 : 0, a)
-                if act == .sigmoid {
-                    for o in 0..<(valid * g.ow) { out[o] = act.apply(out[o]) }
+            fervid_winograd_output_rows(isa, Int32(m), mm + k * tiles, stride, Int32(tw), Int32(rows), Int32(firstRow),
+                                        Int32(th), bias[k], y + k * plane, channels * plane, Int32(g.oh),
+                                        Int32(g.ow), act == .relu ? 1 : 0, a)
+            if act == .sigmoid {
+                for r in 0..<rows {
+                    let global = firstRow + r
+                    let img = global / th, oy = m * (global % th)
+                    let out = y + ((img * channels + k) * g.oh + oy) * g.ow
+                    for o in 0..<(Swift.min(m, g.oh - oy) * g.ow) { out[o] = act.apply(out[o]) }
                 }
             }
         }

@@ -13,7 +13,6 @@ final class Bottleneck {
     let conv1: Conv2d, conv2: Conv2d, conv3: Conv2d
     /// 1×1 projection with BN when the shape changes (first block of each layer).
     let downsample: Conv2d?
-    private let add = Add(activation: .relu)
 
     init(_ name: String, in inChannels: Int, width: Int, stride: Int) {
         let out = width * Bottleneck.expansion
@@ -32,7 +31,7 @@ final class Bottleneck {
 
     func callAsFunction(_ x: Tensor) -> Tensor {
         let identity = downsample?(x) ?? x
-        return add(conv3(conv2(conv1(x))), identity)
+        return conv3(conv2(conv1(x)), adding: identity, activation: .relu)   // relu(bn3(conv3) + identity)
     }
 }
 

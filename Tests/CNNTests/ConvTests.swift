@@ -277,3 +277,37 @@ let convKernels = [Engine.GemmKernel.openBLAS] + packedKernels
         #expect(got == Array(expected[(img * 5 * 20)..<((img + 1) * 5 * 20)]))
     }
 }
+
+/// act(conv(x) + residual) in one call against the naive convolution plus the residual: 1×1
+/// on large planes (residual in the GEMM epilogue) and small batched planes (in the scatter),
+/// strided 1×1, Winograd 3×3 and depthwise (a separate pass), every GEMM kernel.
+@Test func residualConvolutionMatchesNaive() throws {
+    let cases = [
+        ConvCase(n: 2, c: 16, h: 13, w: 12, out: 24, kh: 1, kw: 1, padding: .symmetric(0)),
+        ConvCase(n: 5, c: 16, h: 5, w: 6, out: 20, kh: 1, kw: 1, padding: .symmetric(0)),
+        ConvCase(n: 2, c: 8, h: 9, w: 9, out: 12, kh: 1, kw: 1, stride: 2, padding: .symmetric(0)),
+        ConvCase(n: 2, c: 16, h: 10, w: 11, out: 16),
+        ConvCase(n: 2, c: 8, h: 7, w: 7, out: 8, groups: 8),
+    ]
+    for t in cases {
+        for act in [Activation.relu, .none] {
+            for kernel in convKernels {
+                let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), stride: t.stride,
+                                  padding: t.padding, groups: t.groups)
+                conv.gemmKernel = kernel
+                let wShape = [t.out, t.c / t.groups, t.kh, t.kw]
+                let weight = randomValues(wShape.reduce(1, *), seed: 801), bias = randomValues(t.out, seed: 802)
+                try conv.load(loader(["conv.weight": (wShape, weight), "conv.bias": ([t.out], bias)]))
+                let x = randomTensor([t.n, t.c, t.h, t.w], seed: 803)
+                let plain = naiveConv2d(x, weight: weight, bias: bias, outChannels: t.out, kernel: (t.kh, t.kw),
+                                        stride: t.stride, padding: t.padding, groups: t.groups)
+                let residual = randomTensor(plain.shape, seed: 804)
+                let expected = Tensor(shape: plain.shape,
+                                      values: zip(plain.toArray(), residual.toArray()).map { act.apply($0 + $1) })
+                let tolerance: Float = conv.usesWinograd(conv.geometry(n: t.n, h: t.h, w: t.w)) ? 2e-4 : 1e-5
+                #expect(maxError(conv(x, adding: residual, activation: act), expected) < tolerance,
+                        "\(t) \(act) \(kernel)")
+            }
+        }
+    }
+}

@@ -60,13 +60,16 @@ func packedGemmMatchesNaive(_ kernel: Engine.GemmKernel) {
         let lda = k + 3, ldb = n + 5, ldc = n + 2
         let a = randomValues(m * lda, seed: 611), b = randomValues(k * ldb, seed: 612)
         let c0 = randomValues(m * ldc, seed: 613), bias = randomValues(m, seed: 614)
+        let ldr = n + 4
+        let res = randomValues(m * ldr, seed: 615)
         let packed = a.withUnsafeBufferPointer { PackedMatrix(kernel: kernel, m: m, k: k, a: $0.baseAddress!, lda: lda) }
-        for (accumulate, withBias, relu) in [(false, false, false), (true, true, true), (false, true, false), (true, false, true)] {
+        for (accumulate, withBias, relu, withRes) in [(false, false, false, false), (true, true, true, false),
+                                                      (false, true, false, true), (true, false, true, true)] {
             var expected = naiveGemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda,
                                      b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c0, ldc: ldc)
             for i in 0..<m {
                 for j in 0..<n {
-                    var v = expected[i * ldc + j] + (withBias ? bias[i] : 0)
+                    var v = expected[i * ldc + j] + (withBias ? bias[i] : 0) + (withRes ? res[i * ldr + j] : 0)
                     if relu { v = max(v, 0) }
                     expected[i * ldc + j] = v
                 }
@@ -75,13 +78,15 @@ func packedGemmMatchesNaive(_ kernel: Engine.GemmKernel) {
                 var c = c0
                 c.withUnsafeMutableBufferPointer { cp in
                     bias.withUnsafeBufferPointer { bp in
-                        packedGemm(packed, n: n, b: b, ldb: ldb, c: cp.baseAddress!, ldc: ldc,
-                                   bias: withBias ? bp.baseAddress! : nil, relu: relu, accumulate: accumulate,
-                                   threads: threads)
+                        res.withUnsafeBufferPointer { rp in
+                            packedGemm(packed, n: n, b: b, ldb: ldb, c: cp.baseAddress!, ldc: ldc,
+                                       bias: withBias ? bp.baseAddress! : nil, residual: withRes ? rp.baseAddress! : nil,
+                                       ldr: ldr, relu: relu, accumulate: accumulate, threads: threads)
+                        }
                     }
                 }
                 let worst = zip(c, expected).map { abs($0 - $1) / max(1, abs($1)) }.max()!
-                #expect(worst < 1e-5, "\(kernel) \(m)x\(n)x\(k) acc=\(accumulate) bias=\(withBias) relu=\(relu) threads=\(threads)")
+                #expect(worst < 1e-5, "\(kernel) \(m)x\(n)x\(k) acc=\(accumulate) bias=\(withBias) relu=\(relu) res=\(withRes) threads=\(threads)")
             }
         }
     }

@@ -51,16 +51,6 @@ void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int 
                          const float *b, long ldb, float *c, long ldc, const float *bias, int flags,
                          float *workspace);
 
-
-// MARK: Winograd transforms (F(m×m, 3×3), m = 2 or 4, α = m + 2). `isa` picks the compiled
-// variant (any supported one; fervid_gemm_best_isa() for speed).
-
-/// Y = Aᵀ M A + bias for tw tiles, element e of tile t at mm[e·stride + t]: output rows
-/// 0 ..< rows (≤ m) go to y + i·ldy, columns 0 ..< ow (≤ m·tw), ReLU when `relu`. `a` is
-/// scratch of (α·m + m)·tw floats.
-void fervid_winograd_output(int isa, int m, const float *mm, long stride, int tw, float bias, float *y, long ldy, int rows,
-                            int ow, int relu, float *a);
-
 // MARK: B read through a column map and a per-row transform
 
 /// Where B comes from, for fervid_gemm_compute_b. Column j (0-based within the call) is global
@@ -80,12 +70,16 @@ typedef struct {
     int relu;
 } fervid_gemm_b;
 
-/// fervid_gemm_compute with B described by `b`.
+/// fervid_gemm_compute with B described by `b`, and an optional residual R (row stride ldr,
+/// indexed like C) added with the bias, before the ReLU: C = relu(A·B + bias + R).
 void fervid_gemm_compute_b(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
-                           const fervid_gemm_b *b, float *c, long ldc, const float *bias, int flags,
-                           float *workspace);
+                           const fervid_gemm_b *b, float *c, long ldc, const float *bias,
+                           const float *residual, long ldr, int flags, float *workspace);
 
-// MARK: Winograd input transform of whole channels
+// MARK: Winograd transforms (F(m×m, 3×3), m = 2 or 4, α = m + 2). `isa` picks the compiled
+// variant (any supported one; fervid_gemm_best_isa() for speed). Each call handles one channel
+// over a range of tile rows, which may span images, so the vector loops run along every tile of
+// the range rather than one short tile row.
 
 /// Floats of scratch fervid_winograd_input_rows needs for `rows` tile rows of `tw` tiles.
 long fervid_winograd_input_scratch(int m, int tw, int rows);
@@ -97,5 +91,17 @@ long fervid_winograd_input_scratch(int m, int tw, int rows);
 void fervid_winograd_input_rows(int isa, int m, const float *plane0, long image_stride, int h, int w, int pad_top,
                                 int pad_left, int th, int tw, int first_row, int rows, float *v, long stride,
                                 float *scratch);
+
+/// Floats of scratch fervid_winograd_output_rows needs for `rows` tile rows of `tw` tiles.
+long fervid_winograd_output_scratch(int m, int tw, int rows);
+
+/// Y = Aᵀ M A + bias (then ReLU when `relu`) for one output channel over tile rows
+/// [first_row, first_row + rows): tile q = r·tw + t's element e is mm[e·stride + q]; the
+/// channel's output plane in image 0 is y (oh×ow), image i's at y + i·image_stride (which must
+/// fit in 32 bits); parts of tiles past the output's edge are not written. `scratch` holds
+/// fervid_winograd_output_scratch(m, tw, rows) floats.
+void fervid_winograd_output_rows(int isa, int m, const float *mm, long stride, int tw, int rows, int first_row,
+                                 int th, float bias, float *y, long image_stride, int oh, int ow, int relu,
+                                 float *scratch);
 
 #endif
