@@ -1,4 +1,5 @@
 // The engine's non-convolution layers. Each returns a buffer it owns (valid until its next call).
+import CGemm
 import Foundation
 
 /// Inference-form batch normalization over (N, C, H, W) or (N, C), where no convolution precedes
@@ -250,6 +251,8 @@ struct PoolGeometry {
 public final class MaxPool2d {
     public let kernel: Int, stride: Int, padding: Padding, ceilMode: Bool
     private var output = OutputBuffer()
+    /// The instruction set's variant to run, as the GEMM kernel's name; nil: the engine's (tests).
+    var gemmKernel: Engine.GemmKernel?
 
     /// `stride` defaults to `kernel`, as in PyTorch.
     public init(kernel: Int, stride: Int? = nil, padding: Padding = .symmetric(0), ceilMode: Bool = false) {
@@ -266,21 +269,14 @@ public final class MaxPool2d {
         precondition(g.oh > 0 && g.ow > 0, "MaxPool2d: input \(x.shape) too small")
         let y = output.tensor(n, c, g.oh, g.ow)
         let (k, s, xd, yd) = (kernel, stride, x.data, y.data)
-        parallelFor(n * c, work: y.count * k * k) { range in
-            for plane in range {
-                let src = xd + plane * h * w, dst = yd + plane * g.oh * g.ow
-                for oh in 0..<g.oh {
-                    let h0 = Swift.max(oh * s - g.top, 0), h1 = Swift.min(oh * s - g.top + k, h)
-                    for ow in 0..<g.ow {
-                        let w0 = Swift.max(ow * s - g.left, 0), w1 = Swift.min(ow * s - g.left + k, w)
-                        var m = -Float.infinity
-                        for ih in h0..<Swift.max(h1, h0) {
-                            for iw in w0..<Swift.max(w1, w0) { m = Swift.max(m, src[ih * w + iw]) }
-                        }
-                        dst[oh * g.ow + ow] = m
-                    }
-                }
-            }
+        // Separable passes in C, compiled per instruction set (naiveMaxPool2d is the oracle).
+        let isa = (gemmKernel ?? Engine.gemmKernel).isa ?? fervid_gemm_best_isa()
+        let chunks = parallelChunkCount(n * c, work: y.count * k * k)
+        let scratch = ConvScratch.current.transform.reserve(chunks * h * g.ow)
+        parallelFor(n * c, work: y.count * k * k) { chunk, range in
+            fervid_maxpool(isa, xd + range.lowerBound * h * w, yd + range.lowerBound * g.oh * g.ow, range.count,
+                           Int32(h), Int32(w), Int32(g.oh), Int32(g.ow), Int32(k), Int32(s), Int32(g.top),
+                           Int32(g.left), scratch + chunk * h * g.ow)
         }
         return y
     }

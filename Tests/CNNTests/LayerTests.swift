@@ -18,14 +18,21 @@ let poolCases: [PoolCase] = [
     PoolCase(h: 9, w: 9, kernel: 2, stride: 2),                                   // DenseNet transition, floor
     PoolCase(h: 8, w: 7, kernel: 3, stride: 1, padding: .symmetric(1)),
     PoolCase(n: 1, c: 2, h: 5, w: 6, kernel: 4, stride: 3, padding: .symmetric(2), ceil: true),
+    PoolCase(n: 2, c: 3, h: 37, w: 41, kernel: 2, stride: 2, ceil: true),         // long rows: vector loops
+    PoolCase(n: 2, c: 3, h: 40, w: 53, kernel: 3, stride: 2, padding: .symmetric(1)),
+    PoolCase(n: 1, c: 2, h: 3, w: 2, kernel: 3, stride: 1, padding: .symmetric(1)),  // window wider than the row
 ]
 
 @Test("MaxPool2d matches naiveMaxPool2d", arguments: poolCases)
 func maxPoolMatchesNaive(_ t: PoolCase) {
     let x = randomTensor([t.n, t.c, t.h, t.w], seed: 41)
-    let pool = MaxPool2d(kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
     let expected = naiveMaxPool2d(x, kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
-    #expect(maxError(pool(x), expected) == 0, "\(t)")
+    // Each compiled variant of the C pooling (picked like the GEMM kernel's instruction set).
+    for kernel in convKernels {
+        let pool = MaxPool2d(kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
+        pool.gemmKernel = kernel
+        #expect(maxError(pool(x), expected) == 0, "\(t) \(kernel)")
+    }
 }
 
 @Test("AvgPool2d matches naiveAvgPool2d", arguments: poolCases)

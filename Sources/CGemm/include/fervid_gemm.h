@@ -104,4 +104,12 @@ void fervid_winograd_output_rows(int isa, int m, const float *mm, long stride, i
                                  int th, float bias, float *y, long image_stride, int oh, int ow, int relu,
                                  float *scratch);
 
+// MARK: Max pooling
+
+/// Max-pools `planes` contiguous h×w planes of x into oh×ow planes of y: window k×k, stride s,
+/// padding top/left (padded cells never win; a window with no pixel gives −∞). `scratch` holds
+/// h·ow floats. `isa` picks the compiled variant.
+void fervid_maxpool(int isa, const float *x, float *y, long planes, int h, int w, int oh, int ow, int k, int s,
+                    int top, int left, float *scratch);
+
 #endif
