@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "CNN", dependencies: ["CBLAS", "CGemm"]),
         .target(name: "Models", dependencies: ["CNN"]),
         .target(name: "Video", dependencies: ["CFFmpeg"]),
-        .target(name: "Faces", dependencies: ["CNN", "Models"]),
+        .target(name: "Faces", dependencies: ["CNN", "Models", "CGemm"]),
         .target(name: "Timeline"),
         // FMA peak loops for `fervid models bench --peak` (C: per-function AVX2/AVX-512 targets).
         .target(name: "CPeak"),
@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "CNN"], resources: [.copy("Golden")]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "TestSupport"]),
-        .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN"]),
+        .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN", "CGemm"]),
         .testTarget(name: "TimelineTests", dependencies: ["Timeline"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),

@@ -2,6 +2,8 @@
 // cell i along an axis of `n` -> `m` averages input [floor(i·n/m), ceil((i+1)·n/m)). MTCNN's
 // image pyramid and its 24×24 / 48×48 crops all use it; the boxes depend on matching it.
 
+import CGemm
+
 /// The input span [start, end) that output `i` of `m` averages over an axis of `n`.
 @inline(__always) func areaSpan(_ i: Int, _ n: Int, _ m: Int) -> (Int, Int) {
     (i * n / m, ((i + 1) * n + m - 1) / m)
@@ -29,59 +31,18 @@ public struct PlanarRegion {
     }
 }
 
-/// Area-resizes `src` to (C, outH, outW) at `dst`, separably (rows, then columns); sums in
-/// Double. `scratch` is reused between calls. Plain while loops over pointers: this runs on every
-/// pyramid level and every crop, and stays tolerable in debug builds too.
+/// Area-resizes `src` to (C, outH, outW) at `dst`, separably (a vertical pass over whole rows,
+/// then the horizontal spans), summing in Double: C in CGemm compiled per instruction set
+/// (`isa`: a CGemm instruction-set id; the widest the CPU runs by default). `scratch` is reused
+/// between calls.
 public func areaResize(_ src: PlanarRegion, outH: Int, outW: Int, into dst: UnsafeMutablePointer<Float>,
-                       scratch: inout [Double]) {
+                       scratch: inout [Double], isa: Int32 = fervid_gemm_best_isa()) {
     precondition(outH > 0 && outW > 0, "areaResize: empty output")
-    let (w, h) = (src.width, src.height)
-    let need = h * outW + 2 * (outW + outH)
-    if scratch.count < need { scratch = [Double](repeating: 0, count: need) }
+    if scratch.count < src.width { scratch = [Double](repeating: 0, count: src.width) }
     scratch.withUnsafeMutableBufferPointer { buf in
-        let tmp = buf.baseAddress!                      // (h, outW) row means
-        let spans = tmp + h * outW                      // start/end per output column, then row
-        var o = 0
-        while o < outW { let (s, e) = areaSpan(o, w, outW); spans[2 * o] = Double(s); spans[2 * o + 1] = Double(e); o += 1 }
-        let rowSpans = spans + 2 * outW
-        o = 0
-        while o < outH { let (s, e) = areaSpan(o, h, outH); rowSpans[2 * o] = Double(s); rowSpans[2 * o + 1] = Double(e); o += 1 }
-        var c = 0
-        while c < src.channels {
-            // Pass 1: each input row -> outW column means.
-            var r = 0
-            while r < h {
-                let row = src.base + c * src.planeStride + (src.y + r) * src.rowStride + src.x
-                let out = tmp + r * outW
-                var col = 0
-                while col < outW {
-                    let s = Int(spans[2 * col]), e = Int(spans[2 * col + 1])
-                    var sum = 0.0
-                    var i = s
-                    while i < e { sum += Double(row[i]); i += 1 }
-                    out[col] = sum / Double(e - s)
-                    col += 1
-                }
-                r += 1
-            }
-            // Pass 2: row means -> (outH, outW).
-            let plane = dst + c * outH * outW
-            var oy = 0
-            while oy < outH {
-                let s = Int(rowSpans[2 * oy]), e = Int(rowSpans[2 * oy + 1])
-                let out = plane + oy * outW
-                var col = 0
-                while col < outW {
-                    var sum = 0.0
-                    var rr = s
-                    while rr < e { sum += tmp[rr * outW + col]; rr += 1 }
-                    out[col] = Float(sum / Double(e - s))
-                    col += 1
-                }
-                oy += 1
-            }
-            c += 1
-        }
+        fervid_area_resize(isa, src.base, Int32(src.channels), src.planeStride, src.rowStride, Int32(src.x),
+                           Int32(src.y), Int32(src.width), Int32(src.height), Int32(outH), Int32(outW), dst,
+                           buf.baseAddress!)
     }
 }
 

@@ -1,3 +1,4 @@
+import CGemm
 @testable import Faces
 import Testing
 
@@ -18,10 +19,15 @@ import Testing
         var out = [Float](repeating: .nan, count: 3 * oh * ow)
         src.withUnsafeBufferPointer { b in
             let r = PlanarRegion(base: b.baseAddress!, channels: 3, planeStride: h * w, rowStride: w, x: 0, y: 0, width: w, height: h)
-            out.withUnsafeMutableBufferPointer { areaResize(r, outH: oh, outW: ow, into: $0.baseAddress!, scratch: &scratch) }
             let naive = naiveAreaResize(r, outH: oh, outW: ow)
-            let worst = zip(out, naive).map { abs($0 - $1) }.max()!
-            #expect(worst <= 1e-4, "\(h)×\(w) -> \(oh)×\(ow): max |Δ| \(worst)")
+            // Each compiled variant (portable, AVX2, AVX-512) this CPU runs.
+            for isa in Int32(0)...2 where fervid_gemm_isa_supported(isa) != 0 {
+                out.withUnsafeMutableBufferPointer {
+                    areaResize(r, outH: oh, outW: ow, into: $0.baseAddress!, scratch: &scratch, isa: isa)
+                }
+                let worst = zip(out, naive).map { abs($0 - $1) }.max()!
+                #expect(worst <= 1e-4, "\(h)×\(w) -> \(oh)×\(ow) isa \(isa): max |Δ| \(worst)")
+            }
         }
     }
 
