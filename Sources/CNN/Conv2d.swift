@@ -1,6 +1,7 @@
 // 2-D convolution: im2col over the whole batch + one GEMM per group (a batch of N images is one
 // GEMM with N·OH·OW columns), a direct kernel for depthwise convolution, batch normalization
 // folded into the weights at load time, and bias + activation fused into the epilogue.
+import CGemm
 import Foundation
 
 /// The spatial geometry of one convolution or pooling call.
@@ -62,7 +63,7 @@ public final class Conv2d: Loadable {
 
     /// How the forward pass computes: chosen per call by shape (`.automatic`), or forced (tests,
     /// benchmarks).
-    enum Algorithm { case automatic, im2col, winograd, winograd4 }
+    enum Algorithm { case automatic, im2col, winograd, winograd4, direct }
     var algorithm = Algorithm.automatic
     /// Winograd-transformed filters (α², out, in) for output tile m, made on first use after
     /// the weights change.
@@ -166,6 +167,8 @@ public final class Conv2d: Loadable {
         }
         if groups == inChannels && groups == outChannels {
             depthwise(x, y, g)
+        } else if usesDirect(g) {
+            direct(x, y, g)
         } else if let m = winogradTileSize(g) {
             winogradConvolution(x, y, g, tile: m)
         } else {
@@ -338,44 +341,66 @@ public final class Conv2d: Loadable {
 
     // MARK: Depthwise path
 
-    /// groups == in == out: each plane convolved with its own kh×kw filter, no GEMM.
+    /// groups == in == out: each plane convolved with its own kh×kw filter, no GEMM (C, per
+    /// instruction set).
     private func depthwise(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) {
         let planes = g.n * g.c
         let act = activation, xdata = x.data, ydata = y.data
-        let (kh, kw) = (kernelH, kernelW)
+        let isa = (gemmKernel ?? Engine.gemmKernel).isa ?? fervid_gemm_best_isa()
         weight.withUnsafeBufferPointer { wbuf in
             bias.withUnsafeBufferPointer { bbuf in
                 let wp = wbuf.baseAddress!, bp = bbuf.baseAddress!
-                parallelFor(planes, work: planes * g.oh * g.ow * kh * kw) { range in
-                    for plane in range {
-                        let ch = plane % g.c
-                        let src = xdata + plane * g.h * g.w
-                        let dst = ydata + plane * g.oh * g.ow
-                        let filter = wp + ch * kh * kw
-                        for oh in 0..<g.oh {
-                            let out = dst + oh * g.ow
-                            out.update(repeating: 0, count: g.ow)
-                            for ki in 0..<kh {
-                                let ih = oh * g.stride - g.padTop + ki * g.dilation
-                                if ih < 0 || ih >= g.h { continue }
-                                let row = src + ih * g.w
-                                for kj in 0..<kw {
-                                    let wv = filter[ki * kw + kj]
-                                    let off = kj * g.dilation - g.padLeft
-                                    // ow·stride + off in [0, w)
-                                    let lo = Swift.max(0, ceilDiv(-off, g.stride))
-                                    let hi = Swift.min(g.ow, floorDiv(g.w - 1 - off, g.stride) + 1)
-                                    if lo >= hi { continue }
-                                    if g.stride == 1 {
-                                        let r = row + off
-                                        for o in lo..<hi { out[o] += wv * r[o] }
-                                    } else {
-                                        for o in lo..<hi { out[o] += wv * row[o * g.stride + off] }
-                                    }
-                                }
-                            }
-                            biasActivation(out, out, count: g.ow, bias: bp[ch], act)
-                        }
+                parallelFor(planes, work: planes * g.oh * g.ow * kernelH * kernelW) { range in
+                    fervid_conv_depthwise(isa, xdata + range.lowerBound * g.h * g.w, range.lowerBound, range.count, Int32(g.c),
+                                          Int32(g.h), Int32(g.w), wp, bp, Int32(kernelH), Int32(kernelW),
+                                          Int32(g.stride), Int32(g.dilation), Int32(g.padTop), Int32(g.padLeft),
+                                          ydata + range.lowerBound * g.oh * g.ow, Int32(g.oh), Int32(g.ow),
+                                          act == .relu ? 1 : 0)
+                }
+                if act == .sigmoid {
+                    parallelFor(y.count, work: y.count) { range in
+                        for i in range { ydata[i] = act.apply(ydata[i]) }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Direct path
+
+    /// Deepest (input channels × taps) a convolution runs directly rather than through im2col and
+    /// GEMM: MTCNN's and mini-Xception's first layers (27–90).
+    static let directMaxDepth = 96
+
+    func usesDirect(_ g: ConvGeometry) -> Bool {
+        switch algorithm {
+        case .direct: return stride == 1 && dilation == 1 && groups == 1
+        case .automatic:
+            return stride == 1 && dilation == 1 && groups == 1 && inChannels * kernelH * kernelW <= Conv2d.directMaxDepth
+        default: return false
+        }
+    }
+
+    /// Stride-1 convolution straight from zero-padded input rows (C, per instruction set).
+    private func direct(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) {
+        let act = activation, xdata = x.data, ydata = y.data
+        let isa = (gemmKernel ?? Engine.gemmKernel).isa ?? fervid_gemm_best_isa()
+        let (inC, outC) = (inChannels, outChannels)
+        let scratchCount = fervid_conv_direct_scratch(Int32(inC), Int32(kernelH), Int32(kernelW), Int32(g.ow))
+        weight.withUnsafeBufferPointer { wbuf in
+            bias.withUnsafeBufferPointer { bbuf in
+                let wp = wbuf.baseAddress!, bp = bbuf.baseAddress!
+                parallelFor(g.n, work: g.n * outC * g.oh * g.ow * inC * kernelH * kernelW) { range in
+                    let scratch = ConvScratch.current.columns.reserve(scratchCount)
+                    fervid_conv_direct(isa, xdata + range.lowerBound * inC * g.h * g.w, Int32(range.count), Int32(inC),
+                                       Int32(g.h), Int32(g.w), wp, bp, Int32(outC), Int32(kernelH), Int32(kernelW),
+                                       Int32(g.padTop), Int32(g.padLeft),
+                                       ydata + range.lowerBound * outC * g.oh * g.ow, Int32(g.oh), Int32(g.ow),
+                                       act == .relu ? 1 : 0, scratch)
+                }
+                if act == .sigmoid {
+                    parallelFor(y.count, work: y.count) { range in
+                        for i in range { ydata[i] = act.apply(ydata[i]) }
                     }
                 }
             }

@@ -16,7 +16,7 @@ extension Conv2d {
     func winogradTileSize(_ g: ConvGeometry) -> Int? {
         guard kernelH == 3 && kernelW == 3 && stride == 1 && dilation == 1 && groups == 1 else { return nil }
         switch algorithm {
-        case .im2col: return nil
+        case .im2col, .direct: return nil
         case .winograd: return 2
         case .winograd4: return 4
         case .automatic:

@@ -311,3 +311,33 @@ let convKernels = [Engine.GemmKernel.openBLAS] + packedKernels
         }
     }
 }
+
+/// The direct path (few input channels × taps) against the naive convolution: output rows wider
+/// than one vector and not a multiple of it, output channels past a block of 8, paddings,
+/// non-square windows, no bias, every activation, every instruction-set variant.
+@Test func directMatchesNaive() throws {
+    let cases = [
+        ConvCase(n: 2, c: 3, h: 20, w: 37, out: 10, activation: .relu),                      // P-Net conv1
+        ConvCase(n: 1, c: 10, h: 13, w: 40, out: 16, padding: .symmetric(0)),                // P-Net conv2
+        ConvCase(n: 3, c: 1, h: 9, w: 18, out: 8, padding: .same),
+        ConvCase(n: 2, c: 4, h: 8, w: 9, out: 13, kh: 2, kw: 4,
+                 padding: .explicit(top: 0, left: 1, bottom: 1, right: 2), bias: false, activation: .sigmoid),
+    ]
+    for t in cases {
+        for kernel in convKernels {
+            let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), padding: t.padding, bias: t.bias,
+                              activation: t.activation)
+            conv.gemmKernel = kernel
+            #expect(conv.usesDirect(conv.geometry(n: t.n, h: t.h, w: t.w)), "\(t) takes the direct path")
+            let wShape = [t.out, t.c, t.kh, t.kw]
+            let weight = randomValues(wShape.reduce(1, *), seed: 901), bias = randomValues(t.out, seed: 902)
+            var tensors: [String: (shape: [Int], values: [Float])] = ["conv.weight": (wShape, weight)]
+            if t.bias { tensors["conv.bias"] = ([t.out], bias) }
+            try conv.load(loader(tensors))
+            let x = randomTensor([t.n, t.c, t.h, t.w], seed: 903)
+            let expected = naiveConv2d(x, weight: weight, bias: t.bias ? bias : nil, outChannels: t.out,
+                                       kernel: (t.kh, t.kw), padding: t.padding, activation: t.activation)
+            #expect(maxError(conv(x), expected) < 1e-5, "\(t) \(kernel)")
+        }
+    }
+}
