@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Module layout: docs/architecture.md. Dependencies point downward only:
-// fervid -> Analysis -> (Video, Faces, Timeline, Models) ; Faces -> (Models, CNN) ; Models -> CNN.
+// fervid -> Analysis -> (Video, Faces, Timeline, Models) ; Faces -> (Models, CNN, CGemm) ;
+// Models -> CNN -> (CGemm, CBLAS).
 let package = Package(
     name: "fervid",
     platforms: [.macOS(.v14)],

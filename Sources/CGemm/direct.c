@@ -1,7 +1,7 @@
 // Direct convolutions (see include/fervid_direct.h): for layers whose GEMM would be tiny in depth
 // (few input channels × taps) im2col and packing cost more than the multiply-adds, so these
 // compute straight from zero-padded input rows. Compiled per instruction set; the AVX-512
-// variant keeps 8 output channels × 16 columns in registers.
+// variant keeps 8 output channels × 32 columns in registers.
 #include "fervid_direct.h"
 #include "fervid_gemm.h"
 

@@ -369,7 +369,7 @@ public final class Conv2d: Loadable {
     // MARK: Direct path
 
     /// Deepest (input channels × taps) a convolution runs directly rather than through im2col and
-    /// GEMM: MTCNN's and mini-Xception's first layers (27–90).
+    /// GEMM: MTCNN's and mini-Xception's first layers (depth 9–90).
     static let directMaxDepth = 96
 
     func usesDirect(_ g: ConvGeometry) -> Bool {

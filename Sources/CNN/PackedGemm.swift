@@ -1,7 +1,7 @@
 // The engine's own GEMM (C target CGemm): weights packed once into the micro-kernel's panel
 // layout, B packed per call, AVX-512 / AVX2 micro-kernels chosen at run time, and a fused
-// epilogue (bias per output row, ReLU, accumulate). Convolutions and Winograd's products use
-// it; OpenBLAS remains for `Linear` and for CPUs without AVX2 (`Engine.gemmKernel`).
+// epilogue (bias per output row, residual, ReLU, accumulate). Convolutions, Winograd's products
+// and `Linear` use it; OpenBLAS remains for CPUs without AVX2 (`Engine.gemmKernel`).
 import CGemm
 import Foundation
 

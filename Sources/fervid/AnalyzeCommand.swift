@@ -56,7 +56,7 @@ struct Analyze: ParsableCommand {
     @Option(help: "Most face crops per classifier call.")
     var batch: Int = 16
 
-    @Option(help: "Threads for inference (OpenBLAS and the engine); default: the number of cores.")
+    @Option(help: "Threads for inference (the engine's loops and GEMM; also the number of classifier copies a batch is split across); default: the number of cores.")
     var threads: Int?
 
     @Option(help: "Also write the summary as JSON to this path.")

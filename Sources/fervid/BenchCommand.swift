@@ -26,7 +26,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch size (default: 1 and 16).")
     var batch: Int?
 
-    @Option(help: "Threads for OpenBLAS and the engine (default: all cores).")
+    @Option(help: "Threads for the engine and for OpenBLAS's sgemm column (default: all cores).")
     var threads: Int?
 
     @Option(name: .customLong("shape"), help: "Only shapes whose name contains this text (repeatable).")

@@ -30,7 +30,7 @@ struct ModelsBench: ParsableCommand {
     @Option(help: "Images per forward pass.")
     var batch: Int = 1
 
-    @Option(help: "Threads for OpenBLAS and the engine (default: the number of cores).")
+    @Option(help: "Threads for the engine (default: the number of cores); with --parallelism images also the number of network copies.")
     var threads: Int?
 
     @Option(help: "How threads share a batch: images (one network replica per thread, each running its part of the batch single-threaded; a batch of 1 splits layers) or layers (one network, every layer split across the threads).")

@@ -305,3 +305,42 @@ func avgPoolMatchesNaive(_ t: PoolCase) {
     #expect(b.threadsSeen.count == 3 && b.threadsSeen.allSatisfy { $0 == 1 })
     #expect(c.threadsSeen.count == 2)
 }
+
+/// The engine's parallel loop covers every index exactly once with the right chunk numbers,
+/// through the spinning pool, nested inside itself (the pool refuses; GCD runs it), and from two
+/// threads at once (one gets the pool, the other GCD).
+@Test func parallelForRunsEveryIndexOnce() {
+    @Sendable func check(count: Int, threads: Int) -> Bool {
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        hits.initialize(repeating: 0, count: count)
+        defer { hits.deallocate() }
+        parallelFor(count, threads: threads) { chunk, range in
+            for i in range { hits[i] += 1 + chunk * 1000 }
+            // Nested loop: must still run completely.
+            var inner = 0
+            let box = UnsafeMutablePointer<Int>.allocate(capacity: 8)
+            box.initialize(repeating: 0, count: 8)
+            parallelFor(8, threads: 2) { r in for j in r { box[j] = 1 } }
+            for j in 0..<8 { inner += box[j] }
+            box.deallocate()
+            if inner != 8 { hits[range.lowerBound] = -1_000_000 }
+        }
+        let chunks = min(threads, count)
+        for c in 0..<chunks {
+            for i in (count * c / chunks)..<(count * (c + 1) / chunks) where hits[i] != 1 + c * 1000 { return false }
+        }
+        return true
+    }
+    for (count, threads) in [(1, 2), (2, 2), (7, 3), (1000, 2), (1000, 5)] {
+        #expect(check(count: count, threads: threads), "count \(count) threads \(threads)")
+    }
+    let results = UnsafeMutablePointer<Bool>.allocate(capacity: 2)
+    defer { results.deallocate() }
+    let shared = UncheckedSendable(results)
+    DispatchQueue.concurrentPerform(iterations: 2) { t in
+        var ok = true
+        for _ in 0..<300 { ok = ok && check(count: 257, threads: 2) }
+        shared.value[t] = ok
+    }
+    #expect(results[0] && results[1])
+}
