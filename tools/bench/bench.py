@@ -9,8 +9,10 @@
 3. FMA peak: `fervid models bench --peak` per thread count, at the start and at the end; the
    per-CPU-time figure (the machine's limit, steady under load) is peak_fraction's denominator.
 4. Timing, per (model, threads, batch): two `fervid models bench --serve` processes, one with
-   OPENBLAS_CORETYPE=Haswell (AVX2 kernels, the workplace's setting) and one with SkylakeX
-   (AVX-512), and an ONNX Runtime session (intra_op_num_threads=T, inter_op_num_threads=1) in
+   OPENBLAS_CORETYPE=Haswell (OpenBLAS's AVX2 kernels, the workplace's setting) and one with
+   SkylakeX (AVX-512) -- on a CPU with AVX2 or AVX-512 fervid runs its own packed GEMM in both
+   (the widest kernel the CPU has), so the two differ only where OpenBLAS still runs (none of
+   the convolutions; see docs/benchmarks.md) -- and an ONNX Runtime session (intra_op_num_threads=T, inter_op_num_threads=1) in
    this process. After warm-up, rounds of one timed repeat each, the order rotating every round
    so no runner always follows another; a repeat runs whole forward passes for >= --seconds.
    Result: the median of each runner's repeats.
@@ -179,7 +181,9 @@ def time_config(fervid: str, m: dict, session, batch: int, threads: int, seconds
             for name, run in runners[r % 3:] + runners[:r % 3]:
                 time.sleep(PAUSE)
                 samples[name].append(run())
-        result = {"samples": samples}
+        # Which GEMM each fervid process ran (fervid's own packed kernels on an AVX2/AVX-512 CPU,
+        # whatever OPENBLAS_CORETYPE says; OpenBLAS only without AVX2 or with FERVID_GEMM=openblas).
+        result = {"samples": samples, "gemm": {blas: s.ready.get("gemm", "openblas") for blas, s in servers.items()}}
         for name, v in samples.items():
             result[name] = statistics.median(wall for wall, _ in v)
             result[name + "_cpu"] = statistics.median(cpu for _, cpu in v)
@@ -276,7 +280,14 @@ def main() -> None:
     def best(isa: str, clock: str, t: int) -> float:
         return max(p.get(f"peak_{isa}{clock}_gflops", 0) for p in peaks[t])
     peak_machine = {t: best("avx512", "_cpu", t) or best("avx2", "_cpu", t) for t in thread_counts}
-    peak_family = {"avx512": peak_machine, "haswell": {t: best("avx2", "_cpu", t) for t in thread_counts}}
+    peak_isa = {"avx512": peak_machine, "avx2": {t: best("avx2", "_cpu", t) for t in thread_counts}}
+
+    def family_peak(r: dict, blas: str, t: int) -> float:
+        """The FMA peak of the instruction set the fervid process's GEMM ran: its own kernel's
+        (avx512 / avx2), or OpenBLAS's family (Haswell = AVX2) when OpenBLAS ran the GEMMs."""
+        gemm = r.get("gemm", {}).get(blas, "openblas")
+        isa = gemm if gemm in peak_isa else ("avx2" if blas == "haswell" else "avx512")
+        return peak_isa[isa][t]
 
     e2e = []
     if not args.no_e2e:
@@ -295,7 +306,8 @@ def main() -> None:
     log()
     log(f"## Engine: images/s, median of {args.rounds} alternated repeats of >= {args.seconds:g} s; "
         f"GFLOP/s = 2 x MACs x images/s; peak fraction: of the machine's AVX-512 FMA peak, "
-        f"family fraction: of the peak of the kernels' own instruction set (AVX2 for haswell)")
+        f"family fraction: of the peak of the instruction set fervid's GEMM ran (its own kernels: the "
+        f"widest the CPU has, whatever OPENBLAS_CORETYPE says; OpenBLAS's family only when OpenBLAS ran)")
     log("ratio per CPU s: the same ratio with each engine's images per CPU-second of its process (all threads, "
         "spinning included): steadier than wall clock while other processes load the machine")
     log("| model | GMACs | batch | threads | blas | fervid | onnxruntime | ratio | ratio per CPU s | GFLOP/s | peak fraction | family fraction |")
@@ -307,7 +319,7 @@ def main() -> None:
             gflops = f * 2 * r["macs"] / 1e9
             t = r["threads"]
             fraction = gflops / peak_machine[t] if peak_machine[t] else 0
-            family = gflops / peak_family[blas][t] if peak_family[blas][t] else 0
+            family = gflops / family_peak(r, blas, t) if family_peak(r, blas, t) else 0
             r[f"{blas}_peak_fraction"] = fraction
             log(f"| {r['model']} | {r['macs'] / 1e9:.3f} | {r['batch']} | {t} | {blas} | {f:.2f} | {o:.2f} | "
                 f"{f / o:.2f} | {r[blas + '_cpu'] / r['onnxruntime_cpu']:.2f} | {gflops:.1f} | {fraction:.3f} | {family:.3f} |")
