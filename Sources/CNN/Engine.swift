@@ -163,9 +163,10 @@ public enum Engine {
 @inline(__always)
 func parallelChunkCount(_ count: Int, work: Int = .max) -> Int {
     let threads = Swift.min(Engine.threads, count)
-    // Below ~256K element operations (~0.1 ms on one core) a dispatch, and waking a core that
-    // OpenBLAS's workers may still hold, costs about as much as it saves.
-    return threads <= 1 || work < 1 << 18 ? 1 : threads
+    // Below ~32K element operations (~10 µs on one core) handing half to another thread costs
+    // about what it saves, with the engine's spinning pool (~1 µs per region when warm; a GCD
+    // fork/join, the fallback, measured ~17 µs).
+    return threads <= 1 || work < 1 << 15 ? 1 : threads
 }
 
 /// Runs `body(chunk, range)` over `0..<count` split into `parallelChunkCount(count, work:)`

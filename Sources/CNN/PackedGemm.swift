@@ -140,8 +140,8 @@ func packedGemm(_ a: PackedMatrix, n: Int, b: GemmOperandB,
     if accumulate { flags |= Int32(FERVID_GEMM_ACCUMULATE) }
     let wsCount = fervid_gemm_workspace_size(isa)
     let mr = Int(fervid_gemm_mr(isa))
-    // Below ~2 M multiply-adds a second thread costs about what it saves.
-    let serial = threads <= 1 || m * n * k < 1 << 21
+    // Below ~0.5 M multiply-adds (~4 µs) a second thread costs about what it saves.
+    let serial = threads <= 1 || m * n * k < 1 << 19
     let colUnit = 32, colUnits = (n + colUnit - 1) / colUnit, panels = (m + mr - 1) / mr
     if serial || (colUnits < 2 * threads && panels < 2 * threads) {
         let ws = ConvScratch.current.gemmPack.reserve(wsCount)

@@ -106,11 +106,25 @@ extension Conv2d {
                     let count = rows * tw
                     winogradInputTransform(isa: isa, tile: m, xd, g, channels: inC, firstRow: r0, rows: rows, th: th, tw: tw,
                                            scratch: scratch, into: v)
-                    for e in 0..<a2 {
-                        if let packs {
-                            packedGemm(packs[e], n: count, b: v + e * inC * count, ldb: count,
-                                       c: mm + e * outC * count, ldc: count)
+                    if let packs {
+                        // The α² products are independent: with small ones (batch 1: 16 tiles)
+                        // each thread takes whole products; large ones split themselves.
+                        let perProduct = outC * count * inC
+                        if perProduct < 1 << 21 {
+                            parallelFor(a2, work: a2 * perProduct / 8) { range in
+                                for e in range {
+                                    packedGemm(packs[e], n: count, b: v + e * inC * count, ldb: count,
+                                               c: mm + e * outC * count, ldc: count, threads: 1)
+                                }
+                            }
                         } else {
+                            for e in 0..<a2 {
+                                packedGemm(packs[e], n: count, b: v + e * inC * count, ldb: count,
+                                           c: mm + e * outC * count, ldc: count)
+                            }
+                        }
+                    } else {
+                        for e in 0..<a2 {
                             gemm(m: outC, n: count, k: inC, a: u + e * outC * inC, lda: inC,
                                  b: v + e * inC * count, ldb: count, c: mm + e * outC * count, ldc: count)
                         }
