@@ -27,7 +27,9 @@ extension Conv2d {
             if Engine.winogradF4 && tiles(4) >= Conv2d.winogradMinTiles && 36 * tiles(4) * 10 < 16 * tiles(2) * 9 {
                 return 4
             }
-            return tiles(2) >= Conv2d.winogradMinTiles ? 2 : nil
+            let minTiles = inChannels * outChannels <= Conv2d.winogradSmallFilterPairs
+                ? Conv2d.winogradMinTilesSmallFilters : Conv2d.winogradMinTiles
+            return tiles(2) >= minTiles ? 2 : nil
         }
     }
 
@@ -37,6 +39,14 @@ extension Conv2d {
     /// Haswell kernels): ResNet-101 layer3 3×3 256 on 7×7 at batch 1 = 16 F(2×2) tiles,
     /// 0.92 ms against im2col's 1.13 ms; 4 tiles (layer4 at batch 1) stay on im2col.
     static let winogradMinTiles = 16
+
+    /// With few (out, in) filter pairs the transformed filters stay in cache, and F(2×2) pays
+    /// from 4 tiles on: DenseNet-161's 192→48 convs on 6×6 and 3×3 planes at batch 1 (measured,
+    /// DBA DenseNet-161, batch 1, 2 threads: 24.5 → 26.4 images/s). Large filter banks (ResNet-101
+    /// layer4, 512→512 on 4 tiles) stream 16/9 of their weights' bytes per image through
+    /// F(2×2) and stay on im2col (26.3 → 21.7 images/s when they did not).
+    static let winogradSmallFilterPairs = 1 << 15
+    static let winogradMinTilesSmallFilters = 4
 
     /// U = G g Gᵀ for every (out, in) filter, stored (α², out, in) (α = m + 2): GEMM e's A
     /// matrix is U[e]. Computed in Double (G of F(4×4, 3×3) has sixths and 24ths).
