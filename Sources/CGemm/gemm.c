@@ -337,16 +337,8 @@ static void pack_b_256(int isa, int p0, int kc, int j0, int nc, const fervid_gem
 #endif
 
 void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
-                         const float *b, long ldb, float *c, long ldc, const float *bias, int flags,
-                         float *workspace) {
-    const fervid_gemm_b plain = {b, ldb, n, 0, 0, NULL, NULL, 0};
-    fervid_gemm_compute_b(isa, m, n, k, packed, row_begin, row_end, &plain, c, ldc, bias, NULL, 0, flags,
-                          workspace);
-}
-
-void fervid_gemm_compute_b(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
-                           const fervid_gemm_b *b, float *c, long ldc, const float *bias,
-                           const float *residual, long ldr, int flags, float *workspace) {
+                         const fervid_gemm_b *b, float *c, long ldc, const float *bias, const float *residual,
+                         long ldr, int flags, float *workspace) {
     gemm_kernel narrow = kernel_generic, wide = kernel_generic;
     pack_b_fn pack = pack_b_base;
 #if defined(__x86_64__)

@@ -146,7 +146,7 @@ func packedGemm(_ a: PackedMatrix, n: Int, b: GemmOperandB,
     if serial || (colUnits < 2 * threads && panels < 2 * threads) {
         let ws = ConvScratch.current.gemmPack.reserve(wsCount)
         var d = b.descriptor(firstColumn: 0)
-        fervid_gemm_compute_b(isa, Int32(m), Int32(n), Int32(k), a.data, 0, Int32(m), &d, c, ldc, bias, residual, ldr,
+        fervid_gemm_compute(isa, Int32(m), Int32(n), Int32(k), a.data, 0, Int32(m), &d, c, ldc, bias, residual, ldr,
                               flags, ws)
     } else if n >= m || colUnits >= 4 * threads || panels < 2 * threads {
         // Columns: each thread packs and multiplies its own slice of B.
@@ -154,7 +154,7 @@ func packedGemm(_ a: PackedMatrix, n: Int, b: GemmOperandB,
             let j0 = units.lowerBound * colUnit, j1 = Swift.min(units.upperBound * colUnit, n)
             let ws = ConvScratch.current.gemmPack.reserve(wsCount)
             var d = b.descriptor(firstColumn: j0)
-            fervid_gemm_compute_b(isa, Int32(m), Int32(j1 - j0), Int32(k), a.data, 0, Int32(m), &d,
+            fervid_gemm_compute(isa, Int32(m), Int32(j1 - j0), Int32(k), a.data, 0, Int32(m), &d,
                                   c + j0, ldc, bias, residual.map { $0 + j0 }, ldr, flags, ws)
         }
     } else {
@@ -162,7 +162,7 @@ func packedGemm(_ a: PackedMatrix, n: Int, b: GemmOperandB,
         parallelFor(panels, threads: threads) { range in
             let ws = ConvScratch.current.gemmPack.reserve(wsCount)
             var d = b.descriptor(firstColumn: 0)
-            fervid_gemm_compute_b(isa, Int32(m), Int32(n), Int32(k), a.data, Int32(range.lowerBound * mr),
+            fervid_gemm_compute(isa, Int32(m), Int32(n), Int32(k), a.data, Int32(range.lowerBound * mr),
                                   Int32(Swift.min(range.upperBound * mr, m)), &d, c, ldc, bias, residual, ldr,
                                   flags, ws)
         }

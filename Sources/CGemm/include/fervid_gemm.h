@@ -41,19 +41,9 @@ size_t fervid_gemm_workspace_size(int isa);
 /// Packs A (m×k, element (i, j) at a[i·lda + j]) into `packed` (fervid_gemm_packed_size floats).
 void fervid_gemm_pack_a(int isa, int m, int k, const float *a, long lda, float *packed);
 
-/// Rows [row_begin, row_end) of C (row_begin a multiple of fervid_gemm_mr(isa), row_end ≤ m or
-/// m rounded up) and all n columns:
-///   C[i, j] = (flags & ACCUMULATE ? C[i, j] : 0) + Σ_p A[i, p] · B[p, j] + (bias ? bias[i] : 0),
-/// then ReLU when flags & RELU. `packed` is A packed by fervid_gemm_pack_a with the same isa,
-/// m and k; B[p, j] is b[p·ldb + j]; C[i, j] is c[i·ldc + j]; `bias` (nullable) is indexed by
-/// the absolute row i; `workspace` holds fervid_gemm_workspace_size(isa) floats, 64-byte aligned.
-void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
-                         const float *b, long ldb, float *c, long ldc, const float *bias, int flags,
-                         float *workspace);
-
 // MARK: B read through a column map and a per-row transform
 
-/// Where B comes from, for fervid_gemm_compute_b. Column j (0-based within the call) is global
+/// Where B comes from, for fervid_gemm_compute. Column j (0-based within the call) is global
 /// column g = first_col + j, which lies in image g / image_cols at column g % image_cols; row p
 /// of image i starts at data + i·image_stride + p·ldb (image_cols = n, first_col = 0 is the
 /// plain row-major B). When `scale` is not NULL each element of row p is replaced, while B is
@@ -70,11 +60,17 @@ typedef struct {
     int relu;
 } fervid_gemm_b;
 
-/// fervid_gemm_compute with B described by `b`, and an optional residual R (row stride ldr,
-/// indexed like C) added with the bias, before the ReLU: C = relu(A·B + bias + R).
-void fervid_gemm_compute_b(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
-                           const fervid_gemm_b *b, float *c, long ldc, const float *bias,
-                           const float *residual, long ldr, int flags, float *workspace);
+/// Rows [row_begin, row_end) of C (row_begin a multiple of fervid_gemm_mr(isa), row_end ≤ m or
+/// m rounded up) and all n columns:
+///   C[i, j] = (flags & ACCUMULATE ? C[i, j] : 0) + Σ_p A[i, p] · B[p, j] + (bias ? bias[i] : 0)
+///             + (residual ? residual[i·ldr + j] : 0),
+/// then ReLU when flags & RELU. `packed` is A packed by fervid_gemm_pack_a with the same isa,
+/// m and k; B is read as `b` describes; C[i, j] is c[i·ldc + j]; `bias` (nullable) is indexed
+/// by the absolute row i; `workspace` holds fervid_gemm_workspace_size(isa) floats, 64-byte
+/// aligned.
+void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
+                         const fervid_gemm_b *b, float *c, long ldc, const float *bias,
+                         const float *residual, long ldr, int flags, float *workspace);
 
 // MARK: Winograd transforms (F(m×m, 3×3), m = 2 or 4, α = m + 2). `isa` picks the compiled
 // variant (any supported one; fervid_gemm_best_isa() for speed). Each call handles one channel
