@@ -18,7 +18,7 @@ export FERVID_BIN        = $(abspath $(BIN))
 export FERVID_SAMPLES    = $(abspath samples)
 export FERVID_MODELS     = $(abspath models)
 
-.PHONY: all setup venv samples models build test run clean bench golden test-reference docs-image
+.PHONY: all setup venv samples models build test run clean bench golden test-reference docs-image fuzz soak
 
 all: build
 
@@ -62,6 +62,16 @@ run: setup samples models build
 ## bench: fervid's engine against ONNX Runtime, same weights, same threads, one run.
 bench: setup samples models build
 	@bash tools/bench.sh
+
+## fuzz: libFuzzer targets (safetensors, boxes, timeline, metadata) for FUZZ_SECONDS each (default 60).
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@bash tools/fuzz.sh $(FUZZ_SECONDS)
+
+## soak: a live stream on loopback for SOAK_MINUTES (default 30): RSS every 10 s, drops (not in CI).
+SOAK_MINUTES ?= 30
+soak: setup samples models build
+	@bash tools/soak.sh $(SOAK_MINUTES)
 
 ## golden: regenerate the committed golden vectors with the PyTorch reference.
 golden:

@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Module layout: docs/architecture.md. Dependencies point downward only:
-// fervid -> Analysis -> (Video, Faces, Timeline, Models) ; Faces -> (Models, CNN, CGemm) ;
+// fervid -> Analysis -> (Video, Faces, Timeline, Models) ; Faces -> (Models, CNN, CGemm, Timeline) ;
 // Models -> CNN -> (CGemm, CBLAS).
 let package = Package(
     name: "fervid",
@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "CNN", dependencies: ["CBLAS", "CGemm"]),
         .target(name: "Models", dependencies: ["CNN"]),
         .target(name: "Video", dependencies: ["CFFmpeg"]),
-        .target(name: "Faces", dependencies: ["CNN", "Models", "CGemm"]),
+        .target(name: "Faces", dependencies: ["CNN", "Models", "CGemm", "Timeline"]),
         .target(name: "Timeline"),
         // FMA peak loops for `fervid models bench --peak` (C: per-function AVX2/AVX-512 targets).
         .target(name: "CPeak"),

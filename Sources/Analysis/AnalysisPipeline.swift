@@ -29,6 +29,8 @@ public struct PipelineStats: Sendable {
     public var framesDropped = 0
     /// Face crops classified.
     public var faces = 0
+    /// Crops whose classifier output was not finite (NaN, ±inf): written as no face.
+    public var nonFiniteOutputs = 0
     public var tracks = Set<Int>()
     /// Busy seconds per stage (decode includes sampling; faces includes cropping).
     public var decodeSeconds = 0.0
@@ -207,7 +209,13 @@ public final class AnalysisPipeline: @unchecked Sendable {
             if failed { continue }
             let t0 = Date()
             do {
-                let out = try faceStage.process(job.frame, scaler: scaler)
+                var out = try faceStage.process(job.frame, scaler: scaler)
+                // A box outside the frame, or too small once clamped to it, is no face.
+                let side = spec.minimumFaceSide
+                out.faces.removeAll { face in
+                    let r = face.rect.clamped(toWidth: job.frame.width, height: job.frame.height)
+                    return !(r.width >= side && r.height >= side)
+                }
                 var crops = [Float](repeating: 0, count: perCrop * out.faces.count)
                 for (n, face) in out.faces.enumerated() {
                     let rect = spec.crop.rect(for: face.rect, imageWidth: job.frame.width, imageHeight: job.frame.height)
@@ -322,11 +330,17 @@ public final class AnalysisPipeline: @unchecked Sendable {
             for job in pending {
                 var observations: [FaceObservation] = []
                 for face in job.faces {
+                    defer { k += 1 }
+                    // A classifier output that is not a finite probability vector is never a
+                    // success row: the frame gets no face for this box.
+                    guard probabilities[k].allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                        update { $0.nonFiniteOutputs += 1 }
+                        continue
+                    }
                     observations.append(FaceObservation(
                         faceID: face.id, confidence: face.score,
                         box: FaceBox(x: face.rect.x, y: face.rect.y, width: face.rect.width, height: face.rect.height),
                         probabilities: mapping.schemaProbabilities(probabilities[k])))
-                    k += 1
                 }
                 let analyzed = AnalyzedFrame(frame: job.frame.index, timestamp: job.frame.pts,
                                              wallclock: job.frame.wallclock, faces: observations)

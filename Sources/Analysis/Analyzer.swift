@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Timeline
 import Video
@@ -20,6 +21,12 @@ public struct AnalyzerOptions: Sendable {
     public var modelName = ""
     public var modelMetadata: [String: String] = [:]
     public var fervidVersion = "0.1.0"
+    /// Seconds between rewrites of the sidecar while the run goes (its frame counts and
+    /// `updated_time`), so that a killed run leaves a sidecar that says how far it got.
+    public var sidecarInterval = 2.0
+    /// Decoder errors (rejected packets plus concealed frames) a file may have and still be
+    /// `complete`; more make the run `partial` with reason `decode_errors`.
+    public var maxDecodeErrors = 0
 
     public init(input: String, output: String) {
         self.input = input
@@ -36,6 +43,56 @@ public struct AnalysisReport: Sendable {
     public var rowsWritten: Int
     /// True when the run was stopped (Ctrl-C) before the input ended.
     public var interrupted: Bool
+    /// `complete` or `partial` (a failed run throws instead), as the sidecar says.
+    public var status: RunStatus
+    /// Why the run is partial; nil when complete.
+    public var reason: RunReason?
+    /// One line saying why, for standard error; nil when complete.
+    public var detail: String?
+}
+
+/// How a run ended: the sidecar's `status`, `reason` and `detail`.
+public struct RunOutcome: Sendable, Equatable {
+    public var status: RunStatus
+    public var reason: RunReason?
+    public var detail: String?
+
+    public init(status: RunStatus, reason: RunReason? = nil, detail: String? = nil) {
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+    }
+
+    public static let complete = RunOutcome(status: .complete)
+    public static let running = RunOutcome(status: .partial, reason: .running,
+                                           detail: "the run is going on (or was killed before it ended)")
+
+    /// The outcome of a run that ended without an error: from why the source stopped, whether
+    /// the run was stopped, and the decoder's error counts.
+    public static func of(endReason: EndReason?, decode: DecodeStats, stopped: String?, maxDecodeErrors: Int) -> RunOutcome {
+        if let stopped { return RunOutcome(status: .partial, reason: .interrupted, detail: stopped) }
+        switch endReason {
+        case .interrupted:
+            return RunOutcome(status: .partial, reason: .interrupted, detail: "stopped before the input ended")
+        case .disconnected:
+            return RunOutcome(status: .partial, reason: .disconnected,
+                              detail: "the live input dropped and did not come back (\(decode.reconnectAttempts) reconnect attempts)")
+        case let .readError(error):
+            if case .truncated = error {
+                return RunOutcome(status: .partial, reason: .truncated, detail: error.description)
+            }
+            return RunOutcome(status: .partial, reason: .readError, detail: "the input ended early: \(error.description)")
+        case .endOfInput, nil:
+            // nil: the sampler finished (--end) before the source did.
+            let errors = decode.corruptPackets + decode.corruptFrames
+            if errors > maxDecodeErrors {
+                var text = "\(decode.corruptPackets) damaged packets skipped and \(decode.corruptFrames) damaged frames concealed"
+                if let last = decode.lastError { text += " (last: \(last.description))" }
+                return RunOutcome(status: .partial, reason: .decodeErrors, detail: text)
+            }
+            return .complete
+        }
+    }
 }
 
 /// Progress of a running analysis, for a progress line.
@@ -73,22 +130,44 @@ public final class Analyzer: @unchecked Sendable {
         pipeline = AnalysisPipeline(source: source, faceStage: faceStage, classifier: classifier, settings: settings)
     }
 
-    /// Stops reading; frames in flight are finished and every output is closed properly.
-    public func stop() { pipeline.stop() }
+    /// Stops reading; frames in flight are finished and every output is closed properly. The
+    /// run ends `partial` with reason `interrupted`; `why` is its detail (e.g. "stopped by SIGINT").
+    public func stop(_ why: String = "stopped before the input ended") {
+        stopLock.withLock { if stopDetail == nil { stopDetail = why } }
+        pipeline.stop()
+    }
+
+    private let stopLock = NSLock()
+    private var stopDetail: String?
+    /// Serialises sidecar writes; once the final one is written, periodic ones stop.
+    private let sidecarLock = NSLock()
+    private var sidecarFinal = false
 
     public var isLive: Bool { source.isLive }
 
     private func sidecar(columns: TimelineColumns, stats: PipelineStats, summary: TimelineSummary?,
-                         complete: Bool) -> TimelineSidecar {
+                         outcome: RunOutcome, rows: Int, decode: DecodeStats?) -> TimelineSidecar {
         TimelineSidecar(
             fervidVersion: options.fervidVersion,
             model: .init(name: options.modelName, labels: pipeline.classifier.labels, metadata: options.modelMetadata),
             columns: columns, format: options.format, smoothing: options.smoothing,
             source: .init(location: options.input, live: source.isLive), startTime: startTime,
-            endTime: complete ? Date() : nil, complete: complete,
-            frames: .init(read: stats.framesRead, analyzed: stats.framesAnalyzed, dropped: stats.framesDropped),
+            endTime: outcome.reason == .running ? nil : Date(),
+            status: outcome.status, reason: outcome.reason, detail: outcome.detail, rows: rows,
+            frames: .init(read: stats.framesRead, analyzed: stats.framesAnalyzed, dropped: stats.framesDropped,
+                          corrupt: decode.map { $0.corruptPackets + $0.corruptFrames }, lastTimestamp: stats.lastTimestamp),
             faces: summary.map { s in s.tracks.reduce(0) { $0 + $1.frames } } ?? stats.faces,
             tracks: summary?.tracks.count ?? stats.tracks.count)
+    }
+
+    /// Writes a running sidecar unless the final one is written (timer thread).
+    private func writeRunningSidecar(to path: String, columns: TimelineColumns, writer: EmotionTimelineWriter) {
+        sidecarLock.withLock {
+            guard !sidecarFinal else { return }
+            // A failed periodic write is not fatal: the final write reports its own failure.
+            try? sidecar(columns: columns, stats: pipeline.stats, summary: nil, outcome: .running,
+                         rows: writer.rowsWritten, decode: nil).write(to: path)
+        }
     }
 
     /// Runs to the end of the input (or ``stop()``). Rows are written and flushed as they come.
@@ -98,10 +177,20 @@ public final class Analyzer: @unchecked Sendable {
         var smoother = try TimelineSmoother(spec: options.smoothing, live: source.isLive)
         _ = try ClassMapping(modelLabels: pipeline.classifier.labels)
         let writer = try EmotionTimelineWriter(path: options.output, format: options.format, columns: columns)
-        let sidecarPath = options.output == "-" ? nil : TimelineSidecar.path(forOutput: options.output)
+        // A sidecar goes next to a regular file only (never `/dev/null.json`).
+        let sidecarPath = TimelineSidecar.path(forOutputIfRegular: options.output)
+        var timer: DispatchSourceTimer?
         if let sidecarPath {
-            try sidecar(columns: columns, stats: PipelineStats(), summary: nil, complete: false).write(to: sidecarPath)
+            try sidecar(columns: columns, stats: PipelineStats(), summary: nil, outcome: .running, rows: 0,
+                        decode: nil).write(to: sidecarPath)
+            let t = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+            let period = max(0.05, options.sidecarInterval)
+            t.schedule(deadline: .now() + period, repeating: period)
+            t.setEventHandler { [weak self] in self?.writeRunningSidecar(to: sidecarPath, columns: columns, writer: writer) }
+            t.resume()
+            timer = t
         }
+        defer { timer?.cancel() }
         var builder = TimelineSummaryBuilder()
         let raw = options.raw
         // The summary always sees the raw probabilities (label changes raw vs smoothed); the
@@ -129,17 +218,33 @@ public final class Analyzer: @unchecked Sendable {
         }
         // Whatever happened, flush what the smoothers hold and close the outputs properly.
         let tail = smoother.finish()
-        try? emit(tail)
-        try writer.close()
+        do { try emit(tail) } catch { if runError == nil { runError = error } }
+        do { try writer.close() } catch { if runError == nil { runError = error } }
         let stats = pipeline.stats
         let summary = builder.summary()
-        if let sidecarPath {
-            try sidecar(columns: columns, stats: stats, summary: summary, complete: runError == nil).write(to: sidecarPath)
+        // The decoder's counters are read here, after every stage has stopped.
+        let decode = source.stats
+        let outcome: RunOutcome
+        if let runError {
+            outcome = RunOutcome(status: .failed, reason: .error, detail: "\(runError)")
+        } else {
+            outcome = RunOutcome.of(endReason: source.endReason, decode: decode,
+                                    stopped: stopLock.withLock { stopDetail },
+                                    maxDecodeErrors: options.maxDecodeErrors)
         }
-        if let path = options.summaryPath { try summary.write(to: path) }
+        timer?.cancel()
+        if let sidecarPath {
+            try sidecarLock.withLock {
+                sidecarFinal = true
+                try sidecar(columns: columns, stats: stats, summary: summary, outcome: outcome,
+                            rows: writer.rowsWritten, decode: decode).write(to: sidecarPath)
+            }
+        }
         if let runError { throw runError }
-        return AnalysisReport(summary: summary, stats: stats, decode: source.stats, endReason: source.endReason,
-                              rowsWritten: writer.rowsWritten, interrupted: pipeline.isStopping)
+        if let path = options.summaryPath { try summary.write(to: path) }
+        return AnalysisReport(summary: summary, stats: stats, decode: decode, endReason: source.endReason,
+                              rowsWritten: writer.rowsWritten, interrupted: pipeline.isStopping,
+                              status: outcome.status, reason: outcome.reason, detail: outcome.detail)
     }
 
     /// A progress snapshot (any thread).

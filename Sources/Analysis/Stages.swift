@@ -32,6 +32,11 @@ public struct ClassifierInput: Sendable, Equatable {
     public var std: [Float]
     public var crop: CropGeometry
     public var resize: CropResize
+    /// Smallest face the classifier is given, in pixels, each side of the box after clamping
+    /// it to the frame: a box that clamps to less (or to nothing: wholly outside the frame) is
+    /// no face, and its frame gets a `success=0` row instead of probabilities of a crop that
+    /// shows no face.
+    public var minimumFaceSide: Double = 4
 
     public init(width: Int, height: Int, layout: PixelLayout, mean: [Float], std: [Float], crop: CropGeometry,
                 resize: CropResize = .swscale) {
@@ -78,8 +83,8 @@ public enum CropGeometry: Sendable, Equatable {
             let side = max(box.width, box.height)
             let cx = box.x + box.width / 2, cy = box.y + box.height / 2
             let half = side / 2 * (1 + 2 * f)
-            let x0 = max(0, Int((cx - half).rounded(.down))), y0 = max(0, Int((cy - half).rounded(.down)))
-            let x1 = min(width, Int((cx + half).rounded(.up))), y1 = min(height, Int((cy + half).rounded(.up)))
+            let x0 = max(0, pixelInt(cx - half, .down)), y0 = max(0, pixelInt(cy - half, .down))
+            let x1 = min(width, pixelInt(cx + half, .up)), y1 = min(height, pixelInt(cy + half, .up))
             return CropRect(x: x0, y: y0, width: max(1, x1 - x0), height: max(1, y1 - y0))
         }
     }

@@ -10,7 +10,7 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
     public enum Kind: Sendable, Equatable {
         case unreadable, truncated, headerTooLarge, headerPastEnd, headerNotUTF8, headerNotJSON
         case invalidEntry, unknownDtype, sizeMismatch, offsetsOutside, overlap, incompleteData
-        case noSuchTensor, notFloat, writeFailed
+        case noSuchTensor, notFloat, writeFailed, absurdShape
     }
     public let kind: Kind
     /// The file path, or "<bytes>" for an in-memory buffer.
@@ -87,6 +87,13 @@ final class ByteSource: @unchecked Sendable {
 public struct SafeTensorsFile: @unchecked Sendable {
     /// Largest header accepted (the reference implementation's bound, 100 MB).
     public static let maxHeaderLength = 100_000_000
+    /// Most dimensions a tensor may have.
+    public static let maxRank = 8
+    /// Largest element count a shape may describe, counting a zero dimension as 1: a
+    /// zero-element tensor of shape [1000000, 1000000, 1000000, 0] passes the size checks but
+    /// sends any loop over its dimensions spinning, so it is refused here (2^32 elements is
+    /// 16 GiB of F32, far past any model fervid loads).
+    public static let maxElements = 1 << 32
 
     struct Entry {
         let dtype: SafeTensorsDType
@@ -201,6 +208,17 @@ public struct SafeTensorsFile: @unchecked Sendable {
             guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
                 throw fail(.unknownDtype, "tensor '\(name)': unknown dtype '\(dtypeName)'")
             }
+            guard shape.count <= SafeTensorsFile.maxRank else {
+                throw fail(.absurdShape, "tensor '\(name)': \(shape.count) dimensions, more than \(SafeTensorsFile.maxRank)")
+            }
+            var extent = 1
+            for d in shape where d > 0 {
+                let (m, overflow) = extent.multipliedReportingOverflow(by: d)
+                guard !overflow, m <= SafeTensorsFile.maxElements else {
+                    throw fail(.absurdShape, "tensor '\(name)': shape \(shape) is absurd (over \(SafeTensorsFile.maxElements) elements, a zero dimension counted as 1)")
+                }
+                extent = m
+            }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin <= end, end <= dataSize else {
                 throw fail(.offsetsOutside,
@@ -246,7 +264,8 @@ public struct SafeTensorsFile: @unchecked Sendable {
     /// The dtype of tensor `name`.
     public func dtype(of name: String) -> SafeTensorsDType? { entries[name]?.dtype }
 
-    /// Tensor `name` converted to `Float` (from F32, F16, BF16 or F64).
+    /// Tensor `name` converted to `Float` (from F32, F16, BF16 or F64), as stored (NaN and
+    /// infinities included; ``WeightLoader`` refuses those when a model loads).
     public func floats(_ name: String) throws(SafeTensorsError) -> [Float] {
         guard let e = entries[name] else {
             throw SafeTensorsError(kind: .noSuchTensor, source: source, detail: "no tensor named '\(name)'")
@@ -338,6 +357,10 @@ public func writeSafeTensors(path: String, tensors: [(name: String, shape: [Int]
     do {
         try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-        throw SafeTensorsError(kind: .writeFailed, source: path, detail: "cannot write: \(error.localizedDescription)")
+        // The OS's reason (strerror), not Foundation's "The operation could not be completed".
+        let ns = error as NSError
+        let posix = (ns.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? $0.code : nil }
+        let cause = posix.map { String(cString: strerror(Int32($0))) } ?? ns.localizedDescription
+        throw SafeTensorsError(kind: .writeFailed, source: path, detail: "cannot write: \(cause)")
     }
 }

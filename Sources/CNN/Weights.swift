@@ -7,6 +7,8 @@ public enum WeightError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(source: String, name: String, expected: [Int], found: [Int])
     case unused(source: String, names: [String])
     case unreadable(source: String, name: String, reason: String)
+    /// A tensor holding NaN or an infinity: damaged weights (model files are untrusted).
+    case nonFinite(source: String, name: String, value: Float, index: Int)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum WeightError: Error, CustomStringConvertible, Equatable {
             return "\(s): \(names.count) tensor(s) not used by the model: \(shown)\(names.count > 10 ? ", …" : "")"
         case .unreadable(let s, let n, let r):
             return "\(s): tensor '\(n)': \(r)"
+        case .nonFinite(let s, let n, let v, let i):
+            return "\(s): tensor '\(n)' holds a non-finite value (\(v) at element \(i)): the weights are damaged"
         }
     }
 }
@@ -82,15 +86,25 @@ public final class WeightLoader {
             throw WeightError.shapeMismatch(source: source, name: name, expected: shape, found: found)
         }
         used.insert(name)
+        let values: [Float]
         switch store {
         case .file(let f):
             do {
-                return try f.floats(name)
+                values = try f.floats(name)
             } catch {
                 throw WeightError.unreadable(source: source, name: name, reason: error.detail)
             }
         case .memory(let m):
-            return m[name]!.values
+            values = m[name]!.values
+        }
+        try WeightLoader.requireFinite(values, name: name, source: source)
+        return values
+    }
+
+    /// Weights that are not finite would make every output NaN: refused at load, naming the tensor.
+    public static func requireFinite(_ values: [Float], name: String, source: String) throws(WeightError) {
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFinite(source: source, name: name, value: values[i], index: i)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Timeline
 
 /// A malformed boxes file: names the file, the 1-based line and the cause.
 public struct FaceBoxesFileError: Error, CustomStringConvertible, Equatable {
@@ -23,8 +24,9 @@ public struct FaceBoxesFile: Sendable {
 
     public init(path: String) throws(FaceBoxesFileError) {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw FaceBoxesFileError(path: path, line: 0, reason: "cannot read: \(error.localizedDescription)")
+        do { data = try readWholeFile(path) } catch {
+            guard case let .io(_, reason) = error else { throw FaceBoxesFileError(path: path, line: 0, reason: "\(error)") }
+            throw FaceBoxesFileError(path: path, line: 0, reason: reason)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw FaceBoxesFileError(path: path, line: 0, reason: "not UTF-8 text")

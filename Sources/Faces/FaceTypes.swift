@@ -52,10 +52,26 @@ public struct FaceRect: Sendable, Equatable, Hashable {
     }
 
     /// Integer (x, y, width, height), each rounded to the nearest pixel: the integer box that
-    /// crop geometries (e.g. fer's) start from.
+    /// crop geometries (e.g. fer's) start from. Values past ±2^40 pixels (and NaN, as 0) are
+    /// clamped, so an absurd box from a file never traps (see ``pixelInt(_:)``).
     public var integral: PixelRect {
-        PixelRect(x: Int(x.rounded()), y: Int(y.rounded()), width: Int(width.rounded()), height: Int(height.rounded()))
+        PixelRect(x: pixelInt(x), y: pixelInt(y), width: pixelInt(width), height: pixelInt(height))
     }
+
+    /// The part of this box inside a `width`×`height` image (empty: width or height ≤ 0).
+    public func clamped(toWidth width: Int, height: Int) -> FaceRect {
+        let x0 = Swift.max(0, x), y0 = Swift.max(0, y)
+        let x1 = Swift.min(Double(width), maxX), y1 = Swift.min(Double(height), maxY)
+        return FaceRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+    }
+}
+
+/// `v` rounded to the nearest integer, clamped to ±2^40 (NaN → 0): a pixel coordinate that can
+/// be added to and multiplied without overflow, from any Double.
+public func pixelInt(_ v: Double, _ rule: FloatingPointRoundingRule = .toNearestOrAwayFromZero) -> Int {
+    let limit = Double(1 << 40)
+    guard !v.isNaN else { return 0 }
+    return Int(Swift.min(Swift.max(v.rounded(rule), -limit), limit))
 }
 
 /// An integer rectangle in image pixels.

@@ -107,6 +107,8 @@ public final class MiniXception {
             guard let shape = file.shape(of: name), let dot = name.lastIndex(of: ".") else { continue }
             let layer = String(name[..<dot]), param = String(name[name.index(after: dot)...])
             let v = try file.floats(name)
+            // Checked under the file's own tensor name (the loader would name the remapped one).
+            try WeightLoader.requireFinite(v, name: name, source: file.source)
             switch param {
             case "kernel", "depthwise_kernel", "pointwise_kernel":
                 guard shape.count == 4 else {
@@ -132,6 +134,9 @@ public final class MiniXception {
     /// gives (1, C, kh, kw), which has the same memory order as (C, 1, kh, kw).
     static func hwioToOIHW(_ v: [Float], _ s: [Int]) -> [Float] {
         let (kh, kw, a, b) = (s[0], s[1], s[2], s[3])
+        // Bounded by the element count the file's parser validated: no loop over the
+        // dimensions of an empty tensor (whose other dimensions may be anything).
+        guard !v.isEmpty, v.count == kh * kw * a * b else { return v }
         var r = [Float](repeating: 0, count: v.count)
         for y in 0..<kh { for x in 0..<kw { for i in 0..<a { for o in 0..<b {
             r[((o * a + i) * kh + y) * kw + x] = v[((y * kw + x) * a + i) * b + o]

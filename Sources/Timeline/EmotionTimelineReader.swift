@@ -21,11 +21,7 @@ public struct TimelineDocument: Sendable {
 public enum EmotionTimelineReader {
     /// Reads `path` and, when it exists, `path.json`.
     public static func read(path: String) throws(TimelineError) -> TimelineDocument {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read file" : "no such file"
-            throw .io(path: path, reason: reason)
-        }
+        let data = try readWholeFile(path)
         guard let text = String(data: data, encoding: .utf8) else {
             throw .malformed(path: path, line: nil, reason: "not UTF-8 text")
         }

@@ -112,19 +112,22 @@ public final class EmotionTimelineWriter: @unchecked Sendable {
         let descriptor = fd
         fd = -1
         if ownsDescriptor, systemClose(descriptor) != 0 {
-            throw .io(path: path, reason: "close failed: \(String(cString: strerror(errno)))")
+            throw .io(path: shownPath, reason: "close failed: \(String(cString: strerror(errno)))")
         }
     }
 
+    /// The path as errors name it (`standard output` for `-`).
+    private var shownPath: String { path == "-" ? "standard output" : path }
+
     private func send(_ text: String) throws(TimelineError) {
-        guard fd >= 0 else { throw .io(path: path, reason: "write after close") }
+        guard fd >= 0 else { throw .io(path: shownPath, reason: "write after close") }
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeMutableBytes { systemWrite(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .io(path: path, reason: "write failed: \(String(cString: strerror(errno)))")
+                throw .io(path: shownPath, reason: "write failed: \(String(cString: strerror(errno)))")
             }
             offset += n
         }

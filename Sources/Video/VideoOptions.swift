@@ -53,7 +53,12 @@ public struct VideoSourceOptions: Sendable, Equatable {
     /// Reopening policy for live inputs.
     public var reconnect: ReconnectPolicy
     /// Decoder threads; 0 lets libavcodec choose (one per core, frame and slice threading).
-    public var decoderThreads: Int
+    /// Clamped to 0…``maxDecoderThreads`` (each thread holds frames: 10,000 took 9.6 GB).
+    public var decoderThreads: Int {
+        didSet { decoderThreads = Swift.min(Swift.max(0, decoderThreads), Self.maxDecoderThreads) }
+    }
+    /// The most decoder threads a source asks libavcodec for.
+    public static let maxDecoderThreads = 256
     /// Live or file semantics.
     public var live: LiveMode
     /// Extra options for `avformat_open_input` (demuxer and protocol AVOptions), applied last.
@@ -64,7 +69,7 @@ public struct VideoSourceOptions: Sendable, Equatable {
         self.openTimeout = openTimeout
         self.readTimeout = readTimeout
         self.reconnect = reconnect
-        self.decoderThreads = max(0, decoderThreads)
+        self.decoderThreads = Swift.min(Swift.max(0, decoderThreads), Self.maxDecoderThreads)
         self.live = live
         self.formatOptions = formatOptions
     }

@@ -47,7 +47,11 @@ struct Analyze: ParsableCommand {
     @Option(help: "Stop at this stream time (seconds).")
     var end: Double?
 
-    @Option(help: "Smoothing: none, ema[:TAU], window[:SEC] (files only) or hmm[:STAY].")
+    @Option(help: "Smoothing: none, ema[:TAU], window[:SEC] (files only) or hmm[:STAY].",
+            transform: { text in
+                // A bad value says why (`TAU must be > 0 seconds`), not just "invalid".
+                do { return try SmoothingSpec.parse(text) } catch { throw ValidationError("\(error)") }
+            })
     var smooth: SmoothingSpec = .ema(tau: SmoothingSpec.defaultTau)
 
     @Flag(help: "Also write the unsmoothed probabilities (raw_<class> columns).")
@@ -114,31 +118,56 @@ struct Analyze: ParsableCommand {
         } catch {
             throw CommandFailure(subject: model, cause: error.description)
         }
+        // Every output path, checked before any work: folders exist, and no output is an input
+        // (the video, the model, the boxes file) or another output (exit 2, nothing written).
+        let timelines = try inputs.map { try OutputPaths.timeline(for: $0, output: output, format: format) }
+        if let plot { try OutputPaths.checkWritable(plot) }
+        if let annotate { try OutputPaths.checkWritable(annotate) }
+        if let summary { try OutputPaths.checkWritable(summary) }
+        var readPaths: [(role: String, path: String)] = inputs.map { ("input", $0) } + [("--model", modelPath)]
+        if case .boxes(let file) = faces { readPaths.append(("boxes file", file)) }
+        var writePaths: [(role: String, path: String)] = []
+        for timeline in timelines {
+            writePaths.append((output == nil ? "timeline" : "-o", timeline))
+            if let sidecar = TimelineSidecar.path(forOutputIfRegular: timeline) { writePaths.append(("sidecar", sidecar)) }
+        }
+        if let summary { writePaths.append(("--summary", summary)) }
+        if let plot { writePaths.append(("--plot", plot)) }
+        if let annotate { writePaths.append(("--annotate", annotate)) }
+        do {
+            try OutputSafety.check(inputs: readPaths, outputs: writePaths)
+        } catch {
+            throw CommandFailure(subject: "\(error.outputRole) \(error.output)", cause: error.cause, exitCode: ExitStatus.usage)
+        }
+
         let classifier: LoadedClassifier
         do {
             classifier = try LoadedClassifier(path: modelPath, maxBatch: batch)
         } catch {
-            throw CommandFailure(subject: modelPath, cause: "\(error)")
+            // Most model errors already start with the path: name it once.
+            var cause = "\(error)"
+            if cause.hasPrefix(modelPath + ": ") { cause.removeFirst(modelPath.count + 2) }
+            throw CommandFailure(subject: modelPath, cause: cause)
         }
-        if let plot { try OutputPaths.checkWritable(plot) }
-        if let annotate { try OutputPaths.checkWritable(annotate) }
-        if let summary { try OutputPaths.checkWritable(summary) }
 
-        var failures = 0
-        for input in inputs {
-            let outputPath = try OutputPaths.timeline(for: input, output: output, format: format)
+        var failures = 0, partials = 0
+        for (input, outputPath) in zip(inputs, timelines) {
             do {
-                try analyze(input: input, outputPath: outputPath, classifier: classifier)
+                let status = try analyze(input: input, outputPath: outputPath, classifier: classifier)
+                if status != .complete { partials += 1 }
             } catch let failure as CommandFailure {
                 if inputs.count == 1 { throw failure }
                 printError("fervid: \(failure.subject): \(failure.cause)")
                 failures += 1
             }
         }
-        if failures > 0 { throw ExitCode(1) }
+        // Exit codes (docs/reliability.md): 1 when any input failed, else 3 when any is partial.
+        if failures > 0 { throw ExitCode(ExitStatus.failure) }
+        if partials > 0 { throw ExitCode(ExitStatus.partial) }
     }
 
-    private func analyze(input: String, outputPath: String, classifier: LoadedClassifier) throws {
+    /// Analyzes one input; returns its status (`complete` or `partial`), throws when it failed.
+    private func analyze(input: String, outputPath: String, classifier: LoadedClassifier) throws -> RunStatus {
         var options = AnalyzerOptions(input: input, output: outputPath)
         options.format = format
         options.smoothing = smooth
@@ -174,9 +203,10 @@ struct Analyze: ParsableCommand {
         let signalSources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
             source.setEventHandler {
-                if interrupts.increment() > 1 { _exit(130) }
-                analyzer.stop()
+                if interrupts.increment() > 1 { _exit(ExitStatus.interruptedTwice) }
+                analyzer.stop("stopped by \(name) before the input ended")
             }
             source.resume()
             return source
@@ -195,7 +225,7 @@ struct Analyze: ParsableCommand {
         } catch let error as TimelineError {
             progress?.stop()
             try? extras.finish()
-            throw CommandFailure(subject: outputPath, cause: error.description)
+            throw CommandFailure(error)  // names the output that failed (timeline, sidecar, summary)
         } catch {
             progress?.stop()
             try? extras.finish()
@@ -218,11 +248,19 @@ struct Analyze: ParsableCommand {
             FileHandle.standardError.write(Data(text.utf8))
         } else {
             print(text, terminator: "")
+            if fflush(nil) != 0 {  // the summary went to standard output: checked too
+                throw CommandFailure(subject: "standard output", cause: "write failed: \(String(cString: strerror(errno)))")
+            }
         }
         if stats {
             fflush(nil)  // the summary above first, when both go to one terminal
             printError(Self.statsLine(input: input, s))
         }
+        if report.status != .complete {
+            fflush(nil)
+            printError("fervid: \(input): partial result (\(report.reason?.rawValue ?? "partial")): \(report.detail ?? "")")
+        }
+        return report.status
     }
 
     /// `stats input=… frames_read=… frames_analyzed=… faces=… wall_s=… fps=… decode_s=… face_s=…

@@ -9,12 +9,13 @@ struct Fervid: AsyncParsableCommand {
         abstract: "Facial-expression analysis of video on a CPU.",
         subcommands: [Analyze.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self])
 
-    /// Exit codes: 0 success, 1 a failure on the input (one line `fervid: <input>: <cause>`),
-    /// 2 bad usage.
+    /// Exit codes (``ExitStatus``, docs/reliability.md): 0 every output complete, 1 a failure
+    /// (one line `fervid: <input>: <cause>`), 2 bad usage (nothing done), 3 a partial result,
+    /// 130 a second Ctrl-C.
     static func main() async {
         BLASKernels.upgradeIfNeeded()
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -37,6 +38,48 @@ struct Fervid: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// `--fps -1` → `--fps=-1`: ArgumentParser reads a value that starts with '-' as an option and
+/// says "Missing value for '--fps <fps>'"; joined, the value reaches validation, which says what
+/// is wrong with it ("--fps must be a positive number …"). Arguments after `--` are left alone.
+func joiningNegativeValues(_ args: [String]) -> [String] {
+    var out: [String] = []
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        if a == "--" {
+            out += args[i...]
+            break
+        }
+        if a.hasPrefix("--"), !a.contains("="), i + 1 < args.count {
+            let next = args[i + 1]
+            if next.count > 1, next.hasPrefix("-"), Double(next) != nil {
+                out.append(a + "=" + next)
+                i += 2
+                continue
+            }
+        }
+        out.append(a)
+        i += 1
+    }
+    return out
+}
+
+/// fervid's exit codes (docs/reliability.md).
+enum ExitStatus {
+    /// Every output written and complete.
+    static let success: Int32 = 0
+    /// A failure: an input that could not be analyzed, an output that could not be written.
+    static let failure: Int32 = 1
+    /// Bad usage, refused before any work (a bad option value, an output that is an input).
+    static let usage: Int32 = 2
+    /// A partial result: every row written is right, but some timeline covers less than its
+    /// input (cut-short or damaged file, dropped live stream, stopped by a signal). The sidecar
+    /// says why (`status: partial`, `reason`).
+    static let partial: Int32 = 3
+    /// A second SIGINT/SIGTERM: exit at once (rows already written are whole lines).
+    static let interruptedTwice: Int32 = 130
 }
 
 /// A failure on an input that ends the command: printed as `fervid: <subject>: <cause>`.

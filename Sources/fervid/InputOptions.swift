@@ -30,7 +30,9 @@ struct InputOptions: ParsableArguments {
         guard readTimeout > 0, readTimeout.isFinite else { throw ValidationError("--read-timeout must be positive") }
         guard reconnectAttempts >= 0 else { throw ValidationError("--reconnect-attempts must not be negative") }
         guard reconnectDelay >= 0, reconnectDelay.isFinite else { throw ValidationError("--reconnect-delay must not be negative") }
-        guard decoderThreads >= 0 else { throw ValidationError("--decoder-threads must not be negative") }
+        guard (0 ... 256).contains(decoderThreads) else {
+            throw ValidationError("--decoder-threads must be a whole number from 0 (one per core) to 256")
+        }
     }
 
     var videoSourceOptions: VideoSourceOptions {

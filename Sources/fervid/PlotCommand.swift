@@ -41,7 +41,7 @@ struct Plot: ParsableCommand {
         }
         let plot = TimelinePlot(document: document, source: document.sidecar == nil ? timeline : nil)
         if output == "-" {
-            FileHandle.standardOutput.write(Data(plot.svg().utf8))
+            do { try writeStandardOutput(Data(plot.svg().utf8)) } catch { throw CommandFailure(error) }
         } else {
             do { try plot.write(to: output) } catch { throw CommandFailure(error) }
         }

@@ -180,6 +180,9 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         // The sidecar says the run completed.
         let sidecar = try jsonObject(csv + ".json")
         #expect(sidecar["complete"] as? Bool == true)
+        #expect(sidecar["status"] as? String == "complete")
+        #expect(sidecar["reason"] == nil)
+        #expect(sidecar["rows"] as? Int == table.rows.count)
         #expect(sidecar["schema_version"] as? Int == 1)
     }
 
@@ -225,7 +228,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         #expect((s["tracks"] as? [Any])?.isEmpty == true)
     }
 
-    @Test("SIGINT mid-file: exit 0, every row parses, the sidecar is written")
+    @Test("SIGINT mid-file: exit 3 (partial), every row parses, the sidecar says interrupted")
     func interruptMidFile() throws {
         guard let bin = fervidBinary(), let sample = samplePath("WolfgangLanger_Pexels.mp4") else { return }
         // A long input (the sample 8 times) so the run is still going when the signal comes.
@@ -238,12 +241,18 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         #expect(started, "no rows after 60 s")
         kill(child.pid, SIGINT)
         let status = child.wait(seconds: 60)
-        #expect(status == 0, "stderr: \(child.stderr)")
+        #expect(status == 3, "stderr: \(child.stderr)")
+        #expect(child.stderr.contains("partial result (interrupted)"), "stderr: \(child.stderr)")
         let table = try TimelineCSV(path: csv)
         #expect(table.badLines.isEmpty)
         #expect(table.rows.count > 20)
         #expect(table.rows.count < 8 * 472, "the run stopped early")
         let sidecar = try jsonObject(csv + ".json")
+        #expect(sidecar["status"] as? String == "partial")
+        #expect(sidecar["reason"] as? String == "interrupted")
+        #expect(sidecar["complete"] as? Bool == false)
+        #expect((sidecar["detail"] as? String ?? "").contains("SIGINT"))
+        #expect(sidecar["end_time"] is String)
         #expect((sidecar["frames"] as? [String: Any])?["analyzed"] as? Int == Set(table.rows.map { $0["frame"]! }).count)
     }
 
@@ -273,13 +282,16 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         #expect(live.header.last == "wallclock")
         #expect(live.rows.allSatisfy { ($0["wallclock"] ?? "").hasSuffix("Z") })
         server.stop()
+        // A live stream that goes away ends the run cleanly but partial (it has no end that
+        // fervid could check): exit 3, the sidecar says disconnected.
         let status = c.wait(seconds: 30)
-        #expect(status == 0, "stderr: \(c.stderr)")
+        #expect(status == 3, "stderr: \(c.stderr)")
         let table = try TimelineCSV(path: csv)
         #expect(table.badLines.isEmpty)
         #expect(table.rows.count >= live.rows.count)
         let sidecar = try jsonObject(csv + ".json")
-        #expect(sidecar["complete"] as? Bool == true)
+        #expect(sidecar["status"] as? String == "partial")
+        #expect(sidecar["reason"] as? String == "disconnected")
     }
 }
 
@@ -315,7 +327,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         // frame would add ~300 KiB each).
         #expect(late - early < 24 * 1024, "resident memory \(early) KiB -> \(late) KiB")
         kill(c.pid, SIGINT)
-        #expect(c.wait(seconds: 30) == 0, "stderr: \(c.stderr)")
+        #expect(c.wait(seconds: 30) == 3, "stderr: \(c.stderr)")
     }
 }
 

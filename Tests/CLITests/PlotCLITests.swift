@@ -254,7 +254,7 @@ struct PlotCLITests {
         let dir = try TemporaryFolder()
         let missing = try fervid(["plot", dir.file("nope.csv"), "-o", dir.file("x.svg")])
         #expect(missing.status == 1)
-        #expect(missing.stderr == "fervid: \(dir.file("nope.csv")): no such file\n", "\(missing.stderr)")
+        #expect(missing.stderr == "fervid: \(dir.file("nope.csv")): cannot read: No such file or directory\n", "\(missing.stderr)")
 
         let timeline = try dir.write("ok.csv", csv(twoTrackRows()))
         let unwritable = try fervid(["plot", timeline, "-o", dir.file("no/such/dir/x.svg")])

@@ -60,7 +60,7 @@ let malformedCases: [MalformedCase] = [
     MalformedCase(name: "shape/size mismatch",
                   bytes: handmade(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: eightFloats), kind: .sizeMismatch),
     MalformedCase(name: "shape overflow",
-                  bytes: handmade(#"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: eightFloats), kind: .sizeMismatch),
+                  bytes: handmade(#"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: eightFloats), kind: .absurdShape),
     MalformedCase(name: "offsets outside",
                   bytes: handmade(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: eightFloats), kind: .offsetsOutside),
     MalformedCase(name: "begin after end",
