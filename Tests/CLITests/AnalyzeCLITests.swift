@@ -183,7 +183,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         #expect(sidecar["status"] as? String == "complete")
         #expect(sidecar["reason"] == nil)
         #expect(sidecar["rows"] as? Int == table.rows.count)
-        #expect(sidecar["schema_version"] as? Int == 1)
+        #expect(sidecar["schema_version"] as? Int == 2)
     }
 
     @Test("--fps 5 samples by timestamp; --start/--end cut by timestamp")
@@ -389,7 +389,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     }
 
     @Test("bad flag values are usage errors naming the flag", arguments: [
-        ["--fps", "0"], ["--batch", "0"], ["--smooth", "wobble"], ["--detect-every", "0"], ["--faces", "sideways"],
+        ["--fps", "0"], ["--batch", "0"], ["--smooth", "wobble"], ["--detect-interval", "-1"], ["--faces", "sideways"],
         ["--start", "5", "--end", "2"],
     ])
     func badValues(_ flags: [String]) throws {
