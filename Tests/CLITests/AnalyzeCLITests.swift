@@ -267,14 +267,8 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
                                           "-f", "mpegts", "-listen", "1", url])
         defer { server.stop() }
         // The server listens once ffmpeg has opened its input; retry the client briefly.
-        var client: Child?
-        for _ in 0 ..< 50 {
-            usleep(100_000)
-            let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--timeout", "2",
-                                    "--reconnect", "1", "--reconnect-delay", "0.2", "--quiet"])
-            if !c.exited(within: 0.5) { client = c; break }  // exited at once: not listening yet
-        }
-        let c = try #require(client)
+        let c = try #require(try liveClient(bin, ["analyze", url, "-o", csv, "--faces", "center", "--timeout", "2",
+                                                  "--reconnect", "1", "--reconnect-delay", "0.2", "--quiet"], csv: csv))
         defer { c.stop() }
         #expect(eventually(20) { ((try? TimelineCSV(path: csv))?.rows.count ?? 0) >= 10 }, "rows while the stream runs")
         #expect(c.process.isRunning)
@@ -307,13 +301,8 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let server = try Child("ffmpeg", ["-v", "error", "-stream_loop", "-1", "-i", sample, "-an", "-c:v", "copy",
                                           "-f", "mpegts", "-listen", "1", url])
         defer { server.stop() }
-        var client: Child?
-        for _ in 0 ..< 50 {
-            usleep(100_000)
-            let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--live", "live", "--quiet"])
-            if !c.exited(within: 0.5) { client = c; break }
-        }
-        let c = try #require(client)
+        let c = try #require(try liveClient(bin, ["analyze", url, "-o", csv, "--faces", "center", "--live", "live", "--quiet"],
+                                            csv: csv))
         defer { c.stop() }
         #expect(eventually(20) { ((try? TimelineCSV(path: csv))?.rows.count ?? 0) >= 50 })
         usleep(3_000_000)
@@ -398,6 +387,21 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         #expect(result.status == 2)
         #expect(result.stderr.contains(flags[flags.count - 2]), "stderr: \(result.stderr)")
     }
+}
+
+/// Starts `fervid args…` against a loopback server that may not listen yet: a client that exits
+/// before writing a row (connection refused) is started again, up to 50 times. Waiting for the
+/// first row, not for a fixed time, keeps this right on a loaded machine, where loading the
+/// models alone can take longer than the server needs to start.
+func liveClient(_ bin: String, _ args: [String], csv: String) throws -> Child? {
+    for _ in 0 ..< 50 {
+        usleep(100_000)
+        let c = try Child(bin, args)
+        let started = eventually(30) { !c.process.isRunning || ((try? TimelineCSV(path: csv))?.rows.count ?? 0) > 0 }
+        if started && c.process.isRunning { return c }
+        c.stop()
+    }
+    return nil
 }
 
 extension Child {

@@ -257,15 +257,8 @@ struct CleanOutcome {
         let server = try Child("ffmpeg", ["-v", "error", "-re", "-stream_loop", "-1", "-i", sample, "-an", "-c:v", "copy",
                                           "-f", "mpegts", "-listen", "1", url])
         defer { kill(server.pid, SIGCONT); server.stop() }
-        var client: Child?
-        for _ in 0 ..< 50 {
-            usleep(100_000)
-            let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--timeout", "2",
-                                    "--reconnect", "1", "--reconnect-delay", "0.2", "--quiet"])
-            usleep(500_000)
-            if c.process.isRunning { client = c; break }
-        }
-        let c = try #require(client)
+        let c = try #require(try liveClient(bin, ["analyze", url, "-o", csv, "--faces", "center", "--timeout", "2",
+                                                  "--reconnect", "1", "--reconnect-delay", "0.2", "--quiet"], csv: csv))
         defer { c.stop() }
         #expect(eventually(20) { ((try? TimelineCSV(path: csv))?.rows.count ?? 0) >= 10 })
         let start = Date()
