@@ -198,6 +198,7 @@ public enum CorpusCollect {
                       let columns = object["columns"] as? [String] else { continue }
                 if columns.contains(where: { $0.hasPrefix("raw_") }) { rowColumns.includeRaw = true }
                 if columns.contains("wallclock") { rowColumns.includeWallclock = true }
+                if columns.contains("x_0") { rowColumns.includeLandmarks = true }
             }
         }
         if format == .csv {
@@ -224,7 +225,7 @@ public enum CorpusCollect {
                 let own = doc.columns.names
                 // Each row's fields by name, in the union's order; what this timeline lacks is empty.
                 let map = rowColumns.names.map { own.firstIndex(of: $0) }
-                let strings = Set(["label", "wallclock"])
+                let strings = Set(["label", "box", "wallclock"])
                 for row in doc.rows {
                     let fields = EmotionTimelineWriter.csvLine(row, columns: doc.columns)
                         .split(separator: ",", omittingEmptySubsequences: false)
@@ -236,7 +237,7 @@ public enum CorpusCollect {
                         var line = "{\"input\":" + inputJSON
                         for (name, value) in zip(rowColumns.names, values) {
                             line += ",\"" + name + "\":"
-                            // label and wallclock are plain ASCII (class names, ISO 8601): no escapes needed.
+                            // label, box and wallclock are plain ASCII (class names, box sources, ISO 8601): no escapes needed.
                             line += value.isEmpty ? "null" : strings.contains(name) ? "\"" + value + "\"" : value
                         }
                         chunk += line + "}\n"

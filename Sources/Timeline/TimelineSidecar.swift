@@ -31,15 +31,23 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
         public var location: String
         /// True for live sources (streams), which add `wallclock` and may drop frames.
         public var live: Bool
+        /// The stream's display matrix, applied before the face stage: clockwise degrees (0, 90,
+        /// 180, 270), then a left–right mirror when ``mirrored``. Boxes and landmarks are in the
+        /// turned (displayed) frame. Nil when not recorded.
+        public var rotation: Int?
+        public var mirrored: Bool?
         /// A local file's size in bytes and modification time (``FileStamp``); nil for URLs.
         public var size: Int64?
         public var modified: String?
         /// The input's duration in seconds when it has one (files).
         public var duration: Double?
 
-        public init(location: String, live: Bool, stamp: FileStamp? = nil, duration: Double? = nil) {
+        public init(location: String, live: Bool, rotation: Int? = nil, mirrored: Bool? = nil,
+                    stamp: FileStamp? = nil, duration: Double? = nil) {
             self.location = location
             self.live = live
+            self.rotation = rotation
+            self.mirrored = mirrored
             self.size = stamp?.size
             self.modified = stamp?.modified
             self.duration = duration

@@ -7,23 +7,23 @@ import TestSupport
 /// figure below follows from the construction, not from fervid's own summary code.
 @Suite("fervid collect")
 struct CollectTests {
-    static let header = "frame,timestamp,face_id,confidence,success,x,y,w,h,angry,disgust,fear,happy,neutral,sad,surprise,label,label_prob"
+    static let header = "frame,timestamp,face_id,confidence,success,x,y,w,h,box,angry,disgust,fear,happy,neutral,sad,surprise,label,label_prob"
     static let classes = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 
     static func faceRow(_ frame: Int, _ t: Double, id: Int, _ p: [Double]) -> String {
         let label = classes[p.indices.max { p[$0] < p[$1] }!]
         let probs = p.map { String(format: "%.6f", $0) }.joined(separator: ",")
-        return "\(frame),\(String(format: "%.6f", t)),\(id),0.990000,1,10.00,10.00,50.00,50.00,\(probs),\(label),\(String(format: "%.6f", p.max()!))"
+        return "\(frame),\(String(format: "%.6f", t)),\(id),0.990000,1,10.00,10.00,50.00,50.00,detected,\(probs),\(label),\(String(format: "%.6f", p.max()!))"
     }
 
     static func emptyRow(_ frame: Int, _ t: Double) -> String {
-        "\(frame),\(String(format: "%.6f", t)),,,0,,,,," + String(repeating: ",", count: 8)
+        "\(frame),\(String(format: "%.6f", t)),,,0,,,,,," + String(repeating: ",", count: 8)
     }
 
     static func sidecar(location: String, status: String, reason: String? = nil, detail: String? = nil,
                         read: Int, analyzed: Int, duration: Double? = nil) -> String {
         var fields = [
-            "\"schema_version\": 1", "\"fervid_version\": \"9.9.9\"",
+            "\"schema_version\": 2", "\"fervid_version\": \"9.9.9\"",
             "\"model\": {\"name\": \"mini-xception\", \"sha256\": \"abc123\", \"labels\": [], \"metadata\": {}}",
             "\"columns\": [\(header.split(separator: ",").map { "\"\($0)\"" }.joined(separator: ","))]",
             "\"frames\": {\"read\": \(read), \"analyzed\": \(analyzed), \"dropped\": 0}",
@@ -128,7 +128,7 @@ struct CollectTests {
         #expect(csv.count == 1 + 5 + 2)
         #expect(csv.dropFirst().filter { $0[0] == "/data/a/one.mp4" }.count == 5)
         #expect(csv[7][0] == "/data/b/two, take 2.mp4" && csv[7][1] == "1")
-        #expect(csv.allSatisfy { $0.count == 1 + 18 })
+        #expect(csv.allSatisfy { $0.count == 1 + 19 })
 
         let totals = try CorpusCollect.run(dir: t.path + "/out", output: t.path + "/corpus.jsonl", rowsPath: t.path + "/rows.jsonl", format: .jsonl)
         #expect(totals.rows == 7)
@@ -136,7 +136,7 @@ struct CollectTests {
         #expect(lines.count == 7)
         let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
         #expect(first["input"] as? String == "/data/a/one.mp4")
-        #expect(first["label"] as? String == "happy")
+        #expect(first["label"] as? String == "happy" && first["box"] as? String == "detected")
         #expect(first["happy"] as? Double == 0.6)
         let second = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as! [String: Any]
         #expect(second["success"] as? Int == 0 && second["face_id"] is NSNull)
