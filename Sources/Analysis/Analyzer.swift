@@ -22,6 +22,10 @@ public struct AnalyzerOptions: Sendable {
     /// Model name as given and its metadata, for the sidecar.
     public var modelName = ""
     public var modelMetadata: [String: String] = [:]
+    /// SHA-256 of the model file, for the sidecar (``TimelineSidecar/Model/sha256``).
+    public var modelSHA256: String?
+    /// The options that shape the timeline, as the CLI spells them, for the sidecar.
+    public var settings: [String: String]?
     public var fervidVersion = "0.1.0"
     /// Seconds between rewrites of the sidecar while the run goes (its frame counts and
     /// `updated_time`), so that a killed run leaves a sidecar that says how far it got.
@@ -147,21 +151,29 @@ public final class Analyzer: @unchecked Sendable {
 
     public var isLive: Bool { source.isLive }
 
+    /// The input file's size and modification time when the run started (nil for URLs).
+    private lazy var inputStamp = FileStamp.of(options.input)
+
     private func sidecar(columns: TimelineColumns, stats: PipelineStats, summary: TimelineSummary?,
                          outcome: RunOutcome, rows: Int, decode: DecodeStats?) -> TimelineSidecar {
-        TimelineSidecar(
+        var sidecar = TimelineSidecar(
             fervidVersion: options.fervidVersion,
-            model: .init(name: options.modelName, labels: pipeline.classifier.labels, metadata: options.modelMetadata),
+            model: .init(name: options.modelName, labels: pipeline.classifier.labels, metadata: options.modelMetadata,
+                         sha256: options.modelSHA256),
             columns: columns, format: options.format, smoothing: options.smoothing,
             source: .init(location: options.input, live: source.isLive,
                           rotation: source.info.autorotated ? source.info.orientation.rotation : 0,
-                          mirrored: source.info.autorotated && source.info.orientation.mirrored), startTime: startTime,
+                          mirrored: source.info.autorotated && source.info.orientation.mirrored,
+                          stamp: inputStamp, duration: source.info.duration),
+            startTime: startTime,
             endTime: outcome.reason == .running ? nil : Date(),
             status: outcome.status, reason: outcome.reason, detail: outcome.detail, rows: rows,
             frames: .init(read: stats.framesRead, analyzed: stats.framesAnalyzed, dropped: stats.framesDropped,
                           corrupt: decode.map { $0.corruptPackets + $0.corruptFrames }, lastTimestamp: stats.lastTimestamp),
             faces: summary.map { s in s.tracks.reduce(0) { $0 + $1.frames } } ?? stats.faces,
             tracks: summary?.tracks.count ?? stats.tracks.count)
+        sidecar.settings = options.settings
+        return sidecar
     }
 
     /// Writes a running sidecar unless the final one is written (timer thread).
@@ -182,7 +194,8 @@ public final class Analyzer: @unchecked Sendable {
         var smoother = try TimelineSmoother(spec: options.smoothing, live: source.isLive)
         _ = try ClassMapping(modelLabels: pipeline.classifier.labels)
         let writer = try EmotionTimelineWriter(path: options.output, format: options.format, columns: columns)
-        // A sidecar goes next to a regular file only (never `/dev/null.json`).
+        // A sidecar goes next to a regular file only (never `/dev/null.json`). Its first write
+        // (here, before the timer starts) also initialises `inputStamp` on this thread.
         let sidecarPath = TimelineSidecar.path(forOutputIfRegular: options.output)
         var timer: DispatchSourceTimer?
         if let sidecarPath {

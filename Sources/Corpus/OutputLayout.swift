@@ -1,4 +1,5 @@
 import Foundation
+import Timeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -96,7 +97,8 @@ public enum OutputLayout {
             let timeline = output.path(for: input, suffix: timelineSuffix)
             return PlannedOutputs(
                 timeline: timeline,
-                sidecar: timeline == "-" ? nil : timeline + ".json",
+                // None beside standard output or a device (`-o /dev/null` makes no `/dev/null.json`).
+                sidecar: TimelineSidecar.path(forOutputIfRegular: timeline),
                 summary: summary?.path(for: input, suffix: ".summary.json"),
                 plot: plot?.path(for: input, suffix: ".svg"),
                 annotate: annotate?.path(for: input, suffix: ".annotated.mp4"))

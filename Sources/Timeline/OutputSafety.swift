@@ -7,7 +7,7 @@ import Darwin
 
 /// Two paths of one run that are the same file: an output that would overwrite an input, or two
 /// outputs that would overwrite each other.
-public struct OutputClash: Error, CustomStringConvertible, Equatable, Sendable {
+public struct PathClash: Error, CustomStringConvertible, Equatable, Sendable {
     /// The output that would be written (as given) and what it is (`-o`, `--plot`, `sidecar`, …).
     public let output: String
     public let outputRole: String
@@ -32,7 +32,7 @@ public struct OutputClash: Error, CustomStringConvertible, Equatable, Sendable {
 ///
 /// ```swift
 /// try OutputSafety.check(inputs: [("input", "talk.mp4"), ("--model", modelPath)],
-///                        outputs: [("-o", "talk.mp4")])   // throws OutputClash
+///                        outputs: [("-o", "talk.mp4")])   // throws PathClash
 /// ```
 /// Standard output (`-`) counts as the file it is redirected to, when that is a regular file.
 /// Outputs that exist and are not regular files (`/dev/null`, a FIFO, a terminal) never clash:
@@ -88,19 +88,19 @@ public enum OutputSafety {
     /// Throws the first clash: an output that is an input, or two outputs that are one file.
     /// Each entry is (role, path), the role naming it in the message (`-o`, `--plot`, `input`).
     public static func check(inputs: [(role: String, path: String)],
-                             outputs: [(role: String, path: String)]) throws(OutputClash) {
+                             outputs: [(role: String, path: String)]) throws(PathClash) {
         let ins = inputs.map { ($0, identity(of: $0.path)) }
         var seen: [((role: String, path: String), Identity)] = []
         for output in outputs {
             guard let id = identity(of: output.path) else { continue }
             for (input, inputID) in ins {
                 if let inputID, id.sameFile(as: inputID) {
-                    throw OutputClash(output: output.path, outputRole: output.role, other: input.path,
+                    throw PathClash(output: output.path, outputRole: output.role, other: input.path,
                                       otherRole: input.role, otherIsInput: true)
                 }
             }
             for (other, otherID) in seen where id.sameFile(as: otherID) {
-                throw OutputClash(output: output.path, outputRole: output.role, other: other.path,
+                throw PathClash(output: output.path, outputRole: output.role, other: other.path,
                                   otherRole: other.role, otherIsInput: false)
             }
             seen.append((output, id))

@@ -14,7 +14,7 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: dir.file("subdir"), withDestinationPath: dir.file("sub"))
         for output in [input, dir.file("sub/../in.mp4"), dir.file("./in.mp4"), dir.file("hard.csv"), dir.file("soft.csv"),
                        dir.file("subdir/../in.mp4")] {
-            #expect(throws: OutputClash(output: output, outputRole: "-o", other: input, otherRole: "input", otherIsInput: true)) {
+            #expect(throws: PathClash(output: output, outputRole: "-o", other: input, otherRole: "input", otherIsInput: true)) {
                 try OutputSafety.check(inputs: [("input", input)], outputs: [("-o", output)])
             }
         }
@@ -27,11 +27,11 @@ import Testing
     func outputsClash() throws {
         let dir = TemporaryDirectory()
         let a = dir.file("a.csv")
-        #expect(throws: OutputClash.self) {
+        #expect(throws: PathClash.self) {
             try OutputSafety.check(inputs: [], outputs: [("-o", a), ("--plot", dir.file("./a.csv"))])
         }
         try FileManager.default.createDirectory(atPath: dir.file("sub"), withIntermediateDirectories: true)
-        #expect(throws: OutputClash(output: dir.file("sub/../a.csv"), outputRole: "--plot", other: a, otherRole: "-o",
+        #expect(throws: PathClash(output: dir.file("sub/../a.csv"), outputRole: "--plot", other: a, otherRole: "-o",
                                     otherIsInput: false)) {
             try OutputSafety.check(inputs: [], outputs: [("-o", a), ("--plot", dir.file("sub/../a.csv"))])
         }
@@ -41,7 +41,7 @@ import Testing
 
     @Test("the clash message names both paths and says nothing was written")
     func message() {
-        let clash = OutputClash(output: "g.mp4", outputRole: "--annotate", other: "g.mp4", otherRole: "-o", otherIsInput: false)
+        let clash = PathClash(output: "g.mp4", outputRole: "--annotate", other: "g.mp4", otherRole: "-o", otherIsInput: false)
         #expect(clash.description == "--annotate g.mp4 is also the -o output g.mp4 (the same file); refusing to run, nothing was written")
     }
 }
