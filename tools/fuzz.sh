@@ -11,9 +11,9 @@ targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(safetensors boxes timeline 
 work="${FUZZ_WORK:-$root/.build/fuzz}"
 pkg="$root/Tests/Fuzz"
 mkdir -p "$work"
-echo "fuzz: building (swift build -c release -sanitize=fuzzer,address) …"
+echo "fuzz: building (swift build -c release -Xswiftc -sanitize=fuzzer,address) …"
 swift build --package-path "$pkg" --scratch-path "$work/build" -c release \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library >"$work/build.log" 2>&1 \
+  -Xswiftc -sanitize=fuzzer,address >"$work/build.log" 2>&1 \
   || { tail -30 "$work/build.log"; echo "fuzz: build failed ($work/build.log)"; exit 1; }
 bin="$(swift build --package-path "$pkg" --scratch-path "$work/build" -c release --show-bin-path)"
 status=0

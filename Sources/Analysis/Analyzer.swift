@@ -193,14 +193,28 @@ public final class Analyzer: @unchecked Sendable {
         // The smoother validates `window` on a live source before anything is written.
         var smoother = try TimelineSmoother(spec: options.smoothing, live: source.isLive)
         _ = try ClassMapping(modelLabels: pipeline.classifier.labels)
-        let writer = try EmotionTimelineWriter(path: options.output, format: options.format, columns: columns)
-        // A sidecar goes next to a regular file only (never `/dev/null.json`). Its first write
-        // (here, before the timer starts) also initialises `inputStamp` on this thread.
+        // A sidecar goes next to a regular file only (never `/dev/null.json`). It is written
+        // before the timeline is created, so that a timeline never exists without one (a run
+        // killed at any point leaves a sidecar that says it is not complete). Its first write
+        // also initialises `inputStamp` on this thread, before the timer reads it.
         let sidecarPath = TimelineSidecar.path(forOutputIfRegular: options.output)
-        var timer: DispatchSourceTimer?
         if let sidecarPath {
             try sidecar(columns: columns, stats: PipelineStats(), summary: nil, outcome: .running, rows: 0,
                         decode: nil).write(to: sidecarPath)
+        }
+        let writer: EmotionTimelineWriter
+        do {
+            writer = try EmotionTimelineWriter(path: options.output, format: options.format, columns: columns)
+        } catch {
+            if let sidecarPath {
+                try? sidecar(columns: columns, stats: PipelineStats(), summary: nil,
+                             outcome: RunOutcome(status: .failed, reason: .error, detail: "\(error)"), rows: 0,
+                             decode: nil).write(to: sidecarPath)
+            }
+            throw error
+        }
+        var timer: DispatchSourceTimer?
+        if let sidecarPath {
             let t = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
             let period = max(0.05, options.sidecarInterval)
             t.schedule(deadline: .now() + period, repeating: period)

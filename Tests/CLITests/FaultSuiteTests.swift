@@ -102,7 +102,7 @@ struct CleanOutcome {
         FaultReport.record("odd\t\(c.name)\texit=\(outcome.status)\trows=\(outcome.rows)\tstatus=\(outcome.sidecarStatus ?? "-")")
     }
 
-    @Test("inputs that are not videos: one clean line, exit 1, no output",
+    @Test("inputs that are not videos: one clean line, exit 1 (an empty folder: no inputs, exit 2), no output",
           arguments: ["zero bytes", "random bytes", "directory", "missing"])
     func notVideo(_ kind: String) throws {
         guard let bin = fervidBinary() else { return }
@@ -117,7 +117,9 @@ struct CleanOutcome {
         default: break
         }
         let result = try run(bin, ["analyze", input, "-o", csv, "--quiet"])
-        let outcome = try CleanOutcome.check(result, input: input, csv: csv, expected: [1], case: kind)
+        // A folder is searched for videos; an empty one holds no inputs: bad usage.
+        let outcome = try CleanOutcome.check(result, input: input, csv: csv, expected: kind == "directory" ? [2] : [1],
+                                             case: kind)
         #expect(!FileManager.default.fileExists(atPath: csv), "\(kind): a timeline was written")
         FaultReport.record("notvideo\t\(kind)\texit=\(outcome.status)")
     }
@@ -199,7 +201,20 @@ struct CleanOutcome {
                     try: c.sendall(bytes(r.getrandbits(8) for _ in range(200000)))
                     except OSError: pass
             """
-        return try Child("python3", ["-c", script])
+        let child = try Child("python3", ["-c", script])
+        // Listening before the test goes on (a connection made here is accepted and dropped).
+        _ = eventually(15) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = port.bigEndian
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            return withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+        }
+        return child
     }
 
     private func measure(_ name: String, timeout: Double, _ args: [String], expected: Set<Int32>,
@@ -229,7 +244,6 @@ struct CleanOutcome {
         let port = freePort()
         let server = try Self.pythonServer("silent", port: port)
         defer { server.stop() }
-        usleep(500_000)
         try measure("silent", timeout: 2, ["tcp://127.0.0.1:\(port)", "--live", "live"], expected: [1], server: server)
     }
 
@@ -238,7 +252,6 @@ struct CleanOutcome {
         let port = freePort()
         let server = try Self.pythonServer("garbage", port: port)
         defer { server.stop() }
-        usleep(500_000)
         try measure("garbage", timeout: 2, ["tcp://127.0.0.1:\(port)", "--live", "live"], expected: [1], server: server)
     }
 

@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // Coverage-guided fuzz targets (libFuzzer, through swiftc's -sanitize=fuzzer) for the parsers
 // that read untrusted bytes. Not part of the main package: `make fuzz` builds this package with
-// `-sanitize=fuzzer,address -parse-as-library` and runs each target (tools/fuzz.sh,
+// `-sanitize=fuzzer,address` and runs each target (tools/fuzz.sh,
 // docs/reliability.md). Seed corpora: corpus/<target>/.
 import PackageDescription
 

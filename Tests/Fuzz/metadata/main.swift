@@ -4,8 +4,8 @@ import Foundation
 import Models
 import Timeline
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+func fuzzMetadata(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data else { return 0 }
     guard let text = String(data: Data(bytes: data, count: size), encoding: .utf8) else { return 0 }
     var metadata: [String: String] = [:]
     for line in text.split(separator: "\n") {
@@ -21,3 +21,14 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     return 0
 }
+
+// libFuzzer's driver, called from this executable's own main (SwiftPM names the entry point;
+// libFuzzer's main is not linked then): `-sanitize=fuzzer` instruments and links the runtime.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+var argc = CommandLine.argc
+var argv = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzMetadata))

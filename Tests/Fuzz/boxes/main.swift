@@ -4,8 +4,8 @@ import Analysis
 import Faces
 import Foundation
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzBoxes(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+func fuzzBoxes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data else { return 0 }
     guard let text = String(data: Data(bytes: data, count: size), encoding: .utf8),
           let file = try? FaceBoxesFile(text: text) else { return 0 }
     for faces in file.faces.values {
@@ -19,3 +19,14 @@ public func fuzzBoxes(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     return 0
 }
+
+// libFuzzer's driver, called from this executable's own main (SwiftPM names the entry point;
+// libFuzzer's main is not linked then): `-sanitize=fuzzer` instruments and links the runtime.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+var argc = CommandLine.argc
+var argv = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzBoxes))
