@@ -19,7 +19,7 @@ public struct AnalyzerOptions: Sendable {
     /// Model name as given and its metadata, for the sidecar.
     public var modelName = ""
     public var modelMetadata: [String: String] = [:]
-    public var fervidVersion = "0.1.0"
+    public var fervidVersion = FervidVersion.number
 
     public init(input: String, output: String) {
         self.input = input

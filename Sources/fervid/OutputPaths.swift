@@ -1,5 +1,6 @@
 import Foundation
 import Timeline
+import Video
 
 /// Where `analyze` writes: the timeline path for each input, checked before any work starts.
 enum OutputPaths {
@@ -10,10 +11,13 @@ enum OutputPaths {
     }
 
     /// `<input name>.emotions.<csv|jsonl>`: the input's last path component without extension
-    /// (for a URL, of its path; `stream` when it has none).
+    /// (for a URL, of its path; `stream` when it has none; `stdin` for `-` and `pipe:0`).
     static func defaultName(for input: String, format: TimelineFormat) -> String {
         var name = input
-        if let url = URL(string: input), let scheme = url.scheme, scheme.count > 1 {
+        if isPipeInput(input) {
+            let fd = input.dropFirst("pipe:".count)
+            name = input == "-" || fd.isEmpty || fd == "0" ? "stdin" : "pipe\(fd)"
+        } else if let url = URL(string: input), let scheme = url.scheme, scheme.count > 1 {
             name = url.path.isEmpty ? "" : url.lastPathComponent
             if name.isEmpty || name == "/" { name = url.host ?? "stream" }
         } else {
