@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Module layout: docs/architecture.md. Dependencies point downward only:
-// fervid -> Analysis -> (Video, Faces, Timeline, Models) ; Faces -> (Models, CNN, CGemm) ;
+// fervid -> (Analysis, Corpus) ; Analysis -> (Video, Faces, Timeline, Models) ; Corpus -> Timeline ; Faces -> (Models, CNN, CGemm) ;
 // Models -> CNN -> (CGemm, CBLAS).
 let package = Package(
     name: "fervid",
@@ -33,6 +33,8 @@ let package = Package(
         // FMA peak loops for `fervid models bench --peak` (C: per-function AVX2/AVX-512 targets).
         .target(name: "CPeak"),
         .target(name: "Analysis", dependencies: ["Video", "Faces", "Timeline", "Models", "CNN", "CBuildInfo"]),
+        // Corpus runs: input expansion (folders, manifests), output layout, shards, `collect`.
+        .target(name: "Corpus", dependencies: ["Timeline"]),
         // On Linux the executable carries the Swift runtime and Foundation (`-static-stdlib`), so it
         // needs only Debian's own libraries (FFmpeg, OpenBLAS, libstdc++, libc: `ldd`). Only the link
         // is static: the modules are compiled as usual, so the test bundles (Swift Testing and XCTest
@@ -41,7 +43,7 @@ let package = Package(
         // ICU one last (it serves the others).
         .executableTarget(
             name: "fervid",
-            dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
+            dependencies: ["Analysis", "Corpus", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             linkerSettings: [
                 .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux])),
@@ -59,6 +61,7 @@ let package = Package(
         .testTarget(name: "TimelineTests", dependencies: ["Timeline"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Timeline", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,7 +9,7 @@ struct Fervid: AsyncParsableCommand {
         commandName: "fervid",
         abstract: "Facial-expression analysis of video on a CPU.",
         version: "fervid " + FervidVersion.description,
-        subcommands: [Analyze.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self])
+        subcommands: [Analyze.self, Collect.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self])
 
     /// Exit codes: 0 success, 1 a failure on the input (one line `fervid: <input>: <cause>`),
     /// 2 bad usage.
