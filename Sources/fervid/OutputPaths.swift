@@ -1,6 +1,5 @@
 import Foundation
 import Timeline
-import Video
 
 /// Where `analyze` writes: the timeline path for each input, checked before any work starts.
 enum OutputPaths {
@@ -11,13 +10,10 @@ enum OutputPaths {
     }
 
     /// `<input name>.emotions.<csv|jsonl>`: the input's last path component without extension
-    /// (for a URL, of its path; `stream` when it has none; `stdin` for `-` and `pipe:0`).
+    /// (for a URL, of its path; `stream` when it has none).
     static func defaultName(for input: String, format: TimelineFormat) -> String {
         var name = input
-        if isPipeInput(input) {
-            let fd = input.dropFirst("pipe:".count)
-            name = input == "-" || fd.isEmpty || fd == "0" ? "stdin" : "pipe\(fd)"
-        } else if let url = URL(string: input), let scheme = url.scheme, scheme.count > 1 {
+        if let url = URL(string: input), let scheme = url.scheme, scheme.count > 1 {
             name = url.path.isEmpty ? "" : url.lastPathComponent
             if name.isEmpty || name == "/" { name = url.host ?? "stream" }
         } else {
