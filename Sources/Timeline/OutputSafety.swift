@@ -34,7 +34,9 @@ public struct PathClash: Error, CustomStringConvertible, Equatable, Sendable {
 /// try OutputSafety.check(inputs: [("input", "talk.mp4"), ("--model", modelPath)],
 ///                        outputs: [("-o", "talk.mp4")])   // throws PathClash
 /// ```
-/// Standard output (`-`) counts as the file it is redirected to, when that is a regular file.
+/// `-` counts as the file standard output (for an output) or standard input (for an input, also
+/// `pipe:0`) is redirected to, when that is a regular file: `fervid analyze - -o x.mp4 < x.mp4`
+/// is refused too.
 /// Outputs that exist and are not regular files (`/dev/null`, a FIFO, a terminal) never clash:
 /// writing them destroys nothing. URLs (`scheme://…`) are not files and are skipped.
 public enum OutputSafety {
@@ -54,11 +56,12 @@ public enum OutputSafety {
     }
 
     /// The identity of `path`, or nil when it cannot clash: a URL, or an existing non-regular
-    /// file (device, FIFO, socket); `-` is standard output's file when that is a regular file.
-    public static func identity(of path: String) -> Identity? {
+    /// file (device, FIFO, socket); `-` is the file of `stream` (standard output for outputs,
+    /// standard input for inputs) when that is a regular file.
+    public static func identity(of path: String, stream: Int32 = STDOUT_FILENO) -> Identity? {
         var st = stat()
-        if path == "-" {
-            guard fstat(STDOUT_FILENO, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        if path == "-" || (stream == STDIN_FILENO && path == "pipe:0") {
+            guard fstat(stream, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
             return Identity(path: nil, device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
         }
         var local = path
@@ -89,7 +92,7 @@ public enum OutputSafety {
     /// Each entry is (role, path), the role naming it in the message (`-o`, `--plot`, `input`).
     public static func check(inputs: [(role: String, path: String)],
                              outputs: [(role: String, path: String)]) throws(PathClash) {
-        let ins = inputs.map { ($0, identity(of: $0.path)) }
+        let ins = inputs.map { ($0, identity(of: $0.path, stream: STDIN_FILENO)) }
         var seen: [((role: String, path: String), Identity)] = []
         for output in outputs {
             guard let id = identity(of: output.path) else { continue }

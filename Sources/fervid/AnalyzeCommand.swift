@@ -185,7 +185,8 @@ struct Analyze: ParsableCommand {
         }
         // No output may be a file the run reads (a video, the model, the boxes file) or another
         // output — by resolved path and by device + inode (hard links): exit 2, nothing written.
-        var readPaths: [(role: String, path: String)] = all.filter { !$0.isURL }.map { ("input", $0.location) }
+        var readPaths: [(role: String, path: String)] = all.filter { !$0.isURL || ["-", "pipe:0"].contains($0.location) }
+            .map { ("input", $0.location) }
         readPaths.append(("--model", modelPath))
         if case .boxes(let file) = faces { readPaths.append(("boxes file", file)) }
         let writePaths = plans.flatMap(\.all).map { (role: $0.option, path: $0.path) }
