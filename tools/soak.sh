@@ -17,12 +17,20 @@ server=$!
 cleanup() { kill "$server" 2>/dev/null || true; [ -n "${client:-}" ] && kill -KILL "$client" 2>/dev/null || true; }
 trap cleanup EXIT
 client=""
+# The server listens once ffmpeg has opened its input: a client that exits before its first
+# row (connection refused) is started again.
 for _ in $(seq 1 50); do
   sleep 0.2
+  rm -f "$csv" "$csv.json"
   "$bin" analyze "$url" -o "$csv" --live live --quiet "$@" 2>"$work/stderr" &
   client=$!
-  sleep 0.5
+  for _ in $(seq 1 300); do
+    kill -0 "$client" 2>/dev/null || break
+    [ -f "$csv" ] && [ "$(wc -l <"$csv")" -gt 1 ] && break
+    sleep 0.1
+  done
   kill -0 "$client" 2>/dev/null && break
+  wait "$client" 2>/dev/null || true
   client=""
 done
 [ -n "$client" ] || { echo "soak: fervid did not connect"; cat "$work/stderr"; exit 1; }
@@ -32,7 +40,7 @@ start=$(date +%s); end=$((start + minutes * 60))
 while [ "$(date +%s)" -lt "$end" ]; do
   kill -0 "$client" 2>/dev/null || { echo "soak: fervid exited early"; break; }
   rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$client/status" 2>/dev/null || echo 0)
-  rows=$(($(wc -l <"$csv") - 1))
+  rows=0; [ -f "$csv" ] && rows=$(($(wc -l <"$csv") - 1))
   printf '%s\t%s\t%s\n' "$(( $(date +%s) - start ))" "$rss" "$rows" >>"$work/rss.tsv"
   sleep 10
 done

@@ -26,17 +26,13 @@ public struct AnalyzerOptions: Sendable {
     public var modelSHA256: String?
     /// The options that shape the timeline, as the CLI spells them, for the sidecar.
     public var settings: [String: String]?
-<<<<<<< HEAD
-    public var fervidVersion = "0.1.0"
+    public var fervidVersion = FervidVersion.number
     /// Seconds between rewrites of the sidecar while the run goes (its frame counts and
     /// `updated_time`), so that a killed run leaves a sidecar that says how far it got.
     public var sidecarInterval = 2.0
     /// Decoder errors (rejected packets plus concealed frames) a file may have and still be
     /// `complete`; more make the run `partial` with reason `decode_errors`.
     public var maxDecodeErrors = 0
-=======
-    public var fervidVersion = FervidVersion.number
->>>>>>> main
 
     public init(input: String, output: String) {
         self.input = input

@@ -164,3 +164,26 @@ func remove(_ paths: String...) { for p in paths { try? FileManager.default.remo
         #expect(made.isEmpty, "written: \(made)")
     }
 }
+
+@Suite struct StandardStreamClashTests {
+    @Test("`fervid analyze - -o in.mp4 < in.mp4`: standard input's file is an input too (exit 2, intact)")
+    func standardInputIsAnInput() throws {
+        guard let bin = fervidBinary() else { return }
+        let video = try Fixtures.video(".ts")
+        defer { remove(video) }
+        let before = Fixtures.sha(video)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bin)
+        process.arguments = ["analyze", "-", "-o", video, "--faces", "center", "--quiet"]
+        process.standardInput = try #require(FileHandle(forReadingAtPath: video))
+        process.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2, "stderr: \(stderr)")
+        #expect(stderr.contains(video) && stderr.contains("is the input -"), "stderr: \(stderr)")
+        #expect(Fixtures.sha(video) == before)
+    }
+}
