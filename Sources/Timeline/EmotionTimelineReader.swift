@@ -71,8 +71,10 @@ public enum EmotionTimelineReader {
     private static func columnsFrom(_ names: [String], name: String) throws(TimelineError) -> TimelineColumns {
         for raw in [false, true] {
             for wall in [false, true] {
-                let c = TimelineColumns(includeRaw: raw, includeWallclock: wall)
-                if c.names == names { return c }
+                for latency in [false, true] {
+                    let c = TimelineColumns(includeRaw: raw, includeWallclock: wall, includeLatency: latency)
+                    if c.names == names { return c }
+                }
             }
         }
         let expected = TimelineColumns().names
@@ -102,19 +104,27 @@ public enum EmotionTimelineReader {
         guard frame >= 0 else { throw fail(0, "is negative") }
         let timestamp = try number(1)
         var wallclock: Date?
-        if columns.includeWallclock, let w = f[names.count - 1] {
-            guard let d = ISOTime.parse(w) else { throw fail(names.count - 1, "'\(w)' is not ISO 8601 UTC") }
+        if columns.includeWallclock, let i = names.firstIndex(of: "wallclock"), let w = f[i] {
+            guard let d = ISOTime.parse(w) else { throw fail(i, "'\(w)' is not ISO 8601 UTC") }
             wallclock = d
+        }
+        var latency: Double?
+        if columns.includeLatency, let i = names.firstIndex(of: "latency"), f[i] != nil {
+            let v = try number(i)
+            guard v >= 0 else { throw fail(i, "is negative") }
+            latency = v
         }
         let success = try integer(4)
         let k = EmotionClass.count
         let classStart = TimelineColumns.prefix.count
         switch success {
         case 0:
-            for i in 2..<names.count where i != 4 && names[i] != "wallclock" && f[i] != nil {
+            for i in 2..<names.count where i != 4 && names[i] != "wallclock" && names[i] != "latency" && f[i] != nil {
                 throw fail(i, "must be empty when success=0")
             }
-            return TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: nil)
+            var empty = TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: nil)
+            empty.latency = latency
+            return empty
         case 1:
             var probabilities: [Double] = []
             for i in classStart..<(classStart + k) {
@@ -140,7 +150,9 @@ public enum EmotionTimelineReader {
             let face = FaceEmotion(faceID: try integer(2), confidence: try number(3),
                                    box: FaceBox(x: try number(5), y: try number(6), width: try number(7), height: try number(8)),
                                    probabilities: probabilities, rawProbabilities: raw)
-            return TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: face)
+            var row = TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: face)
+            row.latency = latency
+            return row
         default:
             throw fail(4, "is \(success), expected 0 or 1")
         }
@@ -162,7 +174,8 @@ public enum EmotionTimelineReader {
                 throw .malformed(path: name, line: i + 1, reason: "not a JSON object")
             }
             let keys = Set(object.keys)
-            let c = TimelineColumns(includeRaw: keys.contains("raw_angry"), includeWallclock: keys.contains("wallclock"))
+            let c = TimelineColumns(includeRaw: keys.contains("raw_angry"), includeWallclock: keys.contains("wallclock"),
+                                    includeLatency: keys.contains("latency"))
             if let existing = columns, existing != c {
                 throw .malformed(path: name, line: i + 1, reason: "fields differ from the first line's")
             }

@@ -17,7 +17,8 @@ public enum TimelineFormat: String, Sendable, CaseIterable, Codable {
 ///
 /// `frame,timestamp,face_id,confidence,success,x,y,w,h,angry,…,surprise,label,label_prob`,
 /// then `raw_angry,…,raw_surprise` when ``includeRaw``, then `wallclock` when
-/// ``includeWallclock`` (live sources).
+/// ``includeWallclock`` (live sources), then `latency` when ``includeLatency`` (`--latency`:
+/// seconds from the frame's arrival to its row being written).
 public struct TimelineColumns: Sendable, Equatable, Codable {
     /// The schema version these columns belong to.
     public static let schemaVersion = 1
@@ -26,10 +27,12 @@ public struct TimelineColumns: Sendable, Equatable, Codable {
 
     public var includeRaw: Bool
     public var includeWallclock: Bool
+    public var includeLatency: Bool
 
-    public init(includeRaw: Bool = false, includeWallclock: Bool = false) {
+    public init(includeRaw: Bool = false, includeWallclock: Bool = false, includeLatency: Bool = false) {
         self.includeRaw = includeRaw
         self.includeWallclock = includeWallclock
+        self.includeLatency = includeLatency
     }
 
     /// Every column name, in order.
@@ -37,6 +40,7 @@ public struct TimelineColumns: Sendable, Equatable, Codable {
         var n = Self.prefix + EmotionClass.allCases.map(\.rawValue) + ["label", "label_prob"]
         if includeRaw { n += EmotionClass.allCases.map { "raw_" + $0.rawValue } }
         if includeWallclock { n.append("wallclock") }
+        if includeLatency { n.append("latency") }
         return n
     }
 }
@@ -176,6 +180,9 @@ public final class EmotionTimelineWriter: @unchecked Sendable {
         }
         if columns.includeWallclock {
             f.append(row.wallclock.map { Field(text: ISOTime.format($0), isString: true) } ?? empty)
+        }
+        if columns.includeLatency {
+            f.append(row.latency.map { num($0, Decimals.latency) } ?? empty)
         }
         return f
     }
