@@ -146,11 +146,13 @@ public struct LiveStats: Sendable, Equatable {
 ///   waited more than `maxLag` seconds, is dropped.
 /// - **Thinning.** The pipeline's rate is measured from its slowest stage's busy time per frame.
 ///   When it is below the stream's and the waiting frames span more than half of `maxLag` (or
-///   some went stale), frames are kept by timestamp at a steady rate, 0.9 × the pipeline's rate,
-///   starting with those already waiting. While thinning, a lag over ¾ of `maxLag` (or a stale
-///   frame) scales that rate down by 0.85 every half second of stream time, a lag under ¼ scales
-///   it back up by 1.05 (never above 0.9 × the pipeline's rate); once the pipeline measures 10 %
-///   faster than the stream, every frame is kept again.
+///   some went stale), frames are kept by timestamp at a steady rate, starting with those already
+///   waiting: 0.9 × the pipeline's rate × g, where g = 1.2 − 0.9 × lag / `maxLag` follows the
+///   current lag (1.2 with nothing waiting, 0.3 at the bound). So the lag settles near a tenth of
+///   `maxLag` when the measurement is right, a measurement that is off by tens of percent is
+///   absorbed by the lag instead of turning into stale drops, and the rate moves smoothly: the
+///   frames kept stay evenly spaced. Once that rate reaches the stream's, or the pipeline
+///   measures 10 % faster than the stream, every frame is kept again.
 public struct LiveDropPolicy: Sendable {
     public let maxLag: Double
     /// Lag clock of the newest frame received.
@@ -163,10 +165,7 @@ public struct LiveDropPolicy: Sendable {
     private var stageSeconds: [Int: Double] = [:]
     /// Frames per second of stream time kept while thinning; nil: keep all.
     public private(set) var keepRate: Double?
-    /// The correction applied to 0.9 × the pipeline's rate while thinning.
-    private var factor = 1.0
     private var nextKeep = -Double.infinity
-    private var lastAdjust = -Double.infinity
     private var staleSinceAdjust = false
 
     public init(maxLag: Double) {
@@ -216,30 +215,16 @@ public struct LiveDropPolicy: Sendable {
     /// re-judges the waiting frames with ``keep(clock:)``, oldest first, then the new one.
     public mutating func adjust(clock: Double, lag: Double, oldestWaiting: Double?) -> Bool {
         guard let stream = streamRate, let pipe = pipelineRate else { return false }
-        let slower = pipe < stream
+        let rate = 0.9 * pipe * (1.2 - 0.9 * min(1, lag / maxLag))
         if keepRate == nil {
-            guard slower, lag > maxLag / 2 || staleSinceAdjust else { return false }
-            factor = 1
-            keepRate = max(0.05, 0.9 * pipe)
+            guard pipe < stream, lag > maxLag / 2 || staleSinceAdjust else { return false }
+            keepRate = max(0.05, rate)
             nextKeep = oldestWaiting ?? clock
-            lastAdjust = clock
             staleSinceAdjust = false
             return true
         }
-        guard clock - lastAdjust >= 0.5 else { return false }
-        lastAdjust = clock
-        if pipe >= 1.1 * stream {
-            keepRate = nil
-            staleSinceAdjust = false
-            return false
-        }
-        if lag > 0.75 * maxLag || staleSinceAdjust {
-            factor = max(0.1, factor * 0.85)
-        } else if lag < 0.25 * maxLag {
-            factor = min(1, factor * 1.05)
-        }
         staleSinceAdjust = false
-        keepRate = max(0.05, min(stream, 0.9 * pipe * factor))
+        keepRate = pipe >= 1.1 * stream || rate >= stream ? nil : max(0.05, rate)
         return false
     }
 

@@ -87,9 +87,10 @@ import Testing
         #expect(stats.droppedThinned > 0)
         #expect(run.latencies.max()! <= 4 + 0.1 + 1e-9, "latency within --max-lag plus one frame's analysis")
         #expect(stats.lagPeak <= 4 + 1e-9)
-        // Sustained: close to what the consumer can do (10/s), never above it for long.
+        // Sustained: close to what the consumer can do (10/s; the last frames drain after the
+        // stream ends).
         let sustained = Double(run.kept.count) / 120
-        #expect(sustained > 7 && sustained <= 10.01, "\(sustained) frames/s")
+        #expect(sustained > 8 && sustained <= 10.2, "\(sustained) frames/s")
         // Evenly: after the first 10 s, no gap between analyzed frames exceeds 3x the typical gap
         // (keeping the newest 8 of every 2-s burst, as "drop oldest" did, gives gaps of 1.7 s).
         let steadyPart = run.kept.filter { $0 > 10 }
