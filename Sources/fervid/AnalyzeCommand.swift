@@ -320,9 +320,12 @@ struct Analyze: ParsableCommand {
             return failed("--faces \(faces)", "\(error)")
         }
         let analyzer: Analyzer
+        guard let interrupt = corpus.beginOpening(position) else { return .done(.notStarted) }
+        defer { corpus.endOpening(position) }
         do {
-            analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: context.classifier)
+            analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: context.classifier, interrupt: interrupt)
         } catch let error as VideoError {
+            if corpus.isStopping, interrupt.isInterrupted { return .done(.notStarted) }  // Ctrl-C during the open
             return failed(input.location, error.description)
         } catch {
             return failed(input.location, "\(error)")

@@ -210,6 +210,12 @@ enum PathParts {
         for stem in Self.stems {
             #expect(s.bytes("sharded/\(stem).emotions.csv") == s.bytes("one/\(stem).emotions.csv"), "\(stem)")
         }
+        // Two files at a time (two pipelines, one shared model): the same timelines.
+        r = try fervid(["analyze", "in/", "-o", "jobs/", "--jobs", "2", "--quiet"] + Self.fast, in: s.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        for stem in Self.stems {
+            #expect(s.bytes("jobs/\(stem).emotions.csv") == s.bytes("one/\(stem).emotions.csv"), "--jobs 2: \(stem)")
+        }
         #expect(try fervid(["analyze", "in/", "--shard", "2/2"], in: s.path).status == 2)
     }
 
