@@ -257,7 +257,7 @@ struct Analyze: ParsableCommand {
                               model: .init(name: model, labels: context.classifier.labels,
                                            metadata: Self.sidecarMetadata(context.classifier.metadata), sha256: context.modelSHA256),
                               settings: context.settings, format: format, smoothing: smooth, raw: raw,
-                              fervidVersion: AnalyzerOptions(input: "", output: "").fervidVersion)
+                              fervidVersion: FervidVersion.number)
     }
 
     /// The model's `fervid.*` metadata without bulky entries (the embedded Keras config, 27 KB).

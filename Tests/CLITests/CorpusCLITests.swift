@@ -236,7 +236,7 @@ enum PathParts {
         defer { child.stop() }
         let first = s.at("out/1-short.emotions.csv.json")
         #expect(eventually(60) { (try? jsonObject(first)).map { status($0) == "complete" } ?? false })
-        #expect(eventually(30) { s.exists("out/2-long.emotions.csv") })
+        #expect(eventually(30) { s.exists("out/2-long.emotions.csv.json") })  // written just after the timeline is opened
         kill(child.pid, SIGKILL)
         _ = child.wait(seconds: 10)
         let long1 = try jsonObject(s.at("out/2-long.emotions.csv.json"))
