@@ -34,6 +34,8 @@ public struct PipelineStats: Sendable {
     public var framesDropped = 0
     /// Face crops classified.
     public var faces = 0
+    /// Frames the face detector ran on (the others verified carried boxes only).
+    public var detections = 0
     public var tracks = Set<Int>()
     /// Busy seconds per stage (decode includes sampling; faces includes cropping).
     public var decodeSeconds = 0.0
@@ -292,6 +294,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
                 input.recordBusy(0, busy, frames: 1)
                 update { stats in
                     stats.faceSeconds += busy
+                    if out.detectorRan { stats.detections += 1 }
                     for face in out.faces { stats.tracks.insert(face.id) }
                 }
                 output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks, crops: crops))
