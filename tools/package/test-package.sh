@@ -98,7 +98,9 @@ in_root sh -c 'cd / && fervid analyze /tmp/sample.mp4 -o /tmp/sample.emotions.cs
   || { cat "$host/analyze.log" >&2; fail "fervid analyze in the build tree"; }
 rows=$(($(wc -l < "$host/sample.emotions.csv") - 1))
 cmp -s "$host/sample.emotions.csv" "$root/tmp/sample.emotions.csv" \
-  || { diff "$host/sample.emotions.csv" "$root/tmp/sample.emotions.csv" | head -10 >&2; fail "the installed fervid's timeline differs from the build tree's"; }
+  || { diff "$host/sample.emotions.csv" "$root/tmp/sample.emotions.csv" | head -10 >&2
+       echo "FFmpeg here: $(dpkg-query -W -f='${Version}' libavcodec59), in the root: $(in_root dpkg-query -W -f='${Version}' libavcodec59)" >&2
+       fail "the installed fervid's timeline differs from the build tree's"; }
 [ "$rows" -gt 0 ] || fail "empty timeline"
 say "analyze $(basename "$sample"): $rows rows, identical to the build tree's"
 
