@@ -70,10 +70,12 @@ public final class Analyzer: @unchecked Sendable {
     public var onRows: (([TimelineRow]) throws -> Void)?
     private let startTime = Date()
 
-    /// Opens the input. Throws ``VideoError`` when it cannot be opened.
-    public init(options: AnalyzerOptions, faceStage: FaceStage, classifier: FrameClassifier) throws {
+    /// Opens the input. Throws ``VideoError`` when it cannot be opened (``VideoError/interrupted``
+    /// when `interrupt` fired meanwhile: another thread can stop a blocked open).
+    public init(options: AnalyzerOptions, faceStage: FaceStage, classifier: FrameClassifier,
+                interrupt: VideoInterrupt = VideoInterrupt()) throws {
         self.options = options
-        source = try VideoSource(url: options.input, options: options.video)
+        source = try VideoSource(url: options.input, options: options.video, interrupt: interrupt)
         var settings = options.pipeline
         settings.live = source.isLive
         pipeline = AnalysisPipeline(source: source, faceStage: faceStage, classifier: classifier, settings: settings)
