@@ -292,7 +292,8 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
                                           "-f", "mpegts", "-listen", "1", url])
         defer { server.stop() }
         #expect(LiveFixtures.waitForSocket(port, seconds: 60))
-        let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--live", "live", "--quiet"])
+        // --max-lag 1: the buffer (1 s of frames) fills in the first seconds; flat afterwards.
+        let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--live", "live", "--max-lag", "1", "--quiet"])
         defer { c.stop() }
         #expect(eventually(20) { ((try? TimelineCSV(path: csv))?.rows.count ?? 0) >= 50 })
         usleep(3_000_000)
