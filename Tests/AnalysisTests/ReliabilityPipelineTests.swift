@@ -69,7 +69,9 @@ final class NaNClassifier: FrameClassifier, @unchecked Sendable {
         let readError = RunOutcome.of(endReason: .readError(.timedOut(call: "av_read_frame", seconds: 2)), decode: clean,
                                       stopped: nil, maxDecodeErrors: 0)
         #expect(readError.status == .partial && readError.reason == .readError)
-        #expect(RunOutcome.of(endReason: .disconnected, decode: clean, stopped: nil, maxDecodeErrors: 0).reason == .disconnected)
+        // A live stream's end is its going away: complete, how it ended in the detail.
+        let ended = RunOutcome.of(endReason: .disconnected, decode: clean, stopped: nil, maxDecodeErrors: 0)
+        #expect(ended.status == .complete && ended.reason == nil && ended.detail?.contains("live stream ended") == true)
         #expect(RunOutcome.of(endReason: .interrupted, decode: clean, stopped: nil, maxDecodeErrors: 0).reason == .interrupted)
         let stopped = RunOutcome.of(endReason: .endOfInput, decode: clean, stopped: "stopped by SIGTERM", maxDecodeErrors: 0)
         #expect(stopped == RunOutcome(status: .partial, reason: .interrupted, detail: "stopped by SIGTERM"))
