@@ -4,6 +4,9 @@ import Foundation
 import Models
 import Timeline
 
+// Also exported under libFuzzer's name: the runtime's own main (linked from its archive when
+// the linker looks for `main`) calls it.
+@_cdecl("LLVMFuzzerTestOneInput")
 func fuzzMetadata(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data else { return 0 }
     guard let text = String(data: Data(bytes: data, count: size), encoding: .utf8) else { return 0 }

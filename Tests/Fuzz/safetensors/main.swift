@@ -6,6 +6,9 @@ import Foundation
 import CNN
 import Models
 
+// Also exported under libFuzzer's name: the runtime's own main (linked from its archive when
+// the linker looks for `main`) calls it.
+@_cdecl("LLVMFuzzerTestOneInput")
 func fuzzSafeTensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))

@@ -3,6 +3,9 @@
 import Foundation
 import Timeline
 
+// Also exported under libFuzzer's name: the runtime's own main (linked from its archive when
+// the linker looks for `main`) calls it.
+@_cdecl("LLVMFuzzerTestOneInput")
 func fuzzTimeline(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data else { return 0 }
     let bytes = Data(bytes: data, count: size)
