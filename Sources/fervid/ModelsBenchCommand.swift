@@ -179,34 +179,16 @@ struct BenchModel {
     }
 
     static func load(_ spec: String) throws -> BenchModel {
-        if let metadata = DBANetMetadata.builtIn(spec) {
-            let net = DBANet(metadata)
-            try net.load(randomWeights(net.tensorSpecs, source: spec))
-            return BenchModel(name: spec, inputShape: [3, metadata.inputSize.height, metadata.inputSize.width],
-                              forward: { net($0) })
+        if let specs = ModelRegistry.tensorSpecs(builtIn: spec),
+           let model = try ModelRegistry.classifier(builtIn: spec, weights: randomWeights(specs, source: spec)) {
+            return BenchModel(name: spec, inputShape: model.inputShape, forward: { model.logits($0) })
         }
         let path = FileManager.default.fileExists(atPath: spec) ? spec : try resolve(spec)
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure(subject: path, cause: "no such file")
         }
-        let file = try open(path)
-        switch file.metadata["fervid.arch"] ?? "" {
-        case "dbanet":
-            let (net, metadata) = try ModelsCommand.load(path)
-            return BenchModel(name: metadata.name, inputShape: [3, metadata.inputSize.height, metadata.inputSize.width],
-                              forward: { net($0) })
-        case "mini-xception":
-            let net: MiniXception
-            do {
-                net = try MiniXception(file: file)
-            } catch {
-                throw CommandFailure(subject: path, cause: "\(error)")
-            }
-            let side = MiniXception.inputSize
-            return BenchModel(name: "mini-xception", inputShape: [1, side, side], forward: { net.logits($0) })
-        case let arch:
-            throw CommandFailure(subject: path, cause: "architecture '\(arch.isEmpty ? "(no fervid.arch metadata)" : arch)' is not a classifier fervid benchmarks (dbanet, mini-xception)")
-        }
+        let model = try ModelsCommand.loadClassifier(path)
+        return BenchModel(name: model.name, inputShape: model.inputShape, forward: { model.logits($0) })
     }
 
     private static func resolve(_ spec: String) throws -> String {
@@ -214,14 +196,6 @@ struct BenchModel {
             return try ModelLocator.resolve(spec)
         } catch {
             throw CommandFailure(subject: spec, cause: "neither a model file, a shipped model nor a built-in DBA-Net name: \(error.description)")
-        }
-    }
-
-    private static func open(_ path: String) throws -> SafeTensorsFile {
-        do {
-            return try SafeTensorsFile(path: path)
-        } catch {
-            throw CommandFailure(subject: path, cause: error.detail)
         }
     }
 
