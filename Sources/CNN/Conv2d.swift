@@ -54,24 +54,25 @@ public final class Conv2d: Loadable {
     public let activation: Activation
 
     /// (out, in/groups, kh, kw) with any batch normalization folded in; GEMM's A, row-major.
-    public internal(set) var weight: [Float] { didSet { winogradWeight = nil; packedWeight = nil; winogradPacked = nil } }
+    /// Set by ``load(_:)``; the copies derived from it (packed, Winograd) are made on first use
+    /// and shared by every thread running the layer.
+    public internal(set) var weight: [Float] { didSet { packedCache.removeAll(); winogradCache.removeAll() } }
     /// (out): the conv bias plus the folded batch-norm shift (zeros when neither exists).
     public internal(set) var bias: [Float]
-    var output = OutputBuffer()
+    /// This layer's output slot (its buffer lives in the caller's workspace). A model may set
+    /// it, before the first call, to a slot it shares with layers whose outputs are dead by then.
+    public var output = OutputSlot()
     /// The normalized input, when a pre-normalized call cannot fuse the normalization.
-    var normalizedInput = OutputBuffer()
+    let normalizedInput = OutputSlot()
 
     /// How the forward pass computes: chosen per call by shape (`.automatic`), or forced (tests,
     /// benchmarks).
     enum Algorithm { case automatic, im2col, winograd, winograd4, direct }
     var algorithm = Algorithm.automatic
-    /// Winograd-transformed filters (α², out, in) for output tile m, made on first use after
-    /// the weights change.
-    var winogradWeight: (m: Int, u: [Float])?
-    /// The weights packed for the engine's GEMM kernel, one matrix per group (made on first use).
-    var packedWeight: [PackedMatrix]?
-    /// The Winograd filters packed for the engine's GEMM kernel, one matrix per α² element.
-    var winogradPacked: (m: Int, packs: [PackedMatrix])?
+    /// The weights packed for each GEMM kernel used, one matrix per group.
+    let packedCache = DerivedCache<Engine.GemmKernel, [PackedMatrix]>()
+    /// Winograd-transformed filters per (output tile, GEMM kernel) used.
+    let winogradCache = DerivedCache<WinogradKey, WinogradFilters>()
 
     /// The GEMM this layer uses; nil (default) follows `Engine.gemmKernel` (tests pin each kernel).
     var gemmKernel: Engine.GemmKernel?
@@ -80,10 +81,8 @@ public final class Conv2d: Loadable {
     func currentPackedWeight() -> [PackedMatrix]? {
         let kernel = gemmKernel ?? Engine.gemmKernel
         if kernel == .openBLAS { return nil }
-        if let p = packedWeight, p.first?.kernel == kernel { return p }
         let og = outChannels / groups, k = (inChannels / groups) * kernelH * kernelW
-        packedWeight = PackedMatrix.pack(weight, count: groups, m: og, k: k, kernel: kernel)
-        return packedWeight
+        return packedCache.value(kernel) { PackedMatrix.pack(weight, count: groups, m: og, k: k, kernel: kernel)! }
     }
 
     /// A convolution with a `kernel`×`kernel` window.
@@ -143,7 +142,7 @@ public final class Conv2d: Loadable {
                      dilation: dilation, padding: padding)
     }
 
-    /// (N, in, H, W) -> (N, out, OH, OW), in a buffer owned by this layer.
+    /// (N, in, H, W) -> (N, out, OH, OW), in this layer's slot of the caller's workspace.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         forward(x, residual: nil, activation: activation)
     }

@@ -61,6 +61,11 @@ public enum CropGeometry: Sendable, Equatable {
 
 /// A loaded expression classifier: immutable weights behind a forward pass to logits and to
 /// class probabilities, plus what its inputs must look like.
+///
+/// One loaded model serves any number of threads and streams: its layers hold parameters only
+/// (and the packed copies derived from them, made once), and every call keeps its activations in
+/// a workspace of its own (`CNN.Workspace`). ``classify(_:)`` is the call to share: thread-safe,
+/// it splits a batch across `Engine.threads` and returns a tensor the caller owns.
 public final class ExpressionModel: @unchecked Sendable {
     /// The registry name of the architecture (`fervid.arch`).
     public let architecture: String
@@ -76,6 +81,7 @@ public final class ExpressionModel: @unchecked Sendable {
     private let logitsForward: (Tensor) -> Tensor
     private let probabilitiesForward: (Tensor) -> Tensor
     private let inputCheck: ([Int]) -> String?
+    private let parallel: BatchParallel
 
     init(architecture: String, name: String, labels: [String], preprocessing: Preprocessing,
          metadata: [String: String], tensorCount: Int, logits: @escaping (Tensor) -> Tensor,
@@ -89,15 +95,26 @@ public final class ExpressionModel: @unchecked Sendable {
         logitsForward = logits
         probabilitiesForward = probabilities
         self.inputCheck = inputCheck
+        parallel = BatchParallel(probabilities)
     }
 
     /// (C, H, W) of one preprocessed image.
     public var inputShape: [Int] { [preprocessing.colour.channels, preprocessing.height, preprocessing.width] }
 
-    /// Logits (N, K) for a normalised batch (N, C, H, W).
+    /// Class probabilities (N, K) in ``labels`` order for a normalised batch (N, C, H, W), as a
+    /// new tensor the caller owns. Safe to call from any number of threads at once: the batch is
+    /// cut into one part per engine thread (`Engine.threads`, or the caller's
+    /// `Engine.withThreads`), each part run single-threaded in a workspace of its own; a batch
+    /// of one runs with all the threads. Memory: the weights once, plus one workspace per part
+    /// or caller running at the same time.
+    public func classify(_ x: Tensor) -> Tensor { parallel(x) }
+
+    /// Logits (N, K) for a normalised batch (N, C, H, W), on the calling thread with the engine's
+    /// threads; the tensor is the model's output slot in the calling thread's workspace (valid
+    /// until this thread's next call).
     public func logits(_ x: Tensor) -> Tensor { logitsForward(x) }
 
-    /// Class probabilities (N, K) in ``labels`` order for a normalised batch (N, C, H, W).
+    /// Class probabilities (N, K) in ``labels`` order, as ``logits(_:)`` returns its tensor.
     public func probabilities(_ x: Tensor) -> Tensor { probabilitiesForward(x) }
 
     /// Nil when the model runs on a batch of `shape`; else the shapes it accepts, in words.

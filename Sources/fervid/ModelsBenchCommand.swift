@@ -30,10 +30,10 @@ struct ModelsBench: ParsableCommand {
     @Option(help: "Images per forward pass.")
     var batch: Int = 1
 
-    @Option(help: "Threads for the engine (default: the number of cores); with --parallelism images also the number of network copies.")
+    @Option(help: "Threads for the engine (default: the number of cores); with --parallelism images also the number of parts a batch is split across.")
     var threads: Int?
 
-    @Option(help: "How threads share a batch: images (one network replica per thread, each running its part of the batch single-threaded; a batch of 1 splits layers) or layers (one network, every layer split across the threads).")
+    @Option(help: "How threads share a batch: images (the batch cut into one part per thread, each part run single-threaded on the one loaded network in its own workspace; a batch of 1 splits layers) or layers (every layer split across the threads).")
     var parallelism: Parallelism = .images
 
     @Option(help: "Minimum wall-clock seconds per timed repeat.")
@@ -70,8 +70,7 @@ struct ModelsBench: ParsableCommand {
         var result: [String: Any] = ["threads": threadCount, "blas_core": Engine.blasCoreName,
                                      "parallelism": parallelism.rawValue, "gemm": Engine.gemmKernel.rawValue]
         // Bad input first (one error line), then the kernel warning before anything is timed.
-        let replicas = parallelism == .images ? threadCount : 1
-        let bench = try model.map { try BenchModel.load($0, replicas: replicas) }
+        let bench = try model.map { try BenchModel.load($0, parallel: parallelism == .images) }
         if let warning = Engine.blasCoreWarning { printError("warning: \(warning)") }
 
         if let bench {
@@ -168,27 +167,26 @@ struct BenchModel {
     let inputShape: [Int]
     let forward: (Tensor) -> Tensor
 
-    /// The model behind `spec`; with `replicas` > 1, that many independent copies behind a
-    /// ``BatchParallel`` (each thread runs its part of the batch).
-    static func load(_ spec: String, replicas: Int) throws -> BenchModel {
-        let first = try load(spec)
-        guard replicas > 1 else { return first }
-        let others = try (1..<replicas).map { _ in try load(spec).forward }
-        let parallel = BatchParallel([first.forward] + others)
-        return BenchModel(name: first.name, inputShape: first.inputShape, forward: { parallel($0) })
+    /// The model behind `spec`; with `parallel`, its thread-safe ``ExpressionModel/classify(_:)``
+    /// path (a batch split across the threads, each part in its own workspace, one copy of the
+    /// weights) in place of the logits on the calling thread.
+    static func load(_ spec: String, parallel: Bool) throws -> BenchModel {
+        let (name, model) = try load(spec)
+        return BenchModel(name: name, inputShape: model.inputShape,
+                          forward: parallel ? { model.classify($0) } : { model.logits($0) })
     }
 
-    static func load(_ spec: String) throws -> BenchModel {
+    static func load(_ spec: String) throws -> (name: String, model: ExpressionModel) {
         if let specs = ModelRegistry.tensorSpecs(builtIn: spec),
            let model = try ModelRegistry.classifier(builtIn: spec, weights: randomWeights(specs, source: spec)) {
-            return BenchModel(name: spec, inputShape: model.inputShape, forward: { model.logits($0) })
+            return (spec, model)
         }
         let path = FileManager.default.fileExists(atPath: spec) ? spec : try resolve(spec)
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure(subject: path, cause: "no such file")
         }
         let model = try ModelsCommand.loadClassifier(path)
-        return BenchModel(name: model.name, inputShape: model.inputShape, forward: { model.logits($0) })
+        return (model.name, model)
     }
 
     private static func resolve(_ spec: String) throws -> String {
