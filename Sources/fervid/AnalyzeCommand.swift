@@ -56,7 +56,7 @@ struct Analyze: ParsableCommand {
     @Option(help: "Most face crops per classifier call.")
     var batch: Int = 16
 
-    @Option(help: "Threads for inference (the engine's loops and GEMM; also the number of classifier copies a batch is split across); default: the number of cores.")
+    @Option(help: "Threads for inference (the engine's loops and GEMM; also the number of parts a batch is split across, all on one loaded model); default: the number of cores.")
     var threads: Int?
 
     @Option(help: "Also write the summary as JSON to this path.")
@@ -116,7 +116,7 @@ struct Analyze: ParsableCommand {
         }
         let classifier: LoadedClassifier
         do {
-            classifier = try LoadedClassifier(path: modelPath, maxBatch: batch)
+            classifier = try LoadedClassifier(path: modelPath)
         } catch {
             throw CommandFailure(subject: modelPath, cause: "\(error)")
         }
@@ -144,6 +144,9 @@ struct Analyze: ParsableCommand {
         options.smoothing = smooth
         options.raw = raw
         options.summaryPath = summary
+        options.plotPath = plot
+        options.annotatedVideoPath = annotate
+        options.copyAudio = !noAudio
         options.modelName = model
         options.modelMetadata = classifier.metadata
         options.pipeline.batchSize = batch
@@ -164,9 +167,9 @@ struct Analyze: ParsableCommand {
             analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: classifier)
         } catch let error as VideoError {
             throw CommandFailure(subject: input, cause: error.description)
+        } catch let error as OutputError {
+            throw CommandFailure(subject: error.path, cause: error.cause)
         }
-        let extras = try OutputExtras(analyzer: analyzer, annotate: annotate, copyAudio: !noAudio, plot: plot,
-                                      modelName: model)
 
         // Ctrl-C / SIGTERM: the first stops reading and lets the run finish cleanly; the second
         // exits at once (rows already written are complete lines: each is flushed as written).
@@ -188,21 +191,20 @@ struct Analyze: ParsableCommand {
         let report: AnalysisReport
         do {
             report = try analyzer.run()
+        } catch let error as OutputError {
+            progress?.stop()
+            throw CommandFailure(subject: error.path, cause: error.cause)
         } catch let error as VideoError {
             progress?.stop()
-            try? extras.finish()
             throw CommandFailure(subject: input, cause: error.description)
         } catch let error as TimelineError {
             progress?.stop()
-            try? extras.finish()
             throw CommandFailure(subject: outputPath, cause: error.description)
         } catch {
             progress?.stop()
-            try? extras.finish()
             throw CommandFailure(subject: input, cause: "\(error)")
         }
         progress?.stop()
-        try extras.finish()
 
         var text = "\(input) → \(outputPath == "-" ? "standard output" : outputPath)\n"
         text += report.summary.text
