@@ -12,6 +12,8 @@ public struct AnalyzerOptions: Sendable {
     public var smoothing: SmoothingSpec = .ema(tau: SmoothingSpec.defaultTau)
     /// Add the unsmoothed `raw_<class>` columns.
     public var raw = false
+    /// Add the five facial landmarks (`x_0…x_4, y_0…y_4`; JSON Lines `landmarks`).
+    public var landmarks = false
     public var pipeline = PipelineSettings()
     public var video = VideoSourceOptions()
     /// Where to write the summary as JSON.
@@ -99,7 +101,9 @@ public final class Analyzer: @unchecked Sendable {
             fervidVersion: options.fervidVersion,
             model: .init(name: options.modelName, labels: pipeline.classifier.labels, metadata: options.modelMetadata),
             columns: columns, format: options.format, smoothing: options.smoothing,
-            source: .init(location: options.input, live: source.isLive), startTime: startTime,
+            source: .init(location: options.input, live: source.isLive,
+                          rotation: source.info.autorotated ? source.info.orientation.rotation : 0,
+                          mirrored: source.info.autorotated && source.info.orientation.mirrored), startTime: startTime,
             endTime: complete ? Date() : nil, complete: complete,
             frames: .init(read: stats.framesRead, analyzed: stats.framesAnalyzed, dropped: stats.framesDropped),
             faces: summary.map { s in s.tracks.reduce(0) { $0 + $1.frames } } ?? stats.faces,
@@ -108,7 +112,8 @@ public final class Analyzer: @unchecked Sendable {
 
     /// Runs to the end of the input (or ``stop()``). Rows are written and flushed as they come.
     public func run() throws -> AnalysisReport {
-        let columns = TimelineColumns(includeRaw: options.raw, includeWallclock: source.isLive)
+        let columns = TimelineColumns(includeRaw: options.raw, includeWallclock: source.isLive,
+                                      includeLandmarks: options.landmarks)
         // The smoother validates `window` on a live source before anything is written.
         var smoother = try TimelineSmoother(spec: options.smoothing, live: source.isLive)
         _ = try ClassMapping(modelLabels: pipeline.classifier.labels)
@@ -118,14 +123,15 @@ public final class Analyzer: @unchecked Sendable {
             try sidecar(columns: columns, stats: PipelineStats(), summary: nil, complete: false).write(to: sidecarPath)
         }
         var builder = TimelineSummaryBuilder()
-        let raw = options.raw
+        let raw = options.raw, landmarks = options.landmarks
         // The summary always sees the raw probabilities (label changes raw vs smoothed); the
-        // timeline, the plot and the annotated video only with --raw.
+        // timeline, the plot and the annotated video only with --raw (landmarks: --landmarks).
         func emit(_ rows: [TimelineRow]) throws {
             builder.add(rows)
-            let kept = raw ? rows : rows.map { row in
+            let kept = raw && landmarks ? rows : rows.map { row in
                 var row = row
-                row.face?.rawProbabilities = nil
+                if !raw { row.face?.rawProbabilities = nil }
+                if !landmarks { row.face?.landmarks = [] }
                 return row
             }
             try writer.write(kept)

@@ -28,10 +28,17 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
         public var location: String
         /// True for live sources (streams), which add `wallclock` and may drop frames.
         public var live: Bool
+        /// The stream's display matrix, applied before the face stage: clockwise degrees (0, 90,
+        /// 180, 270), then a left–right mirror when ``mirrored``. Boxes and landmarks are in the
+        /// turned (displayed) frame. Nil when not recorded.
+        public var rotation: Int?
+        public var mirrored: Bool?
 
-        public init(location: String, live: Bool) {
+        public init(location: String, live: Bool, rotation: Int? = nil, mirrored: Bool? = nil) {
             self.location = location
             self.live = live
+            self.rotation = rotation
+            self.mirrored = mirrored
         }
     }
 

@@ -35,8 +35,8 @@ struct Analyze: ParsableCommand {
     @Option(help: "Which tracked faces to analyze: all, largest or central.")
     var select: FaceSelection = .all
 
-    @Option(name: .customLong("detect-every"), help: "Run the face detector every N analyzed frames; track in between.")
-    var detectEvery: Int = FaceStageFactory.defaultDetectEvery
+    @Option(name: .customLong("detect-interval"), help: ArgumentHelp("Run the full face detector at least every SECONDS of stream time (on every analyzed frame when frames are sparser); in between, carried boxes are verified on every frame.", valueName: "SECONDS"))
+    var detectInterval: Double = FaceStageFactory.defaultDetectInterval
 
     @Option(help: "Analyze at most RATE frames per second of stream time (sampled by timestamp).")
     var fps: Double?
@@ -52,6 +52,9 @@ struct Analyze: ParsableCommand {
 
     @Flag(help: "Also write the unsmoothed probabilities (raw_<class> columns).")
     var raw = false
+
+    @Flag(help: "Also write five facial landmarks per face (x_0..x_4, y_0..y_4: eyes, nose, mouth corners; JSON Lines: landmarks); --annotate draws them.")
+    var landmarks = false
 
     @Option(help: "Most face crops per classifier call.")
     var batch: Int = 16
@@ -93,7 +96,7 @@ struct Analyze: ParsableCommand {
         if let end { guard end > 0, end.isFinite else { throw ValidationError("--end must be seconds > 0, e.g. --end 60") } }
         if let start, let end, end <= start { throw ValidationError("--end (\(end)) must be after --start (\(start))") }
         guard (1 ... 1024).contains(batch) else { throw ValidationError("--batch must be a whole number from 1 to 1024") }
-        guard detectEvery >= 1 else { throw ValidationError("--detect-every must be a whole number ≥ 1") }
+        guard detectInterval >= 0, detectInterval.isFinite else { throw ValidationError("--detect-interval must be seconds ≥ 0, e.g. --detect-interval 0.5 (0: detect on every frame)") }
         if let threads { guard (1 ... 256).contains(threads) else { throw ValidationError("--threads must be a whole number from 1 to 256") } }
         if let timeout { guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") } }
         if let reconnect { guard reconnect >= 0 else { throw ValidationError("--reconnect must be a whole number ≥ 0") } }
@@ -143,6 +146,7 @@ struct Analyze: ParsableCommand {
         options.format = format
         options.smoothing = smooth
         options.raw = raw
+        options.landmarks = landmarks
         options.summaryPath = summary
         options.plotPath = plot
         options.annotatedVideoPath = annotate
@@ -158,7 +162,7 @@ struct Analyze: ParsableCommand {
 
         let faceStage: FaceStage
         do {
-            faceStage = try FaceStageFactory.make(mode: faces, select: select, detectEvery: detectEvery)
+            faceStage = try FaceStageFactory.make(mode: faces, select: select, detectInterval: detectInterval)
         } catch {
             throw CommandFailure(subject: "--faces \(faces)", cause: "\(error)")
         }
