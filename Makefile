@@ -80,3 +80,11 @@ docs-image: run
 
 clean:
 	rm -rf .build $(OUT)
+
+# --- Corpus scale (docs/scale-out.md) ---------------------------------------------------------
+.PHONY: test-cluster
+
+## test-cluster: a real single-node Slurm (Debian's packages) runs tools/cluster/fervid-array.sbatch
+## over a corpus of the samples, one task cancelled and resubmitted; outputs must equal one process's.
+test-cluster: setup samples models build
+	@bash tools/cluster/test-cluster.sh $(abspath $(BIN))

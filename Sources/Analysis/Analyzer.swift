@@ -27,6 +27,10 @@ public struct AnalyzerOptions: Sendable {
     /// Model name as given and its metadata, for the sidecar.
     public var modelName = ""
     public var modelMetadata: [String: String] = [:]
+    /// SHA-256 of the model file, for the sidecar (``TimelineSidecar/Model/sha256``).
+    public var modelSHA256: String?
+    /// The options that shape the timeline, as the CLI spells them, for the sidecar.
+    public var settings: [String: String]?
     public var fervidVersion = "0.1.0"
 
     public init(input: String, output: String) {
@@ -95,19 +99,27 @@ public final class Analyzer: @unchecked Sendable {
 
     public var isLive: Bool { source.isLive }
 
+    /// The input file's size and modification time when the run started (nil for URLs).
+    private lazy var inputStamp = FileStamp.of(options.input)
+
     private func sidecar(columns: TimelineColumns, stats: PipelineStats, summary: TimelineSummary?,
                          complete: Bool) -> TimelineSidecar {
-        TimelineSidecar(
+        var sidecar = TimelineSidecar(
             fervidVersion: options.fervidVersion,
-            model: .init(name: options.modelName, labels: pipeline.classifier.labels, metadata: options.modelMetadata),
+            model: .init(name: options.modelName, labels: pipeline.classifier.labels, metadata: options.modelMetadata,
+                         sha256: options.modelSHA256),
             columns: columns, format: options.format, smoothing: options.smoothing,
             source: .init(location: options.input, live: source.isLive,
                           rotation: source.info.autorotated ? source.info.orientation.rotation : 0,
-                          mirrored: source.info.autorotated && source.info.orientation.mirrored), startTime: startTime,
+                          mirrored: source.info.autorotated && source.info.orientation.mirrored,
+                          stamp: inputStamp, duration: source.info.duration),
+            startTime: startTime,
             endTime: complete ? Date() : nil, complete: complete,
             frames: .init(read: stats.framesRead, analyzed: stats.framesAnalyzed, dropped: stats.framesDropped),
             faces: summary.map { s in s.tracks.reduce(0) { $0 + $1.frames } } ?? stats.faces,
             tracks: summary?.tracks.count ?? stats.tracks.count)
+        sidecar.settings = options.settings
+        return sidecar
     }
 
     /// Runs to the end of the input (or ``stop()``). Rows are written and flushed as they come.

@@ -141,6 +141,9 @@ public enum CorpusCollect {
         r.modelSHA256 = model["sha256"] as? String ?? ""
         r.fervidVersion = object["fervid_version"] as? String ?? ""
 
+        // A failed or never-started input has no timeline of its own: a file at that path is
+        // left from an earlier run and does not describe this record.
+        if r.status == "failed" || r.status == "not_started" { return (r, nil) }
         guard let timelineData = FileManager.default.contents(atPath: timelinePath) else { return (r, nil) }
         r.timeline = relative(timelinePath, to: root)
         guard var text = String(data: timelineData, encoding: .utf8) else {
