@@ -1,6 +1,6 @@
 // The engine's non-convolution layers. Each returns its output slot's buffer in the caller's
 // workspace (valid until the layer's next call in that workspace).
-import CGemm
+import CKernels
 import Foundation
 
 /// Inference-form batch normalization over (N, C, H, W) or (N, C), where no convolution precedes
@@ -56,7 +56,21 @@ public final class Linear: Loadable {
     public let inFeatures: Int, outFeatures: Int
     public let hasBias: Bool
     public let activation: Activation
-    public internal(set) var weight: [Float] { didSet { packedCache.removeAll() } }
+    /// (out, in). With a packed GEMM kernel the packed matrix is the weights after loading
+    /// (no unpacked copy is kept; reading this property unpacks it, exactly).
+    public internal(set) var weight: [Float] {
+        get {
+            if let storedWeight { return storedWeight }
+            return packedCache.peek(canonicalKernel!)!.unpacked()
+        }
+        set {
+            storedWeight = newValue
+            canonicalKernel = nil
+            packedCache.removeAll()
+        }
+    }
+    private var storedWeight: [Float]?
+    private var canonicalKernel: Engine.GemmKernel?
     public internal(set) var bias: [Float]
     private let output = OutputSlot()
     /// The weights packed for each GEMM kernel used (made on first use, shared by all threads).
@@ -79,6 +93,23 @@ public final class Linear: Loadable {
         weight = try w.take("\(name).weight", shape: [outFeatures, inFeatures])
         bias = hasBias ? try w.take("\(name).bias", shape: [outFeatures])
                        : [Float](repeating: 0, count: outFeatures)
+        let kernel = Engine.gemmKernel
+        if kernel != .openBLAS && gemmKernel == nil {
+            _ = packed(for: kernel)
+            storedWeight = nil
+            canonicalKernel = kernel
+        }
+    }
+
+    /// The weights packed for `kernel` (not OpenBLAS), made once.
+    private func packed(for kernel: Engine.GemmKernel) -> PackedMatrix {
+        if let p = packedCache.peek(kernel) { return p }
+        let w = weight   // outside the cache's lock: reading it may unpack from the cache
+        return packedCache.value(kernel) {
+            w.withUnsafeBufferPointer {
+                PackedMatrix(kernel: kernel, m: outFeatures, k: inFeatures, a: $0.baseAddress!, lda: inFeatures)
+            }
+        }
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -90,11 +121,7 @@ public final class Linear: Loadable {
         let kernel = gemmKernel ?? Engine.gemmKernel
         if kernel != .openBLAS {
             // Yᵀ (out × N) = W · xᵀ with W packed; B's column j is sample j (one-column "images").
-            let packed = packedCache.value(kernel) {
-                weight.withUnsafeBufferPointer {
-                    PackedMatrix(kernel: kernel, m: outFeatures, k: inFeatures, a: $0.baseAddress!, lda: inFeatures)
-                }
-            }
+            let packed = packed(for: kernel)
             let c = ConvScratch.current.product.reserve(out * n)
             bias.withUnsafeBufferPointer { bp in
                 packedGemm(packed, n: n, b: GemmOperandB(images: UnsafePointer(x.data), ldb: 1, imageColumns: 1,

@@ -7,7 +7,7 @@
 //   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]   G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 //   Aᵀ = [1 1 1 0; 0 1 −1 −1]
 
-import CGemm
+import CKernels
 
 /// Which Winograd filters: output tile size and GEMM kernel.
 struct WinogradKey: Hashable {

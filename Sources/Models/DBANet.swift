@@ -140,7 +140,7 @@ public final class DBANet {
     }
 
     /// Logits computed as eqs. (5)-(6) are written: f_att_i = f_i ⊗ s_i, then G(f_att_i).
-    public func logitsNaive(_ x: Tensor) -> Tensor {
+    func logitsNaive(_ x: Tensor) -> Tensor {
         forward(x, pooledFirst: false)
     }
 
