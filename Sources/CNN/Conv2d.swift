@@ -155,7 +155,7 @@ public final class Conv2d: Loadable {
         self.batchNorm = batchNorm
         self.bnEpsilon = bnEpsilon
         self.activation = activation
-        weight = [Float](repeating: 0, count: outChannels * (inChannels / groups) * kernel.0 * kernel.1)
+        storedWeight = [Float](repeating: 0, count: outChannels * (inChannels / groups) * kernel.0 * kernel.1)
         self.bias = [Float](repeating: 0, count: outChannels)
     }
 

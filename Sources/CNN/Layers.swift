@@ -85,7 +85,7 @@ public final class Linear: Loadable {
         self.outFeatures = outFeatures
         hasBias = bias
         self.activation = activation
-        weight = [Float](repeating: 0, count: outFeatures * inFeatures)
+        storedWeight = [Float](repeating: 0, count: outFeatures * inFeatures)
         self.bias = [Float](repeating: 0, count: outFeatures)
     }
 

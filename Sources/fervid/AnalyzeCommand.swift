@@ -332,7 +332,6 @@ struct Analyze: ParsableCommand {
         } catch {
             return failed(input.location, "\(error)")
         }
-        }
         let prefix = context.several ? "[\(position + 1)/\(context.total)] " : ""
         let progress = quiet ? nil : ProgressReporter(analyzer: analyzer, prefix: prefix, inPlace: jobs == 1)
         return .opened(analyzer, finish: {
