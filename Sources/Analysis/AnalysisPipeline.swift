@@ -29,6 +29,8 @@ public struct PipelineStats: Sendable {
     public var framesDropped = 0
     /// Face crops classified.
     public var faces = 0
+    /// Frames the face detector ran on (the others verified carried boxes only).
+    public var detections = 0
     public var tracks = Set<Int>()
     /// Busy seconds per stage (decode includes sampling; faces includes cropping).
     public var decodeSeconds = 0.0
@@ -213,6 +215,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
                 }
                 update { stats in
                     stats.faceSeconds += Date().timeIntervalSince(t0)
+                    if out.detectorRan { stats.detections += 1 }
                     for face in out.faces { stats.tracks.insert(face.id) }
                 }
                 output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks, crops: inputs))

@@ -31,7 +31,7 @@ public struct AnalyzerOptions: Sendable {
     public var modelSHA256: String?
     /// The options that shape the timeline, as the CLI spells them, for the sidecar.
     public var settings: [String: String]?
-    public var fervidVersion = "0.1.0"
+    public var fervidVersion = FervidVersion.number
 
     public init(input: String, output: String) {
         self.input = input
@@ -75,12 +75,13 @@ public final class Analyzer: @unchecked Sendable {
     private let startTime = Date()
 
     /// Opens the input, then the outputs the options name. Throws ``VideoError`` when the input
-    /// cannot be opened, ``OutputError`` (naming the file) when an output cannot.
+    /// cannot be opened (``VideoError/interrupted`` when `interrupt` fired meanwhile: another
+    /// thread can stop a blocked open), ``OutputError`` (naming the file) when an output cannot.
     /// `sinks` receive the run's frames, rows and end besides those (a library user's outputs).
     public init(options: AnalyzerOptions, faceStage: FaceStage, classifier: FrameClassifier,
-                sinks extra: [any AnalysisSink] = []) throws {
+                interrupt: VideoInterrupt = VideoInterrupt(), sinks extra: [any AnalysisSink] = []) throws {
         self.options = options
-        source = try VideoSource(url: options.input, options: options.video)
+        source = try VideoSource(url: options.input, options: options.video, interrupt: interrupt)
         var sinks: [any AnalysisSink] = []
         if let path = options.summaryPath { sinks.append(SummarySink(path: path)) }
         if let path = options.annotatedVideoPath {

@@ -70,7 +70,7 @@ final class DetectingFaceStage: FaceStage {
         let rgb = try scaler.convert(frame, to: .rgb24, width: frame.width, height: frame.height)
         let update = tracker.process(time: frame.pts, image: RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes))
         return FaceStageOutput(faces: select.select(update.faces, imageWidth: frame.width, imageHeight: frame.height),
-                               endedTracks: update.ended)
+                               endedTracks: update.ended, detectorRan: update.detected)
     }
 
     func finish() -> [Int] { tracker.finish() }

@@ -257,7 +257,7 @@ struct Analyze: ParsableCommand {
                               model: .init(name: model, labels: context.classifier.labels,
                                            metadata: Self.sidecarMetadata(context.classifier.metadata), sha256: context.modelSHA256),
                               settings: context.settings, format: format, smoothing: smooth, raw: raw,
-                              fervidVersion: AnalyzerOptions(input: "", output: "").fervidVersion)
+                              fervidVersion: FervidVersion.number)
     }
 
     /// The model's `fervid.*` metadata without bulky entries (the embedded Keras config, 27 KB).
@@ -323,9 +323,12 @@ struct Analyze: ParsableCommand {
             return failed("--faces \(faces)", "\(error)")
         }
         let analyzer: Analyzer
+        guard let interrupt = corpus.beginOpening(position) else { return .done(.notStarted) }
+        defer { corpus.endOpening(position) }
         do {
-            analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: context.classifier)
+            analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: context.classifier, interrupt: interrupt)
         } catch let error as VideoError {
+            if corpus.isStopping, interrupt.isInterrupted { return .done(.notStarted) }  // Ctrl-C during the open
             return failed(input.location, error.description)
         } catch let error as OutputError {
             return failed(error.path, error.cause)
@@ -411,14 +414,14 @@ struct Analyze: ParsableCommand {
         lines.forEach(printError)
     }
 
-    /// `stats input=… frames_read=… frames_analyzed=… faces=… wall_s=… fps=… decode_s=… face_s=…
-    /// classify_s=… write_s=…`: busy seconds per stage (PipelineStats; stages overlap, so they
+    /// `stats input=… frames_read=… frames_analyzed=… faces=… detections=… wall_s=… fps=… decode_s=…
+    /// face_s=… classify_s=… write_s=…`: detector runs, busy seconds per stage (PipelineStats; stages overlap, so they
     /// may sum to more than the wall time). Decode includes sampling, face includes cropping,
     /// write is the consumer (smoothing, timeline, annotated video).
     static func statsLine(input: String, _ s: PipelineStats) -> String {
         let fps = s.wallSeconds > 0 ? Double(s.framesAnalyzed) / s.wallSeconds : 0
         return "stats input=\(input.replacingOccurrences(of: " ", with: "%20")) frames_read=\(s.framesRead) "
-            + "frames_analyzed=\(s.framesAnalyzed) faces=\(s.faces) "
+            + "frames_analyzed=\(s.framesAnalyzed) faces=\(s.faces) detections=\(s.detections) "
             + String(format: "wall_s=%.3f fps=%.2f decode_s=%.3f face_s=%.3f classify_s=%.3f write_s=%.3f",
                      s.wallSeconds, fps, s.decodeSeconds, s.faceSeconds, s.classifySeconds, s.writeSeconds)
     }
