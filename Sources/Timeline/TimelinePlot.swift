@@ -109,10 +109,16 @@ public struct TimelinePlot: Sendable {
         firstTime = min(firstTime, t)
         lastTime = max(lastTime, t)
         guard let face = row.face else { return }
-        var key = Int(((t - origin!) / binWidth).rounded(.down))
+        // Clamped: a timestamp of 1e300 (a damaged or crafted file) must not trap the conversion.
+        func binKey() -> Int {
+            let v = ((t - origin!) / binWidth).rounded(.down)
+            if v.isNaN { return 0 }
+            return v >= 0x1p62 ? 1 << 62 : v <= -0x1p62 ? -(1 << 62) : Int(v)
+        }
+        var key = binKey()
         while key >= maxPoints {
             coarsen()
-            key = Int(((t - origin!) / binWidth).rounded(.down))
+            key = binKey()
         }
         key = max(0, key)
         var track = tracks[face.faceID] ?? Track()

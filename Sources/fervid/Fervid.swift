@@ -15,7 +15,6 @@ struct Fervid: AsyncParsableCommand {
     /// (one line `fervid: <input>: <cause>`), 2 bad usage (nothing done), 3 a partial result,
     /// 130 a second Ctrl-C.
     static func main() async {
-        BLASKernels.upgradeIfNeeded()
         do {
             var command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
