@@ -37,11 +37,13 @@ public enum FaceStageFactory {
     public static let defaultDetectEvery = DetectingFaceTracker.defaultDetectEvery
 
     /// - Throws: when the detector's weights or the boxes file cannot be read (the error names it).
-    public static func make(mode: FaceMode, select: FaceSelection, detectEvery: Int) throws -> FaceStage {
+    /// `minFace`: the smallest face to detect, in source pixels (`MTCNNDetector.minSourceFace`;
+    /// nil: 20 px of the detector's bounded 640-px frame).
+    public static func make(mode: FaceMode, select: FaceSelection, detectEvery: Int, minFace: Int? = nil) throws -> FaceStage {
         switch mode {
         case .detect:
             let path = try ModelLocator.resolve(ModelLocator.detectorModel)
-            let detector = try MTCNNDetector(modelPath: path)
+            let detector = try MTCNNDetector(modelPath: path, minSourceFace: minFace)
             return DetectingFaceStage(tracker: DetectingFaceTracker(detector: detector, detectEvery: detectEvery), select: select)
         case .center:
             return CenterFaceStage()
@@ -63,8 +65,12 @@ final class DetectingFaceStage: FaceStage {
 
     func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
         let update = try tracker.process(time: frame.pts) {
-            let rgb = try scaler.convert(frame, to: .rgb24, width: frame.width, height: frame.height)
-            return RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes)
+            // The detector's bounded-size frame, scaled by libswscale straight from the decoded
+            // picture; the boxes come back in the full frame's pixels, where the crops are taken.
+            let size = tracker.detector.detectionSize(width: frame.width, height: frame.height)
+            let rgb = try scaler.convert(frame, to: .rgb24, width: size.width, height: size.height)
+            return RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes,
+                            sourceWidth: frame.width, sourceHeight: frame.height)
         }
         return FaceStageOutput(faces: select.select(update.faces, imageWidth: frame.width, imageHeight: frame.height),
                                endedTracks: update.ended)

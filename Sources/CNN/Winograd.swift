@@ -87,6 +87,15 @@ extension Conv2d {
     ]
 
     func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, tile m: Int) {
+        if let current = winogradWeight, current.m != m {
+            let previous = (weight: current, packed: winogradPacked)
+            if let other = winogradOther, other.weight.m == m {
+                (winogradWeight, winogradPacked) = (other.weight, other.packed)
+            } else {
+                (winogradWeight, winogradPacked) = (nil, nil)
+            }
+            winogradOther = previous
+        }
         if winogradWeight?.m != m { winogradWeight = (m, makeWinogradWeight(tile: m)) }
         let a2 = (m + 2) * (m + 2)
         let inC = inChannels, outC = outChannels

@@ -38,6 +38,9 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("detect-every"), help: "Run the face detector every N analyzed frames; track in between.")
     var detectEvery: Int = FaceStageFactory.defaultDetectEvery
 
+    @Option(name: .customLong("min-face"), help: "Smallest face to detect, in pixels of the video frame (default: 20 px per 640 px of the frame's long side, at least 20; the detector runs on a frame scaled to a long side of 640 px, larger when --min-face asks for smaller faces).")
+    var minFace: Int?
+
     @Option(help: "Analyze at most RATE frames per second of stream time (sampled by timestamp).")
     var fps: Double?
 
@@ -94,6 +97,7 @@ struct Analyze: ParsableCommand {
         if let start, let end, end <= start { throw ValidationError("--end (\(end)) must be after --start (\(start))") }
         guard (1 ... 1024).contains(batch) else { throw ValidationError("--batch must be a whole number from 1 to 1024") }
         guard detectEvery >= 1 else { throw ValidationError("--detect-every must be a whole number ≥ 1") }
+        if let minFace { guard (12 ... 100_000).contains(minFace) else { throw ValidationError("--min-face must be a whole number of pixels from 12 to 100000") } }
         if let threads { guard (1 ... 256).contains(threads) else { throw ValidationError("--threads must be a whole number from 1 to 256") } }
         if let timeout { guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") } }
         if let reconnect { guard reconnect >= 0 else { throw ValidationError("--reconnect must be a whole number ≥ 0") } }
@@ -155,7 +159,7 @@ struct Analyze: ParsableCommand {
 
         let faceStage: FaceStage
         do {
-            faceStage = try FaceStageFactory.make(mode: faces, select: select, detectEvery: detectEvery)
+            faceStage = try FaceStageFactory.make(mode: faces, select: select, detectEvery: detectEvery, minFace: minFace)
         } catch {
             throw CommandFailure(subject: "--faces \(faces)", cause: "\(error)")
         }

@@ -20,8 +20,9 @@ struct ModelsBench: ParsableCommand {
         abstract: "Time a classifier's forward passes (images/s) and measure the FMA peak.",
         discussion: """
             MODEL is a .safetensors checkpoint (DBA-Net or mini-Xception), a shipped model name \
-            (mini-xception), or a built-in DBA-Net name (dbanet-resnet101-dba: fixed random \
-            weights, no file). With --peak alone, only the FMA peak is measured.
+            (mini-xception), one of the face detector's networks (mtcnn-pnet: 3×217×385, the \
+            largest pyramid level of a 640×360 frame; mtcnn-rnet, mtcnn-onet), or a built-in \
+            DBA-Net name (dbanet-resnet101-dba: fixed random weights, no file). With --peak alone, only the FMA peak is measured.
             """)
 
     @Argument(help: "A checkpoint path, a shipped model name, or a built-in DBA-Net name.")
@@ -179,6 +180,9 @@ struct BenchModel {
     }
 
     static func load(_ spec: String) throws -> BenchModel {
+        if let network = MTCNNNetwork(rawValue: spec) {
+            return BenchModel(name: spec, inputShape: network.inputShape, forward: network.forward(try MTCNNNetwork.load()))
+        }
         if let metadata = DBANetMetadata.builtIn(spec) {
             let net = DBANet(metadata)
             try net.load(randomWeights(net.tensorSpecs, source: spec))

@@ -11,6 +11,18 @@ void fervid_conv_direct(int isa, const float *x, int n, int cin, int h, int w, c
                         float *scratch);
 long fervid_conv_direct_scratch(int cin, int kh, int kw, int ow);
 
+/// fervid_conv_direct with a per-output-channel PReLU (`slopes`, cout floats; y = v > 0 ? v :
+/// slope·v) applied to each output instead of ReLU when `slopes` is not NULL.
+void fervid_conv_direct_act(int isa, const float *x, int n, int cin, int h, int w, const float *weight,
+                            const float *bias, int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh,
+                            int ow, int relu, const float *slopes, float *scratch);
+
+/// The AVX2 + FMA variant of fervid_conv_direct_act (direct_avx2.c): blocks of 6 output channels
+/// × 16 columns in registers. Call it only on a CPU with AVX2 and FMA.
+void fervid_direct_avx2(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
+                        int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
+                        const float *slopes, float *scratch);
+
 /// Depthwise convolution: plane p (0 ≤ p < planes) of x (h×w planes) convolved with filter
 /// (first_plane + p) % channels of weight (channels, kh, kw), plus bias (nullable), ReLU when
 /// `relu`, into plane p of y (oh×ow); stride, dilation and padding as in PyTorch.
