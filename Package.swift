@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Module layout: docs/architecture.md. Dependencies point downward only:
-// fervid -> Analysis -> (Video, Faces, Timeline, Models) ; Faces -> (Models, CNN, CGemm) ;
+// fervid -> (Analysis, Corpus) ; Analysis -> (Video, Faces, Timeline, Models) ; Corpus -> Timeline ; Faces -> (Models, CNN, CGemm) ;
 // Models -> CNN -> (CGemm, CBLAS).
 let package = Package(
     name: "fervid",
@@ -31,9 +31,11 @@ let package = Package(
         // FMA peak loops for `fervid models bench --peak` (C: per-function AVX2/AVX-512 targets).
         .target(name: "CPeak"),
         .target(name: "Analysis", dependencies: ["Video", "Faces", "Timeline", "Models", "CNN"]),
+        // Corpus runs: input expansion (folders, manifests), output layout, shards, `collect`.
+        .target(name: "Corpus", dependencies: ["Timeline"]),
         .executableTarget(
             name: "fervid",
-            dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
+            dependencies: ["Analysis", "Corpus", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Shared by the test targets: samples, the binary under test, processes, ports, ffprobe.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "TimelineTests", dependencies: ["Timeline"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Timeline", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,6 +12,8 @@ public struct AnalyzerOptions: Sendable {
     public var smoothing: SmoothingSpec = .ema(tau: SmoothingSpec.defaultTau)
     /// Add the unsmoothed `raw_<class>` columns.
     public var raw = false
+    /// Add the five facial landmarks (`x_0…x_4, y_0…y_4`; JSON Lines `landmarks`).
+    public var landmarks = false
     public var pipeline = PipelineSettings()
     public var video = VideoSourceOptions()
     /// Where to write the summary as JSON.
@@ -19,6 +21,10 @@ public struct AnalyzerOptions: Sendable {
     /// Model name as given and its metadata, for the sidecar.
     public var modelName = ""
     public var modelMetadata: [String: String] = [:]
+    /// SHA-256 of the model file, for the sidecar (``TimelineSidecar/Model/sha256``).
+    public var modelSHA256: String?
+    /// The options that shape the timeline, as the CLI spells them, for the sidecar.
+    public var settings: [String: String]?
     public var fervidVersion = "0.1.0"
 
     public init(input: String, output: String) {
@@ -78,22 +84,33 @@ public final class Analyzer: @unchecked Sendable {
 
     public var isLive: Bool { source.isLive }
 
+    /// The input file's size and modification time when the run started (nil for URLs).
+    private lazy var inputStamp = FileStamp.of(options.input)
+
     private func sidecar(columns: TimelineColumns, stats: PipelineStats, summary: TimelineSummary?,
                          complete: Bool) -> TimelineSidecar {
-        TimelineSidecar(
+        var sidecar = TimelineSidecar(
             fervidVersion: options.fervidVersion,
-            model: .init(name: options.modelName, labels: pipeline.classifier.labels, metadata: options.modelMetadata),
+            model: .init(name: options.modelName, labels: pipeline.classifier.labels, metadata: options.modelMetadata,
+                         sha256: options.modelSHA256),
             columns: columns, format: options.format, smoothing: options.smoothing,
-            source: .init(location: options.input, live: source.isLive), startTime: startTime,
+            source: .init(location: options.input, live: source.isLive,
+                          rotation: source.info.autorotated ? source.info.orientation.rotation : 0,
+                          mirrored: source.info.autorotated && source.info.orientation.mirrored,
+                          stamp: inputStamp, duration: source.info.duration),
+            startTime: startTime,
             endTime: complete ? Date() : nil, complete: complete,
             frames: .init(read: stats.framesRead, analyzed: stats.framesAnalyzed, dropped: stats.framesDropped),
             faces: summary.map { s in s.tracks.reduce(0) { $0 + $1.frames } } ?? stats.faces,
             tracks: summary?.tracks.count ?? stats.tracks.count)
+        sidecar.settings = options.settings
+        return sidecar
     }
 
     /// Runs to the end of the input (or ``stop()``). Rows are written and flushed as they come.
     public func run() throws -> AnalysisReport {
-        let columns = TimelineColumns(includeRaw: options.raw, includeWallclock: source.isLive)
+        let columns = TimelineColumns(includeRaw: options.raw, includeWallclock: source.isLive,
+                                      includeLandmarks: options.landmarks)
         // The smoother validates `window` on a live source before anything is written.
         var smoother = try TimelineSmoother(spec: options.smoothing, live: source.isLive)
         _ = try ClassMapping(modelLabels: pipeline.classifier.labels)
@@ -103,14 +120,15 @@ public final class Analyzer: @unchecked Sendable {
             try sidecar(columns: columns, stats: PipelineStats(), summary: nil, complete: false).write(to: sidecarPath)
         }
         var builder = TimelineSummaryBuilder()
-        let raw = options.raw
+        let raw = options.raw, landmarks = options.landmarks
         // The summary always sees the raw probabilities (label changes raw vs smoothed); the
-        // timeline, the plot and the annotated video only with --raw.
+        // timeline, the plot and the annotated video only with --raw (landmarks: --landmarks).
         func emit(_ rows: [TimelineRow]) throws {
             builder.add(rows)
-            let kept = raw ? rows : rows.map { row in
+            let kept = raw && landmarks ? rows : rows.map { row in
                 var row = row
-                row.face?.rawProbabilities = nil
+                if !raw { row.face?.rawProbabilities = nil }
+                if !landmarks { row.face?.landmarks = [] }
                 return row
             }
             try writer.write(kept)

@@ -14,11 +14,14 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
         public var labels: [String]
         /// The model file's metadata (architecture, backbone, input size, …).
         public var metadata: [String: String]
+        /// SHA-256 of the model file (64 hex digits): `--resume` redoes inputs when it changes.
+        public var sha256: String?
 
-        public init(name: String, labels: [String], metadata: [String: String] = [:]) {
+        public init(name: String, labels: [String], metadata: [String: String] = [:], sha256: String? = nil) {
             self.name = name
             self.labels = labels
             self.metadata = metadata
+            self.sha256 = sha256
         }
     }
 
@@ -28,10 +31,26 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
         public var location: String
         /// True for live sources (streams), which add `wallclock` and may drop frames.
         public var live: Bool
+        /// The stream's display matrix, applied before the face stage: clockwise degrees (0, 90,
+        /// 180, 270), then a left–right mirror when ``mirrored``. Boxes and landmarks are in the
+        /// turned (displayed) frame. Nil when not recorded.
+        public var rotation: Int?
+        public var mirrored: Bool?
+        /// A local file's size in bytes and modification time (``FileStamp``); nil for URLs.
+        public var size: Int64?
+        public var modified: String?
+        /// The input's duration in seconds when it has one (files).
+        public var duration: Double?
 
-        public init(location: String, live: Bool) {
+        public init(location: String, live: Bool, rotation: Int? = nil, mirrored: Bool? = nil,
+                    stamp: FileStamp? = nil, duration: Double? = nil) {
             self.location = location
             self.live = live
+            self.rotation = rotation
+            self.mirrored = mirrored
+            self.size = stamp?.size
+            self.modified = stamp?.modified
+            self.duration = duration
         }
     }
 
@@ -74,6 +93,9 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
     public var faces: Int
     /// Distinct face tracks.
     public var tracks: Int
+    /// The options that shape the timeline (`faces`, `smooth`, `fps`, …, as `analyze` spells
+    /// them): `--resume` redoes an input whose settings differ.
+    public var settings: [String: String]?
 
     public init(fervidVersion: String, model: Model, columns: TimelineColumns, format: TimelineFormat,
                 smoothing: SmoothingSpec, source: Source, startTime: Date, endTime: Date? = nil,

@@ -7,7 +7,7 @@ struct Fervid: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fervid",
         abstract: "Facial-expression analysis of video on a CPU.",
-        subcommands: [Analyze.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self])
+        subcommands: [Analyze.self, Collect.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self])
 
     /// Exit codes: 0 success, 1 a failure on the input (one line `fervid: <input>: <cause>`),
     /// 2 bad usage.

@@ -3,7 +3,7 @@ import Foundation
 import Timeline
 
 /// The outputs besides the timeline: the SVG chart (`--plot`) and the annotated video (`--annotate`).
-final class OutputExtras {
+final class OutputExtras: @unchecked Sendable {
     private var plot: TimelinePlot?
     private let plotPath: String?
     private var video: AnnotatedVideoWriter?

@@ -78,6 +78,11 @@ struct ProbeReport: Encodable {
     var pixelFormat: String
     var width: Int
     var height: Int
+    /// Display matrix: clockwise degrees, then a left–right mirror; frames are analyzed upright.
+    var rotation: Int
+    var mirrored: Bool
+    var displayWidth: Int
+    var displayHeight: Int
     var frameRateNominal: String
     var frameRateNominalFps: Double?
     var frameRateAverage: String
@@ -115,6 +120,9 @@ struct ProbeReport: Encodable {
         pixelFormat = info.pixelFormat
         width = info.width
         height = info.height
+        rotation = info.orientation.rotation
+        mirrored = info.orientation.mirrored
+        (displayWidth, displayHeight) = info.orientation.displaySize(width: info.width, height: info.height)
         frameRateNominal = info.nominalFrameRate.description
         frameRateNominalFps = info.nominalFrameRate.value
         frameRateAverage = info.averageFrameRate.description
@@ -165,6 +173,9 @@ struct ProbeReport: Encodable {
             "input:       \(input)",
             "container:   \(container) (\(containerLongName))",
             "video:       stream \(streamIndex), \(codec) (\(codecLongName)), \(pixelFormat), \(width)x\(height)",
+            "display:     " + (rotation == 0 && !mirrored ? "as stored"
+                : "\(displayWidth)x\(displayHeight): " + DisplayOrientation(rotation: rotation, mirrored: mirrored).description
+                  + " (display matrix; analyzed upright)"),
             "frame rate:  \(fps(frameRateNominalFps, frameRateNominal)) nominal, \(fps(frameRateAverageFps, frameRateAverage)) average",
             "duration:    " + (duration.map { String(format: "%.3f s", $0) } ?? "unknown"),
             "live:        \(live ? "yes" : "no")",

@@ -180,7 +180,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         // The sidecar says the run completed.
         let sidecar = try jsonObject(csv + ".json")
         #expect(sidecar["complete"] as? Bool == true)
-        #expect(sidecar["schema_version"] as? Int == 1)
+        #expect(sidecar["schema_version"] as? Int == 2)
     }
 
     @Test("--fps 5 samples by timestamp; --start/--end cut by timestamp")
@@ -377,7 +377,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     }
 
     @Test("bad flag values are usage errors naming the flag", arguments: [
-        ["--fps", "0"], ["--batch", "0"], ["--smooth", "wobble"], ["--detect-every", "0"], ["--faces", "sideways"],
+        ["--fps", "0"], ["--batch", "0"], ["--smooth", "wobble"], ["--detect-interval", "-1"], ["--faces", "sideways"],
         ["--start", "5", "--end", "2"],
     ])
     func badValues(_ flags: [String]) throws {

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Corpus
+import Foundation
+
+/// `fervid collect DIR -o corpus.csv [--rows FILE] [--format csv|jsonl]`: one table of a corpus
+/// run, from the sidecars (and timelines) under DIR.
+struct Collect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Gather a corpus run's results: one row per input found under DIR.",
+        discussion: """
+            Finds every timeline sidecar (*.emotions.csv.json, *.emotions.jsonl.json) under DIR \
+            and writes one row per input: its status (complete, partial, failed, not_started) and \
+            reason, frame counts, duration, faces and tracks, the share of frames with a face, the \
+            mean smoothed probability of each class, the dominant label, label changes per minute, \
+            the model and the fervid version. --rows also writes every timeline's rows as one long \
+            table with an 'input' column. See docs/scale-out.md.
+            """)
+
+    @Argument(help: "The output folder of one or more analyze runs (-o DIR/).")
+    var directory: String
+
+    @Option(name: .shortAndLong, help: "The corpus table ('-' for standard output).")
+    var output: String
+
+    @Option(help: "Also write all timelines' rows as one table, with an 'input' column.")
+    var rows: String?
+
+    @Option(help: "Format of the tables: csv or jsonl.")
+    var format: CorpusCollect.Format = .csv
+
+    func run() throws {
+        let totals: CorpusCollect.Totals
+        do {
+            totals = try CorpusCollect.run(dir: directory, output: output, rowsPath: rows, format: format)
+        } catch {
+            throw CommandFailure(subject: error.subject, cause: error.cause)
+        }
+        let counts = totals.byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        var line = "\(totals.inputs) input\(totals.inputs == 1 ? "" : "s")" + (counts.isEmpty ? "" : ": " + counts)
+        if rows != nil { line += "; \(totals.rows) timeline rows" }
+        if output != "-" { line += " → \(output)" }
+        printError(line)
+    }
+}
+
+extension CorpusCollect.Format: ExpressibleByArgument {}
