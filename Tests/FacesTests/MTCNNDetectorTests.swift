@@ -107,6 +107,14 @@ struct DetectionsGolden: Decodable {
                 #expect(abs(p.x - 2 * q.x) < 1e-3 && abs(p.y - 2 * q.y) < 1e-3)
             }
         }
+        // O-Net verification of a source-pixel box on the scaled image: the small frame's answer × 2.
+        let small2 = d.verify(small, boxes: [reference[0].rect])
+        let big2 = d.verify(handedSmall, boxes: [FaceRect(x: 2 * reference[0].rect.x, y: 2 * reference[0].rect.y,
+                                                          width: 2 * reference[0].rect.width, height: 2 * reference[0].rect.height)])
+        try #require(small2.count == 1 && big2.count == 1)
+        #expect(small2[0].score == big2[0].score && small2[0].score > 0.7)
+        #expect(abs(big2[0].rect.x - 2 * small2[0].rect.x) < 1e-3 && abs(big2[0].rect.maxY - 2 * small2[0].rect.maxY) < 1e-3)
+        #expect(abs(big2[0].landmarks[2].x - 2 * small2[0].landmarks[2].x) < 1e-3)
         // The same frame on the full 1280×720 grid finds the face too (a different pyramid).
         let full = try MTCNNDetector(modelPath: modelPath("mtcnn"), maxSide: nil).detect(bigFrame)
         try #require(full.count == 1)
