@@ -28,15 +28,30 @@ let package = Package(
         .target(name: "Video", dependencies: ["CFFmpeg"]),
         .target(name: "Faces", dependencies: ["CNN", "Models", "CGemm"]),
         .target(name: "Timeline"),
+        // The git commit `fervid --version` prints (tools/build-info.sh records it).
+        .target(name: "CBuildInfo"),
         // FMA peak loops for `fervid models bench --peak` (C: per-function AVX2/AVX-512 targets).
         .target(name: "CPeak"),
-        .target(name: "Analysis", dependencies: ["Video", "Faces", "Timeline", "Models", "CNN"]),
+        .target(name: "Analysis", dependencies: ["Video", "Faces", "Timeline", "Models", "CNN", "CBuildInfo"]),
         // Corpus runs: input expansion (folders, manifests), output layout, shards, `collect`.
         .target(name: "Corpus", dependencies: ["Timeline"]),
+        // On Linux the executable carries the Swift runtime and Foundation (`-static-stdlib`), so it
+        // needs only Debian's own libraries (FFmpeg, OpenBLAS, libstdc++, libc: `ldd`). Only the link
+        // is static: the modules are compiled as usual, so the test bundles (Swift Testing and XCTest
+        // exist only as shared libraries) share the build. Compiled against the shared Foundation, the
+        // objects do not name the archives the static Foundation needs: they are listed here, the
+        // ICU one last (it serves the others).
         .executableTarget(
             name: "fervid",
             dependencies: ["Analysis", "Corpus", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux])),
+                .linkedLibrary("CoreFoundation", .when(platforms: [.linux])),
+                .linkedLibrary("_FoundationCShims", .when(platforms: [.linux])),
+                .linkedLibrary("_FoundationCollections", .when(platforms: [.linux])),
+                .linkedLibrary("_FoundationICU", .when(platforms: [.linux])),
+            ]),
         // Shared by the test targets: samples, the binary under test, processes, ports, ffprobe.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),

@@ -25,7 +25,7 @@ public struct AnalyzerOptions: Sendable {
     public var modelSHA256: String?
     /// The options that shape the timeline, as the CLI spells them, for the sidecar.
     public var settings: [String: String]?
-    public var fervidVersion = "0.1.0"
+    public var fervidVersion = FervidVersion.number
 
     public init(input: String, output: String) {
         self.input = input

@@ -76,7 +76,7 @@ public enum CorpusValue: Sendable, Equatable {
 /// `fervid collect DIR`: every sidecar under a folder → one table, one row per input, and
 /// optionally every timeline as one long table with an `input` column.
 ///
-/// Sidecars are found by name (`*.emotions.csv.json`, `*.emotions.jsonl.json`: a timeline's
+/// Sidecars are found by name (`*.csv.json`, `*.jsonl.json`: a timeline's
 /// `<output>.json`), read one at a time; memory does not grow with the number of inputs beyond
 /// the list of paths.
 public enum CorpusCollect {
@@ -102,7 +102,7 @@ public enum CorpusCollect {
         while let rel = walker.nextObject() as? String {
             let name = PathText.name(rel)
             if name.hasPrefix(".") { walker.skipDescendants(); continue }
-            if name.hasSuffix(".emotions.csv.json") || name.hasSuffix(".emotions.jsonl.json") {
+            if name.hasSuffix(".csv.json") || name.hasSuffix(".jsonl.json") {
                 out.append(base + "/" + rel)
             }
         }
@@ -141,6 +141,9 @@ public enum CorpusCollect {
         r.modelSHA256 = model["sha256"] as? String ?? ""
         r.fervidVersion = object["fervid_version"] as? String ?? ""
 
+        // A failed or never-started input has no timeline of its own: a file at that path is
+        // left from an earlier run and does not describe this record.
+        if r.status == "failed" || r.status == "not_started" { return (r, nil) }
         guard let timelineData = FileManager.default.contents(atPath: timelinePath) else { return (r, nil) }
         r.timeline = relative(timelinePath, to: root)
         guard var text = String(data: timelineData, encoding: .utf8) else {

@@ -65,6 +65,16 @@ public enum CorpusInputs {
         "mpeg", "mpg", "mts", "mxf", "ogv", "ts", "vob", "webm", "wmv",
     ]
 
+    /// Standard input (`-`) or an FFmpeg pipe (`pipe:0`, `pipe:3`): what the Video module opens as
+    /// a pipe (its `isPipeInput`).
+    static func isPipe(_ s: String) -> Bool { s == "-" || s.hasPrefix("pipe:") }
+
+    /// The output stem of a pipe: `stdin` for `-`, `pipe:` and `pipe:0`, else `pipe<N>`.
+    static func pipeStem(_ s: String) -> String {
+        let fd = s == "-" ? "" : String(s.dropFirst("pipe:".count))
+        return fd.isEmpty || fd == "0" ? "stdin" : sanitise("pipe" + fd)
+    }
+
     /// URL schemes that are read as network inputs (anything `scheme://` also counts).
     static func isURL(_ s: String) -> Bool {
         guard let range = s.range(of: "://") else { return false }
@@ -85,6 +95,11 @@ public enum CorpusInputs {
         func expandGroup(_ entries: [String], source: String) throws(CorpusInputError) {
             var files: [String] = []
             for entry in entries {
+                if isPipe(entry) {
+                    // Standard input (`-`, `pipe:0`) or another pipe: read once, not a file.
+                    found.append(CorpusInput(location: entry, relativeStem: pipeStem(entry), isURL: true))
+                    continue
+                }
                 if isURL(entry) {
                     found.append(CorpusInput(location: entry, relativeStem: urlStem(entry), isURL: true))
                     continue

@@ -333,6 +333,11 @@ public final class VideoSource: @unchecked Sendable {
             } else {
                 cause = "the input holds no decodable video frame"
             }
+            if isPipeInput(url), info.container.hasPrefix("mov") {
+                // The usual MP4 keeps its index (moov) after the data, which a pipe cannot seek to.
+                throw .nothingDecoded(cause: cause + "; an MP4/MOV read from a pipe needs its index first"
+                    + " (remux with ffmpeg -movflags +faststart) or pipe MPEG-TS or Matroska instead (ffmpeg ... -f mpegts -)")
+            }
             throw .nothingDecoded(cause: cause)
         }
     }

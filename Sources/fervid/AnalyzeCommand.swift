@@ -391,6 +391,7 @@ struct Analyze: ParsableCommand {
             fflush(nil)  // the summary above first, when both go to one terminal
             printError(Self.statsLine(input: input.location, s))
         }
+        if report.interrupted, let sidecar = plan.sidecar { InputRecord.markPartial(sidecar, reason: "interrupted") }
         return report.interrupted ? .partial("interrupted") : .complete
     }
 

@@ -8,7 +8,7 @@ struct Collect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Gather a corpus run's results: one row per input found under DIR.",
         discussion: """
-            Finds every timeline sidecar (*.emotions.csv.json, *.emotions.jsonl.json) under DIR \
+            Finds every timeline sidecar (*.csv.json, *.jsonl.json: <timeline>.json) under DIR \
             and writes one row per input: its status (complete, partial, failed, not_started) and \
             reason, frame counts, duration, faces and tracks, the share of frames with a face, the \
             mean smoothed probability of each class, the dominant label, label changes per minute, \

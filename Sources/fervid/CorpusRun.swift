@@ -141,6 +141,20 @@ final class CorpusRun: @unchecked Sendable {
 /// The record of an input that has no timeline: it failed before its analysis began, or was
 /// never begun. Written where its sidecar goes, so that `collect` and `--resume` see it.
 enum InputRecord {
+    /// Adds `status: partial` and the reason to a sidecar that has no `status` yet, so that
+    /// `--resume` redoes a timeline cut short by a stop.
+    static func markPartial(_ sidecarPath: String, reason: String) {
+        guard let data = FileManager.default.contents(atPath: sidecarPath),
+              var object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              object["status"] == nil else { return }
+        object["status"] = "partial"
+        object["reason"] = reason
+        object["complete"] = false
+        guard let out = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return }
+        try? (out + Data("\n".utf8)).write(to: URL(fileURLWithPath: sidecarPath), options: .atomic)
+    }
+
     static func write(status: String, reason: String, detail: String, input: CorpusInput, sidecarPath: String,
                       model: TimelineSidecar.Model, settings: [String: String], format: TimelineFormat,
                       smoothing: SmoothingSpec, raw: Bool, fervidVersion: String) throws

@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import Foundation
 
@@ -7,6 +8,7 @@ struct Fervid: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fervid",
         abstract: "Facial-expression analysis of video on a CPU.",
+        version: "fervid " + FervidVersion.description,
         subcommands: [Analyze.self, Collect.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self])
 
     /// Exit codes: 0 success, 1 a failure on the input (one line `fervid: <input>: <cause>`),

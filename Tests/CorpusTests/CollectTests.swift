@@ -55,6 +55,7 @@ struct CollectTests {
                                                            read: 3, analyzed: 3, duration: 60))
         t.file("out/c/three.emotions.csv.json", Self.sidecar(location: "/data/c/three.mp4", status: "failed", reason: "error",
                                                              detail: "no such file", read: 0, analyzed: 0))
+        t.file("out/c/three.emotions.csv", Self.header + "\n" + Self.faceRow(0, 0, id: 1, p1) + "\n")  // left from an earlier run
         t.file("out/a/one.summary.json", "{}")  // not a sidecar: ignored
     }
 
