@@ -212,6 +212,12 @@ void fervid_conv_depthwise(int isa, const float *x, long first_plane, long plane
                            const float *bias, int kh, int kw, int stride, int dilation, int pad_top, int pad_left,
                            float *y, int oh, int ow, int relu) {
 #if defined(__x86_64__)
+    if (kh == 3 && kw == 3 && stride == 1 && dilation == 1) {
+        if (isa == FERVID_GEMM_AVX512 && fervid_depthwise3x3_avx512(x, first_plane, planes, channels, h, w, weight, bias,
+                                                                    pad_top, pad_left, y, oh, ow, relu)) return;
+        if (isa == FERVID_GEMM_AVX2 && fervid_depthwise3x3_avx2(x, first_plane, planes, channels, h, w, weight, bias,
+                                                                pad_top, pad_left, y, oh, ow, relu)) return;
+    }
     if (isa == FERVID_GEMM_AVX512) { depthwise_512 DEPTHWISE_ARGS; return; }
     if (isa == FERVID_GEMM_AVX2) { depthwise_256 DEPTHWISE_ARGS; return; }
 #endif

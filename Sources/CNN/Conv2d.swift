@@ -403,6 +403,12 @@ public final class Conv2d: Loadable {
         let act = activation, xdata = x.data, ydata = y.data
         let isa = (gemmKernel ?? Engine.gemmKernel).isa ?? fervid_gemm_best_isa()
         let (inC, outC) = (inChannels, outChannels)
+        // A 1×1 unpadded convolution reads each input pixel once: the whole plane is one row, so
+        // small planes (mini-Xception's 15×15, 8×8, 4×4) fill the kernel's vectors.
+        var g = g
+        if kernelH == 1 && kernelW == 1 && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0 {
+            (g.h, g.w, g.oh, g.ow) = (1, g.h * g.w, 1, g.oh * g.ow)
+        }
         let scratchCount = fervid_conv_direct_scratch(Int32(inC), Int32(kernelH), Int32(kernelW), Int32(g.ow))
         weight.withUnsafeBufferPointer { wbuf in
             bias.withUnsafeBufferPointer { bbuf in

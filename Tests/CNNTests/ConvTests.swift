@@ -394,3 +394,48 @@ let convKernels = [Engine.GemmKernel.openBLAS] + packedKernels
         }
     }
 }
+
+/// Depthwise 3×3 stride-1 convolutions (mini-Xception's separable convs) take the register
+/// kernels (AVX-512: 16 columns, AVX2: 8, tails masked) on every plane size from 1 to 60 wide,
+/// "same" and valid padding, with and without bias and ReLU; against the naive convolution.
+@Test func depthwise3x3MatchesNaive() throws {
+    var cases: [ConvCase] = []
+    for side in [1, 2, 4, 7, 8, 9, 15, 16, 17, 30, 60] {
+        cases.append(ConvCase(n: 2, c: 5, h: side, w: side + 1, out: 5, padding: .same, groups: 5, activation: .relu))
+        if side >= 3 {
+            cases.append(ConvCase(n: 1, c: 3, h: side, w: side, out: 3, padding: .symmetric(0), groups: 3, bias: false))
+        }
+    }
+    for t in cases {
+        for kernel in convKernels {
+            let conv = Conv2d("conv", in: t.c, out: t.out, kernel: 3, padding: t.padding, groups: t.groups, bias: t.bias,
+                              activation: t.activation)
+            conv.gemmKernel = kernel
+            let weight = randomValues(t.out * 9, seed: 931), bias = randomValues(t.out, seed: 932)
+            var tensors: [String: (shape: [Int], values: [Float])] = ["conv.weight": ([t.out, 1, 3, 3], weight)]
+            if t.bias { tensors["conv.bias"] = ([t.out], bias) }
+            try conv.load(loader(tensors))
+            let x = randomTensor([t.n, t.c, t.h, t.w], seed: 933)
+            let expected = naiveConv2d(x, weight: weight, bias: t.bias ? bias : nil, outChannels: t.out, kernel: (3, 3),
+                                       padding: t.padding, groups: t.groups, activation: t.activation)
+            #expect(maxError(conv(x), expected) < 1e-5, "\(t) \(kernel)")
+        }
+    }
+}
+
+/// A 1×1 unpadded convolution on the direct path runs over the whole plane as one row (so 8×8
+/// and 4×4 planes fill the vectors): against the naive convolution, planes of 1 to 60 pixels.
+@Test func pointwiseDirectMatchesNaive() throws {
+    for (side, c, out) in [(1, 8, 16), (4, 64, 128), (8, 32, 64), (15, 16, 32), (60, 8, 16), (7, 3, 5)] {
+        for kernel in convKernels {
+            let conv = Conv2d("conv", in: c, out: out, kernel: 1, bias: true, activation: .relu)
+            conv.gemmKernel = kernel
+            #expect(conv.usesDirect(conv.geometry(n: 2, h: side, w: side)))
+            let weight = randomValues(out * c, seed: 941), bias = randomValues(out, seed: 942)
+            try conv.load(loader(["conv.weight": ([out, c, 1, 1], weight), "conv.bias": ([out], bias)]))
+            let x = randomTensor([2, c, side, side], seed: 943)
+            let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: out, kernel: (1, 1), activation: .relu)
+            #expect(maxError(conv(x), expected) < 1e-5, "\(side)x\(side) \(c)->\(out) \(kernel)")
+        }
+    }
+}

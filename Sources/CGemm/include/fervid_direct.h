@@ -30,4 +30,16 @@ void fervid_conv_depthwise(int isa, const float *x, long first_plane, long plane
                            const float *bias, int kh, int kw, int stride, int dilation, int pad_top, int pad_left,
                            float *y, int oh, int ow, int relu);
 
+/// Depthwise 3×3, stride 1, undilated (depthwise3x3.c): fervid_conv_depthwise's arguments for
+/// that shape, each plane zero-padded into a stack buffer and convolved with the 9 taps in
+/// registers (16 columns per AVX-512 vector, 8 per AVX2 one). Returns 0, doing nothing, when the
+/// padded plane exceeds the buffer ((oh + 2) × (ow + 18) > 16384 floats). CPU: AVX-512 F/VL/DQ/BW,
+/// resp. AVX2 + FMA.
+int fervid_depthwise3x3_avx512(const float *x, long first_plane, long planes, int channels, int h, int w,
+                               const float *weight, const float *bias, int pad_top, int pad_left, float *y, int oh,
+                               int ow, int relu);
+int fervid_depthwise3x3_avx2(const float *x, long first_plane, long planes, int channels, int h, int w,
+                             const float *weight, const float *bias, int pad_top, int pad_left, float *y, int oh,
+                             int ow, int relu);
+
 #endif
