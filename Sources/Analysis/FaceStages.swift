@@ -77,7 +77,7 @@ final class DetectingFaceStage: FaceStage {
         let update = tracker.process(time: frame.pts, image: RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes,
                                                                       sourceWidth: frame.width, sourceHeight: frame.height))
         return FaceStageOutput(faces: select.select(update.faces, imageWidth: frame.width, imageHeight: frame.height),
-                               endedTracks: update.ended)
+                               endedTracks: update.ended, detectorRan: update.detected)
     }
 
     func finish() -> [Int] { tracker.finish() }

@@ -8,10 +8,13 @@ public struct FaceStageOutput: Sendable {
     public var faces: [TrackedFace]
     /// Tracks that ended at this frame (their smoothers reset).
     public var endedTracks: [Int]
+    /// The face detector ran on this frame (`--faces detect`).
+    public var detectorRan: Bool
 
-    public init(faces: [TrackedFace], endedTracks: [Int] = []) {
+    public init(faces: [TrackedFace], endedTracks: [Int] = [], detectorRan: Bool = false) {
         self.faces = faces
         self.endedTracks = endedTracks
+        self.detectorRan = detectorRan
     }
 }
 

@@ -127,6 +127,14 @@ private func iou(_ a: (Double, Double, Double, Double), _ b: (Double, Double, Do
                 #expect(Double(b["x_0"] ?? "") ?? 1 < Double(b["x_1"] ?? "") ?? 0)
             }
             #expect(lowIoU.isEmpty, "\(degrees)°: boxes with IoU < 0.8 against upright: \(lowIoU)")
+            if degrees == 90 {
+                // The annotated video is upright too (display size, no display matrix left to apply).
+                let annotated = dir + "/annotated.mp4"
+                let r = try run(bin, ["analyze", tagged, "-o", dir + "/a.csv", "--annotate", annotated, "--end", "0.5", "--quiet"])
+                #expect(r.status == 0, "\(r.stderr)")
+                let info = try ffprobe(annotated, "stream=width,height")
+                #expect(info["width"] == "640" && info["height"] == "360", "annotated: \(info)")
+            }
             #expect(agree * 100 >= reference.rows.count * 90, "\(degrees)°: labels agree on \(agree) of \(reference.rows.count)")
         }
     }
