@@ -75,6 +75,7 @@ ISAS = cpu_isas()
 def env_for(isa: str | None = None) -> dict:
     """fervid's environment: FERVID_GEMM picks the instruction set of every kernel family."""
     env = dict(os.environ)
+    env.setdefault("FERVID_MODELS", os.path.join(ROOT, "models"))   # the shipped models (mtcnn-* by name)
     env.pop("FERVID_GEMM", None)
     if isa:
         env["FERVID_GEMM"] = isa

@@ -13,6 +13,7 @@ cd "$(dirname "$0")/../.."
 MODEL=${1:?usage: profile.sh MODEL [BATCH]}
 BATCH=${2:-1}
 BIN=${FERVID_BIN:-.build/release/fervid}
+export FERVID_MODELS=${FERVID_MODELS:-$PWD/models}   # the shipped models, by name
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
