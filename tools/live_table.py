@@ -2,8 +2,8 @@
 """Redoes docs/live.md's table: fervid analyze on live sources served on 127.0.0.1.
 
     python3 tools/live_table.py [--bin .build/release/fervid] [--sample samples/WolfgangLanger_Pexels.mp4]
-                                [--sources hls,rtmp,http,udp,burst] [--seconds 20] [--size 640x360]
-                                [--loop N] [-- extra fervid analyze arguments]
+                                [--sources hls,rtmp,http,udp,burst] [--seconds 20] [--size 1920x1080]
+                                [--fast] [--old] [-- extra fervid analyze arguments]
 
 Each source streams the sample in real time (the ffmpeg CLI with -re, or tools/live_server.py for
 HLS files and bursts); fervid reads it until it ends (no reconnect). Prints one Markdown row per
@@ -74,7 +74,7 @@ def peak_rss_kib(pid):
 
 def run_fervid(args, url, out, extra, after_start=None):
     cmd = [args.bin, "analyze", url, "-o", out, "--reconnect", "0", "--open-timeout", "60", "--read-timeout",
-           "5" if url.startswith("udp:") else "20", "--latency", "--stats", "--quiet", *extra]
+           "5" if url.startswith("udp:") else "20", *([] if args.old else ["--latency"]), "--stats", "--quiet", *extra]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if after_start:
         after_start()
@@ -113,6 +113,7 @@ def main():
     p.add_argument("--seconds", type=float, default=20, help="stream length (the sample loops if longer)")
     p.add_argument("--size", default=None, help="scale the stream, e.g. 1920x1080")
     p.add_argument("--fast", action="store_true", help="MPEG-TS over HTTP without -re: as fast as fervid reads")
+    p.add_argument("--old", action="store_true", help="the binary predates --latency (live columns stay empty)")
     args, extra = p.parse_known_args()
     extra = [a for a in extra if a != "--"]
     work = tempfile.mkdtemp(prefix="fervid-live-")

@@ -30,13 +30,13 @@ enum MTCNNNetwork: String, CaseIterable {
         }
     }
 
-    /// A forward pass to the concatenated (N, K) outputs, in a buffer reused between calls.
+    /// A forward pass to the concatenated (N, K) outputs, in a new tensor per call (safe to run
+    /// from several threads: the networks keep their activations in the caller's workspace).
     func forward(_ nets: MTCNN) -> (Tensor) -> Tensor {
-        let out = OutputHolder()
         switch self {
-        case .pnet: return { x in let r = nets.pnet(x); return out.concat([r.regression, r.probabilities]) }
-        case .rnet: return { x in let r = nets.rnet(x); return out.concat([r.regression, r.probabilities]) }
-        case .onet: return { x in let r = nets.onet(x); return out.concat([r.regression, r.landmarks, r.probabilities]) }
+        case .pnet: return { x in let r = nets.pnet(x); return concat([r.regression, r.probabilities]) }
+        case .rnet: return { x in let r = nets.rnet(x); return concat([r.regression, r.probabilities]) }
+        case .onet: return { x in let r = nets.onet(x); return concat([r.regression, r.landmarks, r.probabilities]) }
         }
     }
 
@@ -56,22 +56,18 @@ enum MTCNNNetwork: String, CaseIterable {
     }
 }
 
-/// One (N, K) buffer: each image's outputs flattened one after another.
-private final class OutputHolder {
-    var tensor = Tensor(shape: [0, 0])
-
-    func concat(_ parts: [Tensor]) -> Tensor {
-        let n = parts[0].shape[0]
-        let sizes = parts.map { $0.count / Swift.max(n, 1) }
-        let k = sizes.reduce(0, +)
-        if tensor.shape != [n, k] { tensor = Tensor(shape: [n, k]) }
-        for i in 0 ..< n {
-            var offset = i * k
-            for (part, size) in zip(parts, sizes) {
-                (tensor.data + offset).update(from: part.data + i * size, count: size)
-                offset += size
-            }
+/// Each image's outputs flattened one after another: (N, K).
+private func concat(_ parts: [Tensor]) -> Tensor {
+    let n = parts[0].shape[0]
+    let sizes = parts.map { $0.count / Swift.max(n, 1) }
+    let k = sizes.reduce(0, +)
+    let out = Tensor(shape: [n, k])
+    for i in 0 ..< n {
+        var offset = i * k
+        for (part, size) in zip(parts, sizes) {
+            (out.data + offset).update(from: part.data + i * size, count: size)
+            offset += size
         }
-        return tensor
     }
+    return out
 }

@@ -227,7 +227,7 @@ while read -r input; do
 done < "$work/manifest.txt"
 [ $failures = 0 ] || fail "$failures outputs wrong (logs: $work/logs)"
 
-"$fervid" collect "$work/out" -o "$work/corpus.csv" 2> "$work/collect.err" || fail "collect: $(cat "$work/collect.err")"
+"$fervid" collect "$work/out" -o "$work/corpus.csv" --manifest "$work/manifest.txt" 2> "$work/collect.err" || fail "collect: $(cat "$work/collect.err")"
 rows=$(($(wc -l < "$work/corpus.csv") - 1))
 complete=$(awk -F, 'NR > 1 && $2 == "complete"' "$work/corpus.csv" | wc -l)
 [ "$rows" = "$inputs" ] || fail "collect has $rows rows for $inputs inputs"
