@@ -263,7 +263,9 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
             usleep(100_000)
             let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--timeout", "2",
                                     "--reconnect", "1", "--reconnect-delay", "0.2", "--quiet"])
-            if !c.exited(within: 0.5) { client = c; break }  // exited at once: not listening yet
+            // Exited soon: not listening yet. 2 s, not less: on a loaded machine a refused
+            // client can take more than half a second to start and fail.
+            if !c.exited(within: 2) { client = c; break }
         }
         let c = try #require(client)
         defer { c.stop() }
@@ -299,7 +301,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         for _ in 0 ..< 50 {
             usleep(100_000)
             let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--live", "live", "--quiet"])
-            if !c.exited(within: 0.5) { client = c; break }
+            if !c.exited(within: 2) { client = c; break }  // as in liveHTTP
         }
         let c = try #require(client)
         defer { c.stop() }
