@@ -12,6 +12,8 @@ public struct AnalyzerOptions: Sendable {
     public var smoothing: SmoothingSpec = .ema(tau: SmoothingSpec.defaultTau)
     /// Add the unsmoothed `raw_<class>` columns.
     public var raw = false
+    /// Add the `latency` column (live sources): seconds from a frame's arrival to its row being written.
+    public var latencyColumn = false
     /// Add the five facial landmarks (`x_0…x_4, y_0…y_4`; JSON Lines `landmarks`).
     public var landmarks = false
     public var pipeline = PipelineSettings()
@@ -70,10 +72,12 @@ public final class Analyzer: @unchecked Sendable {
     public var onRows: (([TimelineRow]) throws -> Void)?
     private let startTime = Date()
 
-    /// Opens the input. Throws ``VideoError`` when it cannot be opened.
-    public init(options: AnalyzerOptions, faceStage: FaceStage, classifier: FrameClassifier) throws {
+    /// Opens the input. Throws ``VideoError`` when it cannot be opened (``VideoError/interrupted``
+    /// when `interrupt` fired meanwhile: another thread can stop a blocked open).
+    public init(options: AnalyzerOptions, faceStage: FaceStage, classifier: FrameClassifier,
+                interrupt: VideoInterrupt = VideoInterrupt()) throws {
         self.options = options
-        source = try VideoSource(url: options.input, options: options.video)
+        source = try VideoSource(url: options.input, options: options.video, interrupt: interrupt)
         var settings = options.pipeline
         settings.live = source.isLive
         pipeline = AnalysisPipeline(source: source, faceStage: faceStage, classifier: classifier, settings: settings)
@@ -102,15 +106,24 @@ public final class Analyzer: @unchecked Sendable {
             endTime: complete ? Date() : nil, complete: complete,
             frames: .init(read: stats.framesRead, analyzed: stats.framesAnalyzed, dropped: stats.framesDropped),
             faces: summary.map { s in s.tracks.reduce(0) { $0 + $1.frames } } ?? stats.faces,
-            tracks: summary?.tracks.count ?? stats.tracks.count)
+            tracks: summary?.tracks.count ?? stats.tracks.count,
+            live: stats.live.map(Self.sidecarLive))
         sidecar.settings = options.settings
         return sidecar
+    }
+
+    static func sidecarLive(_ s: LiveStats) -> TimelineSidecar.Live {
+        TimelineSidecar.Live(maxLag: s.maxLag, droppedThinned: s.droppedThinned, droppedStale: s.droppedStale,
+                             dropsPerMinute: s.dropsPerMinute, latencyP50: s.latency.p50, latencyP95: s.latency.p95,
+                             latencyMax: s.latency.max, streamFps: s.streamRate, sustainedFps: s.sustainedRate,
+                             bufferedPeak: s.bufferedPeak, lagPeak: s.lagPeak)
     }
 
     /// Runs to the end of the input (or ``stop()``). Rows are written and flushed as they come.
     public func run() throws -> AnalysisReport {
         let columns = TimelineColumns(includeRaw: options.raw, includeWallclock: source.isLive,
-                                      includeLandmarks: options.landmarks)
+                                      includeLandmarks: options.landmarks,
+                                      includeLatency: options.latencyColumn && source.isLive)
         // The smoother validates `window` on a live source before anything is written.
         var smoother = try TimelineSmoother(spec: options.smoothing, live: source.isLive)
         _ = try ClassMapping(modelLabels: pipeline.classifier.labels)
@@ -125,10 +138,12 @@ public final class Analyzer: @unchecked Sendable {
         // timeline, the plot and the annotated video only with --raw (landmarks: --landmarks).
         func emit(_ rows: [TimelineRow]) throws {
             builder.add(rows)
-            let kept = raw && landmarks ? rows : rows.map { row in
+            let written = Date()
+            let kept = rows.map { row in
                 var row = row
                 if !raw { row.face?.rawProbabilities = nil }
                 if !landmarks { row.face?.landmarks = [] }
+                if let wall = row.wallclock { row.latency = max(0, written.timeIntervalSince(wall)) }
                 return row
             }
             try writer.write(kept)

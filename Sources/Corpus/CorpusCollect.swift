@@ -187,7 +187,31 @@ public enum CorpusCollect {
     }
 
     /// Writes the corpus table to `output` (and all timelines' rows to `rowsPath`).
-    public static func run(dir: String, output: String, rowsPath: String?, format: Format) throws(CorpusInputError) -> Totals {
+    /// An input the run was given, and where its sidecar would be: with `--manifest`, `collect`
+    /// adds a `missing` row for each one that has no sidecar at all (a task that never ran).
+    public struct Expected: Sendable {
+        public var location: String
+        /// Candidate sidecar paths (one per timeline format).
+        public var sidecars: [String]
+        public init(location: String, sidecars: [String]) {
+            self.location = location
+            self.sidecars = sidecars
+        }
+    }
+
+    /// The inputs a manifest gives `analyze --manifest M -o DIR/`, with their sidecar paths under `dir`.
+    public static func expected(manifest: String, dir: String, include: [String] = [],
+                                cwd: String = FileManager.default.currentDirectoryPath) throws(CorpusInputError) -> [Expected] {
+        let inputs = try CorpusInputs.expand(arguments: [], manifest: manifest, include: include, currentDirectory: cwd)
+        let template = OutputTemplate.directory(dir.hasSuffix("/") ? dir : dir + "/")
+        return inputs.map { input in
+            Expected(location: input.location,
+                     sidecars: [".emotions.csv", ".emotions.jsonl"].map { template.path(for: input, suffix: $0) + ".json" })
+        }
+    }
+
+    public static func run(dir: String, output: String, rowsPath: String?, format: Format,
+                           expected: [Expected]? = nil) throws(CorpusInputError) -> Totals {
         let paths = try sidecars(under: dir)
         var totals = Totals()
         let table = try OutputStream(path: output)
@@ -248,6 +272,21 @@ public enum CorpusCollect {
                 }
                 totals.rows += doc.rows.count
                 try rows.write(chunk)
+            }
+        }
+        for input in expected ?? [] where !input.sidecars.contains(where: { FileManager.default.fileExists(atPath: $0) }) {
+            var record = CorpusRecord()
+            record.input = input.location
+            record.status = "missing"
+            record.detail = "no sidecar: never analyzed (a shard that did not run, or a run killed before it)"
+            totals.inputs += 1
+            totals.byStatus["missing", default: 0] += 1
+            let values = record.values
+            switch format {
+            case .csv: try table.write(values.map(\.csv).joined(separator: ",") + "\n")
+            case .jsonl:
+                let fields = zip(CorpusRecord.columns, values).map { jsonString($0) + ":" + $1.json }
+                try table.write("{" + fields.joined(separator: ",") + "}\n")
             }
         }
         try table.close()

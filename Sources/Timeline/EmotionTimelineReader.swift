@@ -72,8 +72,11 @@ public enum EmotionTimelineReader {
         for raw in [false, true] {
             for wall in [false, true] {
                 for marks in [false, true] {
-                    let c = TimelineColumns(includeRaw: raw, includeWallclock: wall, includeLandmarks: marks)
-                    if c.names == names { return c }
+                    for latency in [false, true] {
+                        let c = TimelineColumns(includeRaw: raw, includeWallclock: wall, includeLandmarks: marks,
+                                                includeLatency: latency)
+                        if c.names == names { return c }
+                    }
                 }
             }
         }
@@ -111,17 +114,25 @@ public enum EmotionTimelineReader {
         guard frame >= 0 else { throw fail(0, "is negative") }
         let timestamp = try number(1)
         var wallclock: Date?
-        if columns.includeWallclock, let w = f[names.count - 1] {
-            guard let d = ISOTime.parse(w) else { throw fail(names.count - 1, "'\(w)' is not ISO 8601 UTC") }
+        if columns.includeWallclock, let i = index["wallclock"], let w = f[i] {
+            guard let d = ISOTime.parse(w) else { throw fail(i, "'\(w)' is not ISO 8601 UTC") }
             wallclock = d
+        }
+        var latency: Double?
+        if columns.includeLatency, let i = index["latency"], f[i] != nil {
+            let v = try number(i)
+            guard v >= 0 else { throw fail(i, "is negative") }
+            latency = v
         }
         let success = try integer(4)
         switch success {
         case 0:
-            for i in 2..<names.count where i != 4 && names[i] != "wallclock" && f[i] != nil {
+            for i in 2..<names.count where i != 4 && names[i] != "wallclock" && names[i] != "latency" && f[i] != nil {
                 throw fail(i, "must be empty when success=0")
             }
-            return TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: nil)
+            var empty = TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: nil)
+            empty.latency = latency
+            return empty
         case 1:
             var probabilities: [Double] = []
             for c in EmotionClass.allCases { probabilities.append(try probability(index[c.rawValue]!)) }
@@ -154,7 +165,9 @@ public enum EmotionTimelineReader {
             let face = FaceEmotion(faceID: try integer(2), confidence: try number(3),
                                    box: FaceBox(x: try number(5), y: try number(6), width: try number(7), height: try number(8)),
                                    probabilities: probabilities, rawProbabilities: raw, boxSource: source, landmarks: landmarks)
-            return TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: face)
+            var row = TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: face)
+            row.latency = latency
+            return row
         default:
             throw fail(4, "is \(success), expected 0 or 1")
         }
@@ -177,7 +190,7 @@ public enum EmotionTimelineReader {
             }
             let keys = Set(object.keys)
             let c = TimelineColumns(includeRaw: keys.contains("raw_angry"), includeWallclock: keys.contains("wallclock"),
-                                    includeLandmarks: keys.contains("landmarks"))
+                                    includeLandmarks: keys.contains("landmarks"), includeLatency: keys.contains("latency"))
             if let existing = columns, existing != c {
                 throw .malformed(path: name, line: i + 1, reason: "fields differ from the first line's")
             }

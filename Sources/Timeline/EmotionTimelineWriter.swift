@@ -17,7 +17,9 @@ public enum TimelineFormat: String, Sendable, CaseIterable, Codable {
 ///
 /// `frame,timestamp,face_id,confidence,success,x,y,w,h,box`, then `x_0,…,x_4,y_0,…,y_4` when
 /// ``includeLandmarks``, then `angry,…,surprise,label,label_prob`, then `raw_angry,…,raw_surprise`
-/// when ``includeRaw``, then `wallclock` when ``includeWallclock`` (live sources). JSON Lines
+/// when ``includeRaw``, then `wallclock` when ``includeWallclock`` (live sources), then `latency`
+/// when ``includeLatency`` (`--latency`: seconds from the frame's arrival to its row being
+/// written). JSON Lines
 /// objects carry the same keys, except that the ten landmark columns are one `landmarks` array.
 public struct TimelineColumns: Sendable, Equatable, Codable {
     /// The schema version these columns belong to.
@@ -32,11 +34,14 @@ public struct TimelineColumns: Sendable, Equatable, Codable {
     public var includeRaw: Bool
     public var includeWallclock: Bool
     public var includeLandmarks: Bool
+    public var includeLatency: Bool
 
-    public init(includeRaw: Bool = false, includeWallclock: Bool = false, includeLandmarks: Bool = false) {
+    public init(includeRaw: Bool = false, includeWallclock: Bool = false, includeLandmarks: Bool = false,
+                includeLatency: Bool = false) {
         self.includeRaw = includeRaw
         self.includeWallclock = includeWallclock
         self.includeLandmarks = includeLandmarks
+        self.includeLatency = includeLatency
     }
 
     /// Every CSV column name, in order.
@@ -46,6 +51,7 @@ public struct TimelineColumns: Sendable, Equatable, Codable {
         n += EmotionClass.allCases.map(\.rawValue) + ["label", "label_prob"]
         if includeRaw { n += EmotionClass.allCases.map { "raw_" + $0.rawValue } }
         if includeWallclock { n.append("wallclock") }
+        if includeLatency { n.append("latency") }
         return n
     }
 
@@ -221,6 +227,9 @@ public final class EmotionTimelineWriter: @unchecked Sendable {
         }
         if columns.includeWallclock {
             f.append(row.wallclock.map { Field(text: ISOTime.format($0), isString: true) } ?? empty)
+        }
+        if columns.includeLatency {
+            f.append(row.latency.map { num($0, Decimals.latency) } ?? empty)
         }
         return f
     }

@@ -9,6 +9,7 @@ enum Decimals {
     static let probability = 6
     static let timestamp = 6
     static let box = 2
+    static let latency = 3
 }
 
 public enum FixedPoint {

@@ -121,6 +121,9 @@ public struct TimelineRow: Sendable, Equatable {
     public var wallclock: Date?
     /// The face, or nil for a frame with no face (`success=0`, empty face fields).
     public var face: FaceEmotion?
+    /// Seconds from the frame's arrival to this row being written (live sources, `latency`
+    /// column); set by the writer's caller just before writing.
+    public var latency: Double?
 
     public init(frame: Int, timestamp: Double, wallclock: Date? = nil, face: FaceEmotion?) {
         self.frame = frame

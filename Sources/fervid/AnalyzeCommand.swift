@@ -73,6 +73,12 @@ struct Analyze: ParsableCommand {
     @Flag(help: "Also write the unsmoothed probabilities (raw_<class> columns).")
     var raw = false
 
+    @Option(name: .customLong("max-lag"), help: "Live sources: seconds of stream time the analysis may fall behind the newest frame received before frames are dropped; bursts within it are analyzed in full.")
+    var maxLag: Double = LiveSettings.defaultMaxLag
+
+    @Flag(help: "Live sources: add a 'latency' column (seconds from a frame's arrival to its row being written).")
+    var latency = false
+
     @Flag(help: "Also write five facial landmarks per face (x_0..x_4, y_0..y_4: eyes, nose, mouth corners; JSON Lines: landmarks); --annotate draws them.")
     var landmarks = false
 
@@ -119,6 +125,7 @@ struct Analyze: ParsableCommand {
         if let start { guard start >= 0, start.isFinite else { throw ValidationError("--start must be seconds ≥ 0, e.g. --start 12.5") } }
         if let end { guard end > 0, end.isFinite else { throw ValidationError("--end must be seconds > 0, e.g. --end 60") } }
         if let start, let end, end <= start { throw ValidationError("--end (\(end)) must be after --start (\(start))") }
+        guard maxLag > 0, maxLag.isFinite, maxLag <= 3600 else { throw ValidationError("--max-lag must be seconds > 0 (at most 3600), e.g. --max-lag 4") }
         guard (1 ... 1024).contains(batch) else { throw ValidationError("--batch must be a whole number from 1 to 1024") }
         guard detectInterval >= 0, detectInterval.isFinite else { throw ValidationError("--detect-interval must be seconds ≥ 0, e.g. --detect-interval 0.5 (0: detect on every frame)") }
         if let threads { guard (1 ... 256).contains(threads) else { throw ValidationError("--threads must be a whole number from 1 to 256") } }
@@ -257,7 +264,7 @@ struct Analyze: ParsableCommand {
                               model: .init(name: model, labels: context.classifier.labels,
                                            metadata: Self.sidecarMetadata(context.classifier.metadata), sha256: context.modelSHA256),
                               settings: context.settings, format: format, smoothing: smooth, raw: raw,
-                              fervidVersion: AnalyzerOptions(input: "", output: "").fervidVersion)
+                              fervidVersion: FervidVersion.number)
     }
 
     /// The model's `fervid.*` metadata without bulky entries (the embedded Keras config, 27 KB).
@@ -307,6 +314,8 @@ struct Analyze: ParsableCommand {
         options.modelSHA256 = context.modelSHA256
         options.settings = context.settings
         options.pipeline.batchSize = batch
+        options.pipeline.liveSettings = LiveSettings(maxLag: maxLag)
+        options.latencyColumn = latency
         options.pipeline.sampler = FrameSampler(start: start, end: end, rate: fps)
         var video = inputOptions.videoSourceOptions
         if let timeout { video.openTimeout = timeout; video.readTimeout = timeout }
@@ -320,9 +329,12 @@ struct Analyze: ParsableCommand {
             return failed("--faces \(faces)", "\(error)")
         }
         let analyzer: Analyzer
+        guard let interrupt = corpus.beginOpening(position) else { return .done(.notStarted) }
+        defer { corpus.endOpening(position) }
         do {
-            analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: context.classifier)
+            analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: context.classifier, interrupt: interrupt)
         } catch let error as VideoError {
+            if corpus.isStopping, interrupt.isInterrupted { return .done(.notStarted) }  // Ctrl-C during the open
             return failed(input.location, error.description)
         } catch {
             return failed(input.location, "\(error)")
@@ -378,6 +390,7 @@ struct Analyze: ParsableCommand {
         }
         if report.interrupted { text += " (stopped early)" }
         text += "\n"
+        if let live = s.live { text += Self.liveLine(live) + "\n" }
         if outputPath == "-" {
             FileHandle.standardError.write(Data(text.utf8))
         } else {
@@ -426,10 +439,35 @@ struct Analyze: ParsableCommand {
     /// write is the consumer (smoothing, timeline, annotated video).
     static func statsLine(input: String, _ s: PipelineStats) -> String {
         let fps = s.wallSeconds > 0 ? Double(s.framesAnalyzed) / s.wallSeconds : 0
-        return "stats input=\(input.replacingOccurrences(of: " ", with: "%20")) frames_read=\(s.framesRead) "
+        var line = "stats input=\(input.replacingOccurrences(of: " ", with: "%20")) frames_read=\(s.framesRead) "
             + "frames_analyzed=\(s.framesAnalyzed) faces=\(s.faces) detections=\(s.detections) "
             + String(format: "wall_s=%.3f fps=%.2f decode_s=%.3f face_s=%.3f classify_s=%.3f write_s=%.3f",
                      s.wallSeconds, fps, s.decodeSeconds, s.faceSeconds, s.classifySeconds, s.writeSeconds)
+        if let live = s.live {
+            func v(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
+            line += " max_lag_s=\(v(live.maxLag)) dropped_thinned=\(live.droppedThinned) dropped_stale=\(live.droppedStale)"
+                + " drops_per_min=\(v(live.dropsPerMinute)) latency_p50_s=\(v(live.latency.p50))"
+                + " latency_p95_s=\(v(live.latency.p95)) latency_max_s=\(v(live.latency.max))"
+                + " stream_fps=\(v(live.streamRate)) sustained_fps=\(v(live.sustainedRate))"
+                + " buffered_peak=\(live.bufferedPeak) lag_peak_s=\(v(live.lagPeak))"
+        }
+        return line
+    }
+
+    /// The summary's live line: latency percentiles, drops and the sustained rate.
+    static func liveLine(_ l: LiveStats) -> String {
+        var text = "live: latency"
+        if let p50 = l.latency.p50, let p95 = l.latency.p95, let max = l.latency.max {
+            text += String(format: " p50 %.2f s, p95 %.2f s, max %.2f s", p50, p95, max)
+        } else {
+            text += " -"
+        }
+        text += String(format: "; %d dropped (%d thinned, %d over --max-lag %g s), %.1f/min",
+                       l.framesDropped, l.droppedThinned, l.droppedStale, l.maxLag, l.dropsPerMinute)
+        if l.droppedThinned > 0, let sustained = l.sustainedRate, let stream = l.streamRate {
+            text += String(format: "; sustained %.1f of %.1f frames/s", sustained, stream)
+        }
+        return text
     }
 }
 

@@ -13,7 +13,8 @@ struct Collect: ParsableCommand {
             reason, frame counts, duration, faces and tracks, the share of frames with a face, the \
             mean smoothed probability of each class, the dominant label, label changes per minute, \
             the model and the fervid version. --rows also writes every timeline's rows as one long \
-            table with an 'input' column. See docs/scale-out.md.
+            table with an 'input' column. --manifest adds a 'missing' row for each input of the \
+            run's manifest that has no sidecar at all. See docs/scale-out.md.
             """)
 
     @Argument(help: "The output folder of one or more analyze runs (-o DIR/).")
@@ -28,10 +29,16 @@ struct Collect: ParsableCommand {
     @Option(help: "Format of the tables: csv or jsonl.")
     var format: CorpusCollect.Format = .csv
 
+    @Option(help: "The manifest the run was given (-o DIR/): every input it lists without a sidecar gets a row with status 'missing'.")
+    var manifest: String?
+
     func run() throws {
         let totals: CorpusCollect.Totals
         do {
-            totals = try CorpusCollect.run(dir: directory, output: output, rowsPath: rows, format: format)
+            let expected = try manifest.map { m throws(CorpusInputError) in
+                try CorpusCollect.expected(manifest: try CorpusInputs.readManifest(m), dir: directory)
+            }
+            totals = try CorpusCollect.run(dir: directory, output: output, rowsPath: rows, format: format, expected: expected)
         } catch {
             throw CommandFailure(subject: error.subject, cause: error.cause)
         }

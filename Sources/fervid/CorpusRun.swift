@@ -2,6 +2,7 @@ import Analysis
 import Corpus
 import Foundation
 import Timeline
+import Video
 
 /// How one input of an `analyze` run ended.
 enum InputOutcome: Sendable, Equatable {
@@ -33,6 +34,8 @@ final class CorpusRun: @unchecked Sendable {
     private var next = 0
     private var stopping = false
     private var active: [Int: Analyzer] = [:]
+    /// Inputs being opened: their interrupts stop a blocked open (a silent live URL).
+    private var opening: [Int: VideoInterrupt] = [:]
     private var outcomes: [InputOutcome?]
     private var started: Date = Date()
     private var finishedFiles = 0
@@ -86,12 +89,25 @@ final class CorpusRun: @unchecked Sendable {
 
     /// Ctrl-C: every input in flight stops reading (and finishes its frames in flight); no other starts.
     func stop() {
-        let running = lock.withLock { () -> [Analyzer] in
+        let (running, blocked) = lock.withLock { () -> ([Analyzer], [VideoInterrupt]) in
             stopping = true
-            return Array(active.values)
+            return (Array(active.values), Array(opening.values))
         }
         for analyzer in running { analyzer.stop() }
+        for interrupt in blocked { interrupt.interrupt() }
     }
+
+    /// The stop signal for opening input `i`; nil when the run is stopping (do not open it).
+    func beginOpening(_ i: Int) -> VideoInterrupt? {
+        lock.withLock {
+            if stopping { return nil }
+            let interrupt = VideoInterrupt()
+            opening[i] = interrupt
+            return interrupt
+        }
+    }
+
+    func endOpening(_ i: Int) { _ = lock.withLock { opening.removeValue(forKey: i) } }
 
     var isStopping: Bool { lock.withLock { stopping } }
 

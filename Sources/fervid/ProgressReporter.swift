@@ -39,7 +39,17 @@ final class ProgressReporter: @unchecked Sendable {
         var line: String
         if p.live {
             line = String(format: "live: %d frames analyzed, %d dropped, %.1f fps", s.framesAnalyzed, s.framesDropped, fps)
-            if let lag = s.lag { line += String(format: ", lag %.2f s", lag) }
+            if let l = s.live {
+                if let p50 = l.latency.p50, let p95 = l.latency.p95, let max = l.latency.max {
+                    line += String(format: ", latency p50 %.2f / p95 %.2f / max %.2f s", p50, p95, max)
+                }
+                line += String(format: ", %.1f drops/min, lag %.2f s", l.dropsPerMinute, l.lag)
+                if let keep = l.keepRate, let stream = l.streamRate {
+                    line += String(format: ", thinning to %.1f of %.1f fps", keep, stream)
+                }
+            } else if let lag = s.lag {
+                line += String(format: ", lag %.2f s", lag)
+            }
             if let t = s.lastTimestamp { line += String(format: ", stream time %.1f s", t) }
             FileHandle.standardError.write(Data((prefix + line + "\n").utf8))
             return

@@ -210,6 +210,12 @@ enum PathParts {
         for stem in Self.stems {
             #expect(s.bytes("sharded/\(stem).emotions.csv") == s.bytes("one/\(stem).emotions.csv"), "\(stem)")
         }
+        // Two files at a time (two pipelines, one shared model): the same timelines.
+        r = try fervid(["analyze", "in/", "-o", "jobs/", "--jobs", "2", "--quiet"] + Self.fast, in: s.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        for stem in Self.stems {
+            #expect(s.bytes("jobs/\(stem).emotions.csv") == s.bytes("one/\(stem).emotions.csv"), "--jobs 2: \(stem)")
+        }
         #expect(try fervid(["analyze", "in/", "--shard", "2/2"], in: s.path).status == 2)
     }
 
@@ -230,7 +236,7 @@ enum PathParts {
         defer { child.stop() }
         let first = s.at("out/1-short.emotions.csv.json")
         #expect(eventually(60) { (try? jsonObject(first)).map { status($0) == "complete" } ?? false })
-        #expect(eventually(30) { s.exists("out/2-long.emotions.csv") })
+        #expect(eventually(30) { s.exists("out/2-long.emotions.csv.json") })  // written just after the timeline is opened
         kill(child.pid, SIGKILL)
         _ = child.wait(seconds: 10)
         let long1 = try jsonObject(s.at("out/2-long.emotions.csv.json"))

@@ -27,6 +27,16 @@ struct InstallCLITests {
         #expect(r.status == 0)
         let match = try #require(r.stdout.wholeMatch(of: /fervid (\d+\.\d+\.\d+) \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)\n/),
                                  "\(r.stdout)")
+        // The sidecar names the same version (one constant, FervidVersion.number).
+        let dir = temporaryPath("-version")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sample = try #require(samplePath("single_face.mp4"))
+        try #require(try run("ffmpeg", ["-v", "error", "-i", sample, "-frames:v", "1", dir + "/f.png"]).status == 0)
+        let analyzed = try run(binary, ["analyze", dir + "/f.png", "-o", dir + "/f.csv", "--quiet"])
+        try #require(analyzed.status == 0, "\(analyzed.stderr)")
+        #expect(try jsonObject(dir + "/f.csv.json")["fervid_version"] as? String == String(match.output.1))
+
         // The oracle for the commit: git itself, when the binary is this tree's and git is here.
         let root = packageRoot().path
         guard binary.hasPrefix(root + "/.build/"), FileManager.default.fileExists(atPath: root + "/.git") else { return }

@@ -147,6 +147,20 @@ struct CollectTests {
         #expect(rec["status"] as? String == "failed" && rec["face_rows"] is NSNull)
     }
 
+    @Test("--manifest: an input of the run with no sidecar at all is a 'missing' row")
+    func missing() throws {
+        let t = Tree()
+        corpus(t)
+        let expected = try CorpusCollect.expected(manifest: "/data/a/one.mp4\n/data/d/four.mp4\n", dir: t.path + "/out", cwd: t.path)
+        #expect(expected.map(\.sidecars.first) == [t.path + "/out/a/one.emotions.csv.json", t.path + "/out/d/four.emotions.csv.json"])
+        let totals = try CorpusCollect.run(dir: t.path + "/out", output: t.path + "/corpus.csv", rowsPath: nil, format: .csv,
+                                           expected: expected)
+        #expect(totals.inputs == 4 && totals.byStatus["missing"] == 1)
+        let rows = Self.parseCSV(try String(contentsOfFile: t.path + "/corpus.csv", encoding: .utf8))
+        #expect(rows.last?[0] == "/data/d/four.mp4" && rows.last?[1] == "missing")
+        #expect(rows.filter { $0[0] == "/data/a/one.mp4" }.count == 1, "a sidecar found is not also missing")
+    }
+
     @Test("a missing folder and an unwritable table are errors naming the path")
     func errors() {
         let t = Tree()

@@ -146,18 +146,19 @@ done
 say "slurm up: node $host idle, $cpus CPUs"
 
 # --- corpus -----------------------------------------------------------------------------------
-# Six inputs in a tree (links to the samples), a manifest of absolute paths.
+# Six inputs in a tree (links to the samples), a manifest of absolute paths. Sorted, task 0 of 3
+# gets positions 0 and 3: a short clip, then the 20 s interview (cancelled while on it).
 corpus=$work/corpus
 mkdir -p "$corpus/day1/room-a" "$corpus/day1/room-b" "$corpus/day2"
-ln -s "$samples/WolfgangLanger_Pexels.mp4" "$corpus/day1/room-a/interview.mp4"
-ln -s "$samples/single_face.mp4" "$corpus/day1/room-a/single.mp4"
+ln -s "$samples/single_face.mp4" "$corpus/day1/room-a/clip1.mp4"
+ln -s "$samples/no_face.mp4" "$corpus/day1/room-a/clip2.mp4"
 ln -s "$samples/no_face.mp4" "$corpus/day1/room-b/empty.MOV"
 ln -s "$samples/WolfgangLanger_Pexels.mp4" "$corpus/day2/interview.mp4"
 ln -s "$samples/single_face.mp4" "$corpus/day2/single.mp4"
-ln -s "$samples/no_face.mp4" "$corpus/day2/empty.mp4"
+ln -s "$samples/WolfgangLanger_Pexels.mp4" "$corpus/day2/zz-interview.mp4"
 find "$corpus" -type l | LC_ALL=C sort > "$work/manifest.txt"
 inputs=$(wc -l < "$work/manifest.txt")
-options=(--faces center --fps 6 --quiet)
+options=(--faces center --quiet)
 
 say "reference: one process over the manifest"
 "$fervid" analyze --manifest "$work/manifest.txt" -o "$work/ref/" --threads 1 "${options[@]}" \
@@ -170,15 +171,15 @@ job=$(FERVID=$fervid timeout 20 sbatch --array=0-$((tasks - 1)) "${sbatch_common
 jobs_started+=("$job")
 say "submitted array job $job ($tasks tasks, $inputs inputs)"
 
-# The task whose shard holds the first interview (position 0 → task 0) is cancelled while it
-# works on that input: its sidecar exists and does not yet say complete.
+# Task 0 is cancelled as soon as it begins its second input (the interview: its sidecar appears
+# when it starts): its first input is complete and must not be redone, the second is cut short.
 victim=0
-first_sidecar=$work/out/day1/room-a/interview.emotions.csv.json
+second_sidecar=$work/out/day2/interview.emotions.csv.json
 for _ in $(seq 1200); do
-    [ -f "$first_sidecar" ] && break
+    [ -f "$second_sidecar" ] && break
     sleep 0.05
 done
-[ -f "$first_sidecar" ] || fail "task $victim never started its first input"
+[ -f "$second_sidecar" ] || fail "task $victim never began its second input"
 timeout 10 scancel "${job}_${victim}"
 say "cancelled task ${job}_${victim} mid-input"
 
@@ -200,6 +201,7 @@ for input in "${shard_inputs[@]}"; do
 done
 say "task $victim had finished $finished of its ${#shard_inputs[@]} inputs"
 [ $finished -lt ${#shard_inputs[@]} ] || fail "the cancelled task had finished its shard: the cancel came too late to test anything"
+[ $finished -ge 1 ] || fail "the cancelled task had finished nothing: nothing to check for not being redone"
 
 say "resubmitting task $victim"
 job2=$(FERVID=$fervid FERVID_SHARDS=$tasks timeout 20 sbatch --array=$victim "${sbatch_common[@]}" "${options[@]}")
@@ -225,7 +227,7 @@ while read -r input; do
 done < "$work/manifest.txt"
 [ $failures = 0 ] || fail "$failures outputs wrong (logs: $work/logs)"
 
-"$fervid" collect "$work/out" -o "$work/corpus.csv" 2> "$work/collect.err" || fail "collect: $(cat "$work/collect.err")"
+"$fervid" collect "$work/out" -o "$work/corpus.csv" --manifest "$work/manifest.txt" 2> "$work/collect.err" || fail "collect: $(cat "$work/collect.err")"
 rows=$(($(wc -l < "$work/corpus.csv") - 1))
 complete=$(awk -F, 'NR > 1 && $2 == "complete"' "$work/corpus.csv" | wc -l)
 [ "$rows" = "$inputs" ] || fail "collect has $rows rows for $inputs inputs"

@@ -13,6 +13,10 @@ if ! command -v dpkg-shlibdeps >/dev/null; then
   echo "deb: installing dpkg-dev" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >/dev/null
 fi
+for w in 'fer-25.10.3-*.whl' 'facenet_pytorch-2.6.0-*.whl'; do
+  ls tools/wheels/$w >/dev/null 2>&1 \
+    || { echo "deb: tools/wheels/$w is missing (its licence goes into the package): rm models/.stamp; make models" >&2; exit 1; }
+done
 arch=$(dpkg --print-architecture)
 work=.build/deb
 stage=$work/root
