@@ -46,6 +46,38 @@ struct InstallCLITests {
                 "binary built from \(match.output.2), tree at \(head.stdout) (rebuild: make build)")
     }
 
+    @Test("the binary loads no Swift library: every library it needs is found, and each belongs to a Debian package")
+    func onlyDebianLibraries() throws {
+        let binary = try #require(fervidBinary())
+        let ldd = try run("ldd", [binary])
+        try #require(ldd.status == 0, "\(ldd.stderr)")
+        var names: [String] = []
+        for line in ldd.stdout.split(separator: "\n") {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            #expect(!text.contains("not found"), "\(text)")
+            #expect(!text.lowercased().contains("swift") && !text.contains("Foundation") && !text.contains("libdispatch"),
+                    "a Swift runtime library: \(text)")
+            // "libavformat.so.59 => /lib/x86_64-linux-gnu/libavformat.so.59 (0x…)"
+            if let arrow = text.range(of: " => ") {
+                names.append(String(text[..<arrow.lowerBound]))
+            } else if text.hasPrefix("/"), let path = text.split(separator: " ").first {
+                names.append(String(path.split(separator: "/").last ?? ""))  // the dynamic loader
+            }
+        }
+        #expect(names.contains("libavformat.so.59") && names.contains("libc.so.6"), "\(ldd.stdout)")
+        // The binary's own NEEDED entries (the rest are theirs): dpkg's file database is the oracle
+        // for "Debian's own"; it exits non-zero if any is unowned.
+        let dynamic = try run("readelf", ["-d", binary])
+        try #require(dynamic.status == 0, "\(dynamic.stderr)")
+        let needed = dynamic.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard line.contains("(NEEDED)"), let open = line.lastIndex(of: "["), let close = line.lastIndex(of: "]") else { return nil }
+            return String(line[line.index(after: open) ..< close])
+        }
+        #expect(needed.count >= 5 && Set(needed).isSubset(of: names), "\(needed)")
+        let owners = try run("dpkg", ["-S"] + needed)
+        #expect(owners.status == 0, "\(owners.stderr)")
+    }
+
     @Test("a models folder planted in the current directory is not used unless asked for")
     func plantedModelsIgnored() throws {
         let binary = try #require(fervidBinary())
