@@ -1,4 +1,4 @@
-// Internal to CGemm's direct convolutions (direct.c, direct_avx2.c): the zero-padded input rows
+// Internal to CKernels' direct convolutions (direct.c, direct_avx2.c): the zero-padded input rows
 // one output row reads.
 #ifndef FERVID_DIRECT_ROWS_H
 #define FERVID_DIRECT_ROWS_H
