@@ -65,9 +65,11 @@ public final class Analyzer: @unchecked Sendable {
     private let startTime = Date()
 
     /// Opens the input. Throws ``VideoError`` when it cannot be opened.
-    public init(options: AnalyzerOptions, faceStage: FaceStage, classifier: FrameClassifier) throws {
+    /// - Parameter interrupt: pass one made beforehand to stop a blocked open from another thread.
+    public init(options: AnalyzerOptions, faceStage: FaceStage, classifier: FrameClassifier,
+                interrupt: VideoInterrupt = VideoInterrupt()) throws {
         self.options = options
-        source = try VideoSource(url: options.input, options: options.video)
+        source = try VideoSource(url: options.input, options: options.video, interrupt: interrupt)
         var settings = options.pipeline
         settings.live = source.isLive
         pipeline = AnalysisPipeline(source: source, faceStage: faceStage, classifier: classifier, settings: settings)

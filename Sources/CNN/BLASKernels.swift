@@ -1,4 +1,3 @@
-import CNN
 import Foundation
 
 /// OpenBLAS 0.3.21 does not recognise recent CPUs and falls back to its SSE3 ("Prescott")
@@ -8,8 +7,9 @@ import Foundation
 /// was taken and the CPU has AVX2 and FMA, fervid re-executes itself with
 /// `OPENBLAS_CORETYPE=Haswell` — the setting this project's machines use. A value already in
 /// the environment is always kept; `FERVID_KEEP_BLAS_CORE=1` keeps OpenBLAS's own choice.
-enum BLASKernels {
-    static func upgradeIfNeeded() {
+public enum BLASKernels {
+    /// Call first thing in `main` (before any thread starts): it may re-execute the process.
+    public static func upgradeIfNeeded() {
         let env = ProcessInfo.processInfo.environment
         guard env["FERVID_KEEP_BLAS_CORE"] == nil, env["FERVID_BLAS_REEXEC"] == nil,
               Engine.blasCoreWarning != nil else { return }
