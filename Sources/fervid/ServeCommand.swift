@@ -25,11 +25,11 @@ struct ServeCommand: ParsableCommand {
         let path = binary()
         guard FileManager.default.isExecutableFile(atPath: path) else {
             printError("fervid: \(path): not built: run `make build-serve` (swift build -c release --product fervid-serve)")
-            exit(1)
+            Foundation.exit(1)
         }
         var cArgs = ([path] + arguments).map { strdup($0) } + [nil]
         execv(path, &cArgs)
         printError("fervid: \(path): cannot run: \(String(cString: strerror(errno)))")
-        exit(1)
+        Foundation.exit(1)
     }
 }
