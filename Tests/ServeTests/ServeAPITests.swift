@@ -57,7 +57,7 @@ extension ServeSuites {
             let port = freePort()
             let ffmpeg = try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg.log")
             defer { ffmpeg.stop() }
-            usleep(300_000)  // ffmpeg listening
+            try await waitListening(port)
             let id = try await server.addStream("http://127.0.0.1:\(port)/live.ts", options: ["fps": 5, "reconnect": 0],
                                                 name: "wolfgang")
             let events = EventCollector()
@@ -134,7 +134,7 @@ extension ServeSuites {
             let port = freePort()
             let ffmpeg = try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg.log")
             defer { ffmpeg.stop() }
-            usleep(300_000)
+            try await waitListening(port)
             let id = try await server.addStream("http://127.0.0.1:\(port)/live.ts", options: ["fps": 4, "format": "jsonl"])
             let live = try await server.waitStream(id) { ($0["rows"] as? Int ?? 0) > 3 }
             #expect(live["status"] as? String == "live")
@@ -149,7 +149,7 @@ extension ServeSuites {
             #expect(jsonLines(text).count == text.split(separator: "\n").count)
             #expect(jsonLines(text).count == reply.json["rows"] as? Int)
             let sidecar = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + ".json"))) as? [String: Any] ?? [:]
-            #expect(sidecar["endTime"] is String)
+            #expect(sidecar["end_time"] is String)
             #expect(try await server.get("/streams/\(id)").status == 404)
             #expect(try await server.request("DELETE", "/streams/\(id)").status == 404)
         }
@@ -173,7 +173,7 @@ extension ServeSuites {
             func url(_ u: String) -> Data { try! JSONSerialization.data(withJSONObject: ["url": u]) }
             try await refused(url("file:///etc/passwd"), 400, "scheme 'file'")
             try await refused(url("/etc/passwd"), 400, "not a network URL")
-            try await refused(url("concat:http://a|http://b"), 400, "not a network URL")
+            try await refused(url("concat:http://a|http://b"), 400, "scheme 'concat:http' is not allowed")
             try await refused(url("subfile,,start,0,end,10,,:/etc/passwd"), 400, "not a network URL")
             try await refused(url("hls+file:///tmp/x.m3u8"), 400, "not allowed")
             try await refused(Data("{not json".utf8), 400, "JSON")
@@ -274,7 +274,7 @@ extension ServeSuites {
             let port = freePort()
             let ffmpeg = try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg.log")
             defer { ffmpeg.stop() }
-            usleep(300_000)
+            try await waitListening(port)
             let id = try await server.addStream("http://127.0.0.1:\(port)/live.ts", options: ["fps": 4])
             let live = try await server.waitStream(id) { ($0["rows"] as? Int ?? 0) > 3 }
             let output = live["output"] as? String ?? ""
@@ -290,7 +290,7 @@ extension ServeSuites {
             #expect(events.statuses.last == "ended", "\(events.statuses)")
             #expect(events.reasons.last == "server shutting down")
             let sidecar = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + ".json"))) as? [String: Any] ?? [:]
-            #expect(sidecar["endTime"] is String, "\(sidecar)")
+            #expect(sidecar["end_time"] is String, "sidecar without end_time")
             let text = try String(contentsOfFile: output, encoding: .utf8)
             #expect(text.hasSuffix("\n"))
         }

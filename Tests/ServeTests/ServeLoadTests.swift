@@ -46,7 +46,7 @@ extension ServeSuites {
             for n in 0 ..< 8 {
                 let port = freePort()
                 ffmpegs.append(try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg-\(n).log"))
-                usleep(200_000)
+                try await waitListening(port)
                 ids.append(try await server.addStream("http://127.0.0.1:\(port)/live.ts", options: ["fps": 2, "reconnect": 0],
                                                       name: "load-\(n)"))
             }

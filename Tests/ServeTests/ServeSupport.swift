@@ -231,7 +231,7 @@ func sampleClip(_ sample: String, seconds: Double, dir: String) throws -> (path:
     guard r.status == 0 else { throw ServeTestError("ffmpeg clip: \(r.stderr)") }
     let count = try run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
                                     "stream=nb_read_frames", "-of", "csv=p=0", path])
-    guard let frames = Int(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+    guard let frames = count.stdout.split(whereSeparator: \.isNewline).compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }).first else {
         throw ServeTestError("ffprobe count: \(count.stdout) \(count.stderr)")
     }
     return (path, frames)
@@ -256,4 +256,20 @@ func silentListener() -> (Int32, UInt16) {
     _ = listen(fd, 16)
     _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
     return (fd, UInt16(bigEndian: addr.sin_port))
+}
+
+/// Waits until something listens on 127.0.0.1:`port` (read from /proc/net/tcp, so that the
+/// check does not take the one client an `ffmpeg -listen 1` server accepts).
+func waitListening(_ port: UInt16, timeout: Double = 30) async throws {
+    let key = String(format: ":%04X", port)
+    let end = now() + timeout
+    while now() < end {
+        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        for line in table.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count > 3, f[1].hasSuffix(key), f[3] == "0A" { return }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw ServeTestError("nothing listens on port \(port) after \(timeout) s")
 }
