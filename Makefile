@@ -47,6 +47,7 @@ models: venv
 
 ## build: release build of the fervid binary.
 build: setup
+	@bash tools/build-info.sh
 	$(SWIFT) build $(SWIFTFLAGS) --product fervid
 
 ## build-serve: release build of fervid-serve, the service `fervid serve` runs (its own product:
@@ -94,3 +95,69 @@ docs-image: run
 
 clean:
 	rm -rf .build $(OUT)
+
+# --- Corpus scale (docs/scale-out.md) ---------------------------------------------------------
+.PHONY: test-cluster
+
+## test-cluster: a real single-node Slurm (Debian's packages) runs tools/cluster/fervid-array.sbatch
+## over a corpus of the samples, one task cancelled and resubmitted; outputs must equal one process's.
+test-cluster: setup samples models build
+	@bash tools/cluster/test-cluster.sh $(abspath $(BIN))
+
+# ---- Install and package (docs/install.md) ------------------------------------------------------
+# make install PREFIX=/usr/local DESTDIR=      make uninstall (same variables)
+# make deb        -> out/fervid_<version>_<arch>.deb       make test-package: that .deb in a clean Debian 12
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR  ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+# The one version number: FervidVersion.number in Sources/Analysis/Version.swift.
+VERSION     := $(shell sed -n 's/^ *public static let number = "\(.*\)"$$/\1/p' Sources/Analysis/Version.swift)
+SHIPPED     := mini-xception mtcnn
+GENERATED   := .build/generated
+
+.PHONY: man completions install install-files uninstall deb test-package
+
+## man: man pages (fervid.1, fervid.<subcommand>.1) from the argument parser, in .build/generated/man.
+man: build
+	@bash tools/package/man.sh $(BIN) $(GENERATED)/man
+
+## completions: bash, zsh and fish completion scripts from the argument parser.
+completions: build
+	@mkdir -p $(GENERATED)/completions
+	$(BIN) --generate-completion-script bash > $(GENERATED)/completions/fervid.bash
+	$(BIN) --generate-completion-script zsh > $(GENERATED)/completions/_fervid
+	$(BIN) --generate-completion-script fish > $(GENERATED)/completions/fervid.fish
+
+## install: the binary (stripped), the shipped models, man pages and completions under $(DESTDIR)$(PREFIX).
+install: build models man completions
+	@$(MAKE) --no-print-directory install-files
+
+install-files:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/fervid/models $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 755 -s $(BIN) $(DESTDIR)$(BINDIR)/fervid
+	install -m 644 $(SHIPPED:%=models/%.safetensors) $(DESTDIR)$(DATADIR)/fervid/models/
+	install -m 644 $(GENERATED)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(GENERATED)/completions/fervid.bash $(DESTDIR)$(BASHCOMPDIR)/fervid
+	install -m 644 $(GENERATED)/completions/_fervid $(DESTDIR)$(ZSHCOMPDIR)/_fervid
+	install -m 644 $(GENERATED)/completions/fervid.fish $(DESTDIR)$(FISHCOMPDIR)/fervid.fish
+
+## uninstall: removes what install wrote (and the folders it made, when empty).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/fervid $(SHIPPED:%=$(DESTDIR)$(DATADIR)/fervid/models/%.safetensors) \
+		$(DESTDIR)$(MANDIR)/man1/fervid.1 $(DESTDIR)$(MANDIR)/man1/fervid.*.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/fervid $(DESTDIR)$(ZSHCOMPDIR)/_fervid $(DESTDIR)$(FISHCOMPDIR)/fervid.fish
+	-rmdir $(DESTDIR)$(DATADIR)/fervid/models $(DESTDIR)$(DATADIR)/fervid 2>/dev/null
+
+## deb: out/fervid_$(VERSION)_<arch>.deb with dpkg-deb: Depends from dpkg-shlibdeps, licences in copyright.
+deb: build models man completions
+	@bash tools/package/build-deb.sh $(VERSION) $(BIN) out
+
+## test-package: the .deb in a clean Debian 12 root (debootstrap, cached in /var/cache/fervid): install, analyze, remove.
+test-package: deb samples
+	@bash tools/package/test-package.sh out/fervid_$(VERSION)_$$(dpkg --print-architecture).deb $(BIN) $(SAMPLE)

@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Module layout: docs/architecture.md. Dependencies point downward only:
-// fervid -> Analysis -> (Video, Faces, Timeline, Models) ; Faces -> (Models, CNN, CGemm) ;
-// Models -> CNN -> (CGemm, CBLAS).
+// fervid -> (Analysis, Corpus) ; Analysis -> (Video, Faces, Timeline, Models) ; Corpus -> Timeline ; Faces -> (Models, CNN, CKernels) ;
+// Models -> CNN -> (CKernels, CBLAS).
 let package = Package(
     name: "fervid",
     platforms: [.macOS(.v14)],
@@ -31,19 +31,36 @@ let package = Package(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         // The engine's own SGEMM (C: per-function AVX2/AVX-512 targets, chosen at run time).
-        .target(name: "CGemm"),
-        .target(name: "CNN", dependencies: ["CBLAS", "CGemm"]),
+        .target(name: "CKernels"),
+        .target(name: "CNN", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Models", dependencies: ["CNN"]),
         .target(name: "Video", dependencies: ["CFFmpeg"]),
-        .target(name: "Faces", dependencies: ["CNN", "Models", "CGemm"]),
+        .target(name: "Faces", dependencies: ["CNN", "Models", "CKernels"]),
         .target(name: "Timeline"),
+        // The git commit `fervid --version` prints (tools/build-info.sh records it).
+        .target(name: "CBuildInfo"),
         // FMA peak loops for `fervid models bench --peak` (C: per-function AVX2/AVX-512 targets).
         .target(name: "CPeak"),
-        .target(name: "Analysis", dependencies: ["Video", "Faces", "Timeline", "Models", "CNN"]),
+        .target(name: "Analysis", dependencies: ["Video", "Faces", "Timeline", "Models", "CNN", "CBuildInfo"]),
+        // Corpus runs: input expansion (folders, manifests), output layout, shards, `collect`.
+        .target(name: "Corpus", dependencies: ["Timeline"]),
+        // On Linux the executable carries the Swift runtime and Foundation (`-static-stdlib`), so it
+        // needs only Debian's own libraries (FFmpeg, OpenBLAS, libstdc++, libc: `ldd`). Only the link
+        // is static: the modules are compiled as usual, so the test bundles (Swift Testing and XCTest
+        // exist only as shared libraries) share the build. Compiled against the shared Foundation, the
+        // objects do not name the archives the static Foundation needs: they are listed here, the
+        // ICU one last (it serves the others).
         .executableTarget(
             name: "fervid",
-            dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Analysis", "Corpus", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux])),
+                .linkedLibrary("CoreFoundation", .when(platforms: [.linux])),
+                .linkedLibrary("_FoundationCShims", .when(platforms: [.linux])),
+                .linkedLibrary("_FoundationCollections", .when(platforms: [.linux])),
+                .linkedLibrary("_FoundationICU", .when(platforms: [.linux])),
+            ]),
         // `fervid serve`: many live streams in one process (HTTP API, WebSocket/SSE rows, metrics,
         // PostgreSQL, dashboard). docs/serve.md.
         .target(
@@ -63,10 +80,11 @@ let package = Package(
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "CNN"], resources: [.copy("Golden")]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "TestSupport"]),
-        .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN", "CGemm"]),
+        .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN", "CKernels"]),
         .testTarget(name: "TimelineTests", dependencies: ["Timeline"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Timeline", "TestSupport"]),
         .testTarget(name: "ServeTests", dependencies: [
             "FervidServe", "TestSupport",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

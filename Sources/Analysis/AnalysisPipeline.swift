@@ -13,10 +13,15 @@ public struct PipelineSettings: Sendable {
     /// Longest time the batcher holds a crop waiting for more (seconds): live output is never
     /// held back for long.
     public var maxBatchWait = 0.1
-    /// Capacity of each queue between stages, in frames.
+    /// Capacity of each queue between stages, in frames (for a live source, every queue but the
+    /// first, which is bounded in time: ``live``).
     public var queueCapacity = 8
-    /// Live sources drop the oldest waiting frame when inference falls behind.
+    /// The input is live: its frames wait in a ``LiveFrameBuffer`` bounded by `liveSettings`
+    /// (stream time), and are dropped only past that bound or thinned evenly when the pipeline is
+    /// slower than the stream. Files get back-pressure and lose nothing.
     public var live = false
+    /// `--max-lag` and the drop policy of a live source.
+    public var liveSettings = LiveSettings()
 
     public init() {}
 }
@@ -25,10 +30,12 @@ public struct PipelineSettings: Sendable {
 public struct PipelineStats: Sendable {
     public var framesRead = 0
     public var framesAnalyzed = 0
-    /// Live frames discarded to stay near real time.
+    /// Live frames discarded to stay near real time (thinned + stale, see ``live``).
     public var framesDropped = 0
     /// Face crops classified.
     public var faces = 0
+    /// Frames the face detector ran on (the others verified carried boxes only).
+    public var detections = 0
     public var tracks = Set<Int>()
     /// Busy seconds per stage (decode includes sampling; faces includes cropping).
     public var decodeSeconds = 0.0
@@ -40,6 +47,8 @@ public struct PipelineStats: Sendable {
     public var lag: Double?
     /// Timestamp of the last analyzed frame.
     public var lastTimestamp: Double?
+    /// Live sources: drops by cause, lag, rates and latency percentiles; nil for files.
+    public var live: LiveStats?
     public init() {}
 }
 
@@ -55,9 +64,10 @@ public struct FrameResult: Sendable {
 /// The analysis pipeline: decode → sample → faces → crops → batcher → classifier → consumer.
 ///
 /// Each stage runs on its own thread, joined by ``BoundedQueue``s of `queueCapacity` frames, so
-/// memory is flat whatever the input's length. Files get back-pressure (nothing dropped); live
-/// sources drop the oldest frame waiting for the face stage. Results reach `consume` in frame
-/// order, on the thread that called ``run(consume:)``.
+/// memory is flat whatever the input's length. Files get back-pressure (nothing dropped); a live
+/// source's frames wait for the face stage in a buffer bounded in stream time
+/// (``LiveSettings/maxLag``, ``LiveDropPolicy``). Results reach `consume` in frame order, on the
+/// thread that called ``run(consume:)``.
 public final class AnalysisPipeline: @unchecked Sendable {
     public let source: VideoSource
     public let faceStage: FaceStage
@@ -70,6 +80,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
     private let statsLock = NSLock()
     private var _stats = PipelineStats()
     private var failure: Error?
+    private var liveBuffer: LiveFrameBuffer<DecodedJob>?
 
     public init(source: VideoSource, faceStage: FaceStage, classifier: FrameClassifier, settings: PipelineSettings) {
         self.source = source
@@ -80,7 +91,18 @@ public final class AnalysisPipeline: @unchecked Sendable {
 
     /// A snapshot of the counters (safe from any thread).
     public var stats: PipelineStats {
-        statsLock.withLock { _stats }
+        var s = statsLock.withLock { _stats }
+        if let live = liveStats {
+            s.live = live
+            s.framesDropped = live.framesDropped
+        }
+        return s
+    }
+
+    /// Live sources: a snapshot of drops, lag, rates and latency (any thread); nil for files or
+    /// before ``run(consume:)``.
+    public var liveStats: LiveStats? {
+        statsLock.withLock { liveBuffer }?.snapshot()
     }
 
     private func update(_ body: (inout PipelineStats) -> Void) {
@@ -100,6 +122,37 @@ public final class AnalysisPipeline: @unchecked Sendable {
         let frame: DecodedFrame
     }
 
+    /// The first queue: slots with back-pressure for files, stream time for live sources.
+    private enum Inbox {
+        case file(BoundedQueue<DecodedJob>)
+        case live(LiveFrameBuffer<DecodedJob>)
+
+        func push(_ job: DecodedJob) {
+            switch self {
+            case .file(let queue): queue.push(job)
+            case .live(let buffer): buffer.push(job, pts: job.frame.pts)
+            }
+        }
+
+        func pop() -> DecodedJob? {
+            switch self {
+            case .file(let queue): queue.pop()
+            case .live(let buffer): buffer.pop()
+            }
+        }
+
+        func close() {
+            switch self {
+            case .file(let queue): queue.close()
+            case .live(let buffer): buffer.close()
+            }
+        }
+
+        func recordBusy(_ stage: Int, _ seconds: Double, frames: Int) {
+            if case .live(let buffer) = self { buffer.recordBusy(stage: stage, seconds: seconds, frames: frames) }
+        }
+    }
+
     private struct CropJob: @unchecked Sendable {
         let frame: DecodedFrame
         let faces: [TrackedFace]
@@ -117,8 +170,14 @@ public final class AnalysisPipeline: @unchecked Sendable {
     /// in frame order. Rethrows the first error of any stage after every stage has stopped.
     public func run(consume: (FrameResult) throws -> Void) throws {
         let started = Date()
-        let decoded = BoundedQueue<DecodedJob>(
-            capacity: settings.queueCapacity, policy: settings.live ? .dropOldest : .block)
+        let decoded: Inbox
+        if settings.live {
+            let buffer = LiveFrameBuffer<DecodedJob>(settings: settings.liveSettings)
+            statsLock.withLock { liveBuffer = buffer }
+            decoded = .live(buffer)
+        } else {
+            decoded = .file(BoundedQueue<DecodedJob>(capacity: settings.queueCapacity))
+        }
         let cropped = BoundedQueue<CropJob>(capacity: settings.queueCapacity)
         let results = BoundedQueue<FrameResult>(capacity: max(settings.queueCapacity, settings.batchSize))
 
@@ -128,7 +187,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
         let stages: [@Sendable () -> Void] = [
             { [self] in decodeLoop(into: decoded) },
             { [self] in faceLoop(from: decoded, into: cropped) },
-            { [self] in classifyLoop(from: cropped, into: results) },
+            { [self] in classifyLoop(from: cropped, into: results, inbox: decoded) },
         ]
         for stage in stages {
             done.enter()
@@ -147,24 +206,27 @@ public final class AnalysisPipeline: @unchecked Sendable {
                 consumerError = error
                 stop()
             }
-            let dt = Date().timeIntervalSince(t0)
+            let written = Date()
+            let dt = written.timeIntervalSince(t0)
+            let latency = result.frame.wallclock.map { written.timeIntervalSince($0) }
             update {
                 $0.writeSeconds += dt
                 $0.framesAnalyzed += 1
                 $0.lastTimestamp = result.frame.timestamp
-                if let wall = result.frame.wallclock { $0.lag = Date().timeIntervalSince(wall) }
+                if let latency { $0.lag = latency }
+            }
+            if case .live(let buffer) = decoded {
+                buffer.recordBusy(stage: 2, seconds: dt, frames: 1)
+                if let latency { buffer.recordLatency(latency) }
             }
         }
         done.wait()
-        update {
-            $0.wallSeconds = Date().timeIntervalSince(started)
-            $0.framesDropped = decoded.dropped
-        }
+        update { $0.wallSeconds = Date().timeIntervalSince(started) }
         if let failure = statsLock.withLock({ failure }) { throw failure }
         if let consumerError { throw consumerError }
     }
 
-    private func decodeLoop(into queue: BoundedQueue<DecodedJob>) {
+    private func decodeLoop(into queue: Inbox) {
         defer { queue.close() }
         var sampler = settings.sampler
         var busy = 0.0
@@ -186,57 +248,35 @@ public final class AnalysisPipeline: @unchecked Sendable {
             case .finished: return
             case .take:
                 queue.push(DecodedJob(frame: frame))
-                if settings.live {
-                    let dropped = queue.dropped
-                    update { $0.framesDropped = dropped }
-                }
             }
         }
     }
 
-    private func faceLoop(from input: BoundedQueue<DecodedJob>, into output: BoundedQueue<CropJob>) {
+    private func faceLoop(from input: Inbox, into output: BoundedQueue<CropJob>) {
         defer { output.close() }
         let scaler = FrameScaler(algorithm: .bilinear)
-        let spec = classifier.input
-        let perCrop = spec.width * spec.height * spec.layout.channels
-        var bytes = [UInt8](repeating: 0, count: perCrop)
-        let scale = (0 ..< spec.layout.channels).map { 1 / (255 * spec.std[$0]) }
-        let shift = (0 ..< spec.layout.channels).map { -spec.mean[$0] / spec.std[$0] }
+        let crops = CropPreparation(classifier.input, scaler: scaler)
+        let perCrop = crops.floatsPerCrop
         var failed = false
         while let job = input.pop() {
             if failed { continue }
             let t0 = Date()
             do {
                 let out = try faceStage.process(job.frame, scaler: scaler)
-                var crops = [Float](repeating: 0, count: perCrop * out.faces.count)
-                for (n, face) in out.faces.enumerated() {
-                    let rect = spec.crop.rect(for: face.rect, imageWidth: job.frame.width, imageHeight: job.frame.height)
-                    switch spec.resize {
-                    case .swscale:
-                        try bytes.withUnsafeMutableBytes { buffer in
-                            _ = try scaler.convert(job.frame, to: spec.layout, width: spec.width, height: spec.height,
-                                                   crop: rect, into: buffer)
-                        }
-                    case .ferGreyBilinear:
-                        bytes = try ferGreyCrop(job.frame, rect: rect, scaler: scaler, width: spec.width, height: spec.height)
-                    }
-                    // Packed HWC bytes -> planar CHW floats, normalised: (b/255 − mean) / std.
-                    let channels = spec.layout.channels, plane = spec.width * spec.height
-                    crops.withUnsafeMutableBufferPointer { dst in
-                        let base = n * perCrop
-                        for c in 0 ..< channels {
-                            let a = scale[c], b = shift[c]
-                            for i in 0 ..< plane {
-                                dst[base + c * plane + i] = Float(bytes[i * channels + c]) * a + b
-                            }
-                        }
+                var inputs = [Float](repeating: 0, count: perCrop * out.faces.count)
+                try inputs.withUnsafeMutableBufferPointer { dst in
+                    for (n, face) in out.faces.enumerated() {
+                        try crops.prepare(job.frame, box: face.rect, into: dst.baseAddress! + n * perCrop)
                     }
                 }
+                let busy = Date().timeIntervalSince(t0)
+                input.recordBusy(0, busy, frames: 1)
                 update { stats in
-                    stats.faceSeconds += Date().timeIntervalSince(t0)
+                    stats.faceSeconds += busy
+                    if out.detectorRan { stats.detections += 1 }
                     for face in out.faces { stats.tracks.insert(face.id) }
                 }
-                output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks, crops: crops))
+                output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks, crops: inputs))
             } catch {
                 failed = true
                 fail(error)
@@ -248,22 +288,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
         }
     }
 
-    /// fer's crop: the region at its own resolution, then grey and a plain bilinear resize in `Faces`.
-    func ferGreyCrop(_ frame: DecodedFrame, rect: CropRect, scaler: FrameScaler,
-                             width: Int, height: Int) throws -> [UInt8] {
-        // Even origin and size (4:2:0 chroma needs no shift; libswscale's last column of an
-        // odd-sized output is not exact), and a 2-pixel border: chroma upsampling at a region's
-        // edge clamps where the whole frame would interpolate, so the edge pixels are not used.
-        let x0 = max(0, (rect.x - 2) & ~1), y0 = max(0, (rect.y - 2) & ~1)
-        let x1 = min(frame.width, (rect.x + rect.width + 3) & ~1), y1 = min(frame.height, (rect.y + rect.height + 3) & ~1)
-        let region = CropRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
-        let rgb = try scaler.convert(frame, to: .rgb24, width: region.width, height: region.height, crop: region)
-        let image = RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes)
-        let inner = PixelRect(x: rect.x - rgb.source.x, y: rect.y - rgb.source.y, width: rect.width, height: rect.height)
-        return greyBilinearCrop(image, region: inner, outW: width, outH: height)
-    }
-
-    private func classifyLoop(from input: BoundedQueue<CropJob>, into output: BoundedQueue<FrameResult>) {
+    private func classifyLoop(from input: BoundedQueue<CropJob>, into output: BoundedQueue<FrameResult>, inbox: Inbox) {
         defer { output.close() }
         let spec = classifier.input
         let perCrop = spec.width * spec.height * spec.layout.channels
@@ -317,6 +342,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
                 return
             }
             let seconds = Date().timeIntervalSince(t0)
+            inbox.recordBusy(1, seconds, frames: pending.count)
             update { $0.classifySeconds += seconds; $0.faces += pendingCrops }
             var k = 0
             for job in pending {
@@ -325,7 +351,9 @@ public final class AnalysisPipeline: @unchecked Sendable {
                     observations.append(FaceObservation(
                         faceID: face.id, confidence: face.score,
                         box: FaceBox(x: face.rect.x, y: face.rect.y, width: face.rect.width, height: face.rect.height),
-                        probabilities: mapping.schemaProbabilities(probabilities[k])))
+                        probabilities: mapping.schemaProbabilities(probabilities[k]),
+                        boxSource: FaceBoxSource(face.source),
+                        landmarks: face.landmarks.map { Landmark(x: $0.x, y: $0.y) }))
                     k += 1
                 }
                 let analyzed = AnalyzedFrame(frame: job.frame.index, timestamp: job.frame.pts,

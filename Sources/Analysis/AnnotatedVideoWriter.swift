@@ -22,8 +22,8 @@ public final class AnnotatedVideoWriter {
     /// from a file source unless `copyAudio` is false).
     public init(path: String, source: VideoInfo, copyAudio: Bool) throws(VideoError) {
         encoder = try VideoEncoder(path: path, matching: source, copyAudio: copyAudio)
-        painter = FramePainter(frameHeight: source.height)
-        rgb = [UInt8](repeating: 0, count: source.width * source.height * 3)
+        painter = FramePainter(frameHeight: source.displayHeight)
+        rgb = [UInt8](repeating: 0, count: source.displayWidth * source.displayHeight * 3)
     }
 
     /// An analyzed frame, in frame order.

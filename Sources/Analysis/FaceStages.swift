@@ -1,10 +1,12 @@
 import Faces
 import Foundation
+import Timeline
 import Video
 
 /// `--faces`: where the face boxes come from.
 public enum FaceMode: Sendable, Equatable, CustomStringConvertible {
-    /// MTCNN every N frames and the IoU tracker in between.
+    /// MTCNN on a schedule in stream time, O-Net verification of the carried boxes every frame,
+    /// and the IoU tracker.
     case detect
     /// The largest centred square of each frame (videos that are already face crops).
     case center
@@ -33,16 +35,18 @@ public enum FaceMode: Sendable, Equatable, CustomStringConvertible {
 
 /// Builds the face stage `fervid analyze` runs.
 public enum FaceStageFactory {
-    /// `--detect-every` default (docs/faces.md: measured on the 640×360 sample).
-    public static let defaultDetectEvery = DetectingFaceTracker.defaultDetectEvery
+    /// `--detect-interval` default in seconds of stream time (docs/faces.md: measured on the samples).
+    public static let defaultDetectInterval = DetectingFaceTracker.defaultDetectInterval
 
     /// - Throws: when the detector's weights or the boxes file cannot be read (the error names it).
-    public static func make(mode: FaceMode, select: FaceSelection, detectEvery: Int) throws -> FaceStage {
+    public static func make(mode: FaceMode, select: FaceSelection,
+                            detectInterval: Double = defaultDetectInterval) throws -> FaceStage {
         switch mode {
         case .detect:
             let path = try ModelLocator.resolve(ModelLocator.detectorModel)
             let detector = try MTCNNDetector(modelPath: path)
-            return DetectingFaceStage(tracker: DetectingFaceTracker(detector: detector, detectEvery: detectEvery), select: select)
+            return DetectingFaceStage(tracker: DetectingFaceTracker(detector: detector, detectInterval: detectInterval),
+                                      select: select)
         case .center:
             return CenterFaceStage()
         case .boxes(let path):
@@ -51,7 +55,8 @@ public enum FaceStageFactory {
     }
 }
 
-/// MTCNN + tracker. The full frame is converted to RGB only on detection frames.
+/// MTCNN + verification + tracker. Every frame is converted to RGB (the verification and the cut
+/// detector look at every frame).
 final class DetectingFaceStage: FaceStage {
     let tracker: DetectingFaceTracker
     let select: FaceSelection
@@ -62,12 +67,10 @@ final class DetectingFaceStage: FaceStage {
     }
 
     func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
-        let update = try tracker.process(time: frame.pts) {
-            let rgb = try scaler.convert(frame, to: .rgb24, width: frame.width, height: frame.height)
-            return RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes)
-        }
+        let rgb = try scaler.convert(frame, to: .rgb24, width: frame.width, height: frame.height)
+        let update = tracker.process(time: frame.pts, image: RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes))
         return FaceStageOutput(faces: select.select(update.faces, imageWidth: frame.width, imageHeight: frame.height),
-                               endedTracks: update.ended)
+                               endedTracks: update.ended, detectorRan: update.detected)
     }
 
     func finish() -> [Int] { tracker.finish() }
@@ -102,4 +105,16 @@ final class BoxesFaceStage: FaceStage {
     }
 
     func finish() -> [Int] { open.sorted() }
+}
+
+extension FaceBoxSource {
+    /// The timeline's name for how the face stage got a box.
+    init(_ source: BoxSource) {
+        switch source {
+        case .detected: self = .detected
+        case .tracked: self = .tracked
+        case .given: self = .given
+        case .center: self = .center
+        }
+    }
 }

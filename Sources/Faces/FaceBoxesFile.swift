@@ -53,7 +53,7 @@ public struct FaceBoxesFile: Sendable {
             }
             guard v[2] > 0, v[3] > 0 else { throw fail("box size \(f[4])×\(f[5]) is not positive") }
             guard seen.insert([frame, id]).inserted else { throw fail("face_id \(id) appears twice in frame \(frame)") }
-            faces[frame, default: []].append(TrackedFace(id: id, rect: FaceRect(x: v[0], y: v[1], width: v[2], height: v[3]), score: 1))
+            faces[frame, default: []].append(TrackedFace(id: id, rect: FaceRect(x: v[0], y: v[1], width: v[2], height: v[3]), score: 1, source: .given))
         }
         self.faces = faces
     }

@@ -42,6 +42,6 @@ public enum CenterCrop {
     public static func face(imageWidth: Int, imageHeight: Int) -> TrackedFace {
         let r = rect(imageWidth: imageWidth, imageHeight: imageHeight)
         return TrackedFace(id: 0, rect: FaceRect(x: Double(r.x), y: Double(r.y), width: Double(r.width), height: Double(r.height)),
-                           score: 1)
+                           score: 1, source: .center)
     }
 }

@@ -4,48 +4,99 @@ public struct FaceTrackerUpdate: Sendable, Equatable {
     public var faces: [TrackedFace]
     /// Tracks that ended at this frame (missed for longer than the miss time).
     public var ended: [Int]
+    /// The detector ran on this frame.
+    public var detected: Bool
 
-    public init(faces: [TrackedFace], ended: [Int] = []) {
+    public init(faces: [TrackedFace], ended: [Int] = [], detected: Bool = false) {
         self.faces = faces
         self.ended = ended
+        self.detected = detected
     }
 }
 
 /// An IoU tracker: keeps a stable id per face across frames, from detections that arrive every
-/// frame or every few frames.
+/// frame or every few frames, and from per-frame verification of the boxes it carries.
 ///
 /// On a detection frame, detections are matched to live tracks greedily by descending IoU
 /// (pairs under ``iouThreshold`` never match); a matched track takes the new box, an unmatched
 /// detection opens a track with a fresh id (ids count up from 0 and are never reused), and an
-/// unmatched track is hidden but kept alive so that the same face, found again within
-/// ``maxMissDuration`` seconds, gets its id back. Between detection frames (``coast(time:)``)
-/// visible tracks keep their last box.
+/// unmatched track that was not verified in this frame is hidden but kept alive, so that the
+/// same face, found again, gets its id back. Between detection frames a visible track keeps its
+/// box (``coast(time:)``) or takes the refined box of a passed verification
+/// (``verify(_:threshold:time:)``); a failed verification hides it.
+///
+/// Expiry follows the detection schedule, not the frame rate: a hidden track ends once
+/// ``missesToEnd`` detection passes in a row have missed it *and* more than ``maxMissDuration``
+/// seconds have passed since it was last seen. At sparse sampling (one frame a second, the
+/// detector on every frame) a face missed once is not forgotten; at full rate a face gone for
+/// a second is.
 public final class FaceTracker {
     /// Minimum IoU between a track's last box and a detection to be the same face.
     public let iouThreshold: Double
-    /// Seconds a track may go undetected before it ends.
+    /// Seconds a hidden track is kept at least.
     public let maxMissDuration: Double
+    /// Detection passes in a row that must miss a hidden track before it ends.
+    public let missesToEnd: Int
 
     struct Track {
         let id: Int
         var face: TrackedFace
         var lastSeen: Double
         var visible: Bool
+        /// Detection passes in a row that missed it.
+        var misses = 0
     }
     private var tracks: [Track] = []
     private var nextID = 0
 
-    /// 0.3 IoU and 1 s: at the default detection interval (docs/faces.md) a face moving at
-    /// normal speed keeps far more than 0.3 IoU between detections, and 1 s bridges a few
-    /// missed detections (a turned head, a blink of occlusion) without merging people who pass.
-    public init(iouThreshold: Double = 0.3, maxMissDuration: Double = 1.0) {
-        precondition(iouThreshold > 0 && iouThreshold <= 1 && maxMissDuration >= 0, "FaceTracker: bad parameters")
+    /// 0.3 IoU, 1 s and 2 passes: a face moving at normal speed keeps far more than 0.3 IoU
+    /// between frames (verified boxes follow it), 1 s bridges a turned head or a blink of
+    /// occlusion without merging people who pass, and two passes keep a face that the detector
+    /// misses once at a sparse schedule.
+    public init(iouThreshold: Double = 0.3, maxMissDuration: Double = 1.0, missesToEnd: Int = 2) {
+        precondition(iouThreshold > 0 && iouThreshold <= 1 && maxMissDuration >= 0 && missesToEnd >= 1,
+                     "FaceTracker: bad parameters")
         self.iouThreshold = iouThreshold
         self.maxMissDuration = maxMissDuration
+        self.missesToEnd = missesToEnd
     }
 
     /// Number of ids handed out so far.
     public var tracksCreated: Int { nextID }
+
+    /// The faces currently visible (their last boxes), in track-id order.
+    public var visibleFaces: [TrackedFace] {
+        tracks.filter(\.visible).map(\.face).sorted { $0.id < $1.id }
+    }
+
+    /// Verification of visible tracks in a new frame at `time`: `results` maps a track id to
+    /// the verifier's answer for its box (``MTCNNDetector/verify(_:boxes:)``). A score at or
+    /// above `threshold` moves the track to the refined box (source `tracked`); a lower one hides
+    /// the track. Of two verified boxes that now overlap by more than half (both followed the
+    /// same face), the younger track is hidden. Returns the ids that failed.
+    @discardableResult
+    public func verify(_ results: [Int: FaceDetection], threshold: Double, time: Double) -> [Int] {
+        var failed: [Int] = []
+        for t in tracks.indices where tracks[t].visible {
+            guard let r = results[tracks[t].id] else { continue }
+            if r.score >= threshold {
+                tracks[t].face = TrackedFace(id: tracks[t].id, rect: r.rect, score: r.score, landmarks: r.landmarks,
+                                             source: .tracked)
+                tracks[t].lastSeen = time
+                tracks[t].misses = 0
+            } else {
+                tracks[t].visible = false
+                failed.append(tracks[t].id)
+            }
+        }
+        let order = tracks.indices.filter { tracks[$0].visible }.sorted { tracks[$0].id < tracks[$1].id }
+        for (k, i) in order.enumerated() where tracks[i].visible {
+            for j in order[(k + 1)...] where tracks[j].visible && tracks[i].face.rect.iou(tracks[j].face.rect) > 0.5 {
+                tracks[j].visible = false
+            }
+        }
+        return failed
+    }
 
     /// A frame where the detector ran; `time` in seconds, non-decreasing.
     public func update(detections: [FaceDetection], time: Double) -> FaceTrackerUpdate {
@@ -56,28 +107,44 @@ public final class FaceTracker {
                 if v >= iouThreshold { pairs.append((v, t, d)) }
             }
         }
-        pairs.sort { $0.iou != $1.iou ? $0.iou > $1.iou : ($0.track, $0.detection) < ($1.track, $1.detection) }
+        // Visible tracks first (their boxes are this frame's), then by IoU.
+        pairs.sort { a, b in
+            let va = tracks[a.track].visible, vb = tracks[b.track].visible
+            if va != vb { return va }
+            return a.iou != b.iou ? a.iou > b.iou : (a.track, a.detection) < (b.track, b.detection)
+        }
         var trackUsed = [Bool](repeating: false, count: tracks.count)
         var detUsed = [Bool](repeating: false, count: detections.count)
         for p in pairs where !trackUsed[p.track] && !detUsed[p.detection] {
             trackUsed[p.track] = true
             detUsed[p.detection] = true
             let det = detections[p.detection]
-            tracks[p.track].face = TrackedFace(id: tracks[p.track].id, rect: det.rect, score: det.score, landmarks: det.landmarks)
+            tracks[p.track].face = TrackedFace(id: tracks[p.track].id, rect: det.rect, score: det.score,
+                                               landmarks: det.landmarks, source: .detected)
             tracks[p.track].lastSeen = time
             tracks[p.track].visible = true
+            tracks[p.track].misses = 0
         }
-        for t in tracks.indices where !trackUsed[t] { tracks[t].visible = false }
+        for t in tracks.indices where !trackUsed[t] {
+            // Verified in this very frame: still there even though the detector missed it.
+            if tracks[t].visible && tracks[t].lastSeen == time && tracks[t].face.source == .tracked { continue }
+            tracks[t].visible = false
+            tracks[t].misses += 1
+        }
         for (d, det) in detections.enumerated() where !detUsed[d] {
             let id = nextID
             nextID += 1
-            tracks.append(Track(id: id, face: TrackedFace(id: id, rect: det.rect, score: det.score, landmarks: det.landmarks),
+            tracks.append(Track(id: id, face: TrackedFace(id: id, rect: det.rect, score: det.score,
+                                                          landmarks: det.landmarks, source: .detected),
                                 lastSeen: time, visible: true))
         }
-        return report(time: time)
+        var u = report(time: time)
+        u.detected = true
+        return u
     }
 
-    /// A frame where the detector did not run: visible tracks keep their last box.
+    /// A frame where the detector did not run: visible tracks keep their box (or the one
+    /// ``verify(_:threshold:time:)`` gave them in this frame).
     public func coast(time: Double) -> FaceTrackerUpdate {
         report(time: time)
     }
@@ -91,39 +158,76 @@ public final class FaceTracker {
     private func report(time: Double) -> FaceTrackerUpdate {
         var ended: [Int] = []
         tracks.removeAll { t in
-            let expired = time - t.lastSeen > maxMissDuration
+            let expired = !t.visible && t.misses >= missesToEnd && time - t.lastSeen > maxMissDuration
             if expired { ended.append(t.id) }
             return expired
         }
-        let faces = tracks.filter(\.visible).map(\.face).sorted { $0.id < $1.id }
-        return FaceTrackerUpdate(faces: faces, ended: ended)
+        return FaceTrackerUpdate(faces: visibleFaces, ended: ended)
     }
 }
 
-/// MTCNN every `detectEvery` frames plus the IoU tracker in between: the `--faces detect` stage.
+/// The `--faces detect` stage: MTCNN on a schedule in stream time, O-Net verification of the
+/// carried boxes on every frame, and the IoU tracker.
+///
+/// Per frame: (1) every visible track's box is verified with O-Net (``MTCNNDetector/verify(_:boxes:)``):
+/// a face score and a refined box in this frame, or the track is hidden; (2) the full detector
+/// runs when it is due (``detectInterval`` seconds of stream time since its last run; so on
+/// every frame when frames are sparser than that), when a verification failed, or when the
+/// frame differs abruptly from the previous one (``SceneChangeDetector``, a cut); (3) the
+/// tracker matches the detections.
 public final class DetectingFaceTracker {
     public let detector: MTCNNDetector
     public let tracker: FaceTracker
-    /// Run the detector on every N-th frame offered (the first one included).
-    public let detectEvery: Int
-    /// The default N (docs/faces.md: measured on the 640×360 sample).
-    public static let defaultDetectEvery = 5
-    private var frames = 0
+    /// Seconds of stream time between scheduled detections.
+    public let detectInterval: Double
+    /// O-Net score a carried box needs to stay a face.
+    public let verifyThreshold: Double
+    /// Cut detector (nil: never forces a detection).
+    public let sceneChange: SceneChangeDetector?
+    /// The default interval (docs/faces.md: measured on the samples).
+    public static let defaultDetectInterval = 0.5
+    /// The default verification threshold: O-Net's own threshold in the detector (docs/faces.md).
+    public static let defaultVerifyThreshold = 0.7
 
-    public init(detector: MTCNNDetector, tracker: FaceTracker = FaceTracker(), detectEvery: Int = defaultDetectEvery) {
-        precondition(detectEvery >= 1, "DetectingFaceTracker: detectEvery must be ≥ 1")
+    /// Counters: frames processed, detector runs, and why it ran off schedule.
+    public private(set) var frames = 0
+    public private(set) var detections = 0
+    public private(set) var verifications = 0
+    public private(set) var detectionsAfterFailedVerification = 0
+    public private(set) var detectionsAfterCut = 0
+    private var lastDetection: Double?
+
+    public init(detector: MTCNNDetector, tracker: FaceTracker = FaceTracker(),
+                detectInterval: Double = defaultDetectInterval, verifyThreshold: Double = defaultVerifyThreshold,
+                sceneChange: SceneChangeDetector? = SceneChangeDetector()) {
+        precondition(detectInterval >= 0 && detectInterval.isFinite, "DetectingFaceTracker: detectInterval must be ≥ 0 seconds")
         self.detector = detector
         self.tracker = tracker
-        self.detectEvery = detectEvery
+        self.detectInterval = detectInterval
+        self.verifyThreshold = verifyThreshold
+        self.sceneChange = sceneChange
     }
 
-    /// Faces of the next frame at `time` seconds. `image` is called only on detection frames.
-    public func process(time: Double, image: () throws -> RGBImage) rethrows -> FaceTrackerUpdate {
-        defer { frames += 1 }
-        if frames % detectEvery == 0 {
-            return tracker.update(detections: detector.detect(try image()), time: time)
+    /// Faces of the next frame, at `time` seconds of stream time (non-decreasing).
+    public func process(time: Double, image: RGBImage) -> FaceTrackerUpdate {
+        frames += 1
+        let cut = sceneChange?.isCut(image) ?? false
+        let visible = tracker.visibleFaces
+        var failed = false
+        if !visible.isEmpty {
+            let results = detector.verify(image, boxes: visible.map(\.rect))
+            verifications += visible.count
+            var byID: [Int: FaceDetection] = [:]
+            for (face, r) in zip(visible, results) { byID[face.id] = r }
+            failed = !tracker.verify(byID, threshold: verifyThreshold, time: time).isEmpty
         }
-        return tracker.coast(time: time)
+        // A tiny slack keeps a frame exactly one interval later on schedule despite rounding.
+        let due = lastDetection.map { time - $0 >= detectInterval - 1e-6 } ?? true
+        guard due || failed || cut else { return tracker.coast(time: time) }
+        if !due { if failed { detectionsAfterFailedVerification += 1 } else { detectionsAfterCut += 1 } }
+        detections += 1
+        lastDetection = time
+        return tracker.update(detections: detector.detect(image), time: time)
     }
 
     /// End of input: the ids of tracks still open.

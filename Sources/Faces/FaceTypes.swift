@@ -99,19 +99,36 @@ public struct FaceDetection: Sendable, Equatable {
     }
 }
 
+/// How a face box of one frame was obtained (the timeline's `box` column).
+public enum BoxSource: String, Sendable, Equatable, CaseIterable {
+    /// The detector found it in this frame.
+    case detected
+    /// Carried from the previous frame and verified in this one (O-Net's score and refined box).
+    case tracked
+    /// From a boxes file (`--faces boxes:FILE`).
+    case given
+    /// The centred square (`--faces center`).
+    case center
+}
+
 /// A face with its track id, as the face stage reports it for one frame.
 public struct TrackedFace: Sendable, Equatable {
     /// Stable per person while the face stays in view; never reused within a run.
     public var id: Int
     public var rect: FaceRect
-    /// Detector confidence of the last detection (1 for a centre crop or a boxes file).
+    /// The box's face score in this frame: the detector's on a detection, O-Net's verification
+    /// score on a tracked frame, 1 for a centre crop or a boxes file.
     public var score: Double
+    /// Five points (left eye, right eye, nose, left and right mouth corner, as seen in the image);
+    /// empty when the source gives none.
     public var landmarks: [FacePoint]
+    public var source: BoxSource
 
-    public init(id: Int, rect: FaceRect, score: Double, landmarks: [FacePoint] = []) {
+    public init(id: Int, rect: FaceRect, score: Double, landmarks: [FacePoint] = [], source: BoxSource = .detected) {
         self.id = id
         self.rect = rect
         self.score = score
         self.landmarks = landmarks
+        self.source = source
     }
 }

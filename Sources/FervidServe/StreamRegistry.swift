@@ -98,8 +98,8 @@ public final class StreamRegistry: @unchecked Sendable {
         guard let select = FaceSelection(rawValue: o.select ?? "all") else {
             throw RequestError(400, "options.select must be all, largest or central")
         }
-        let detectEvery = o.detectEvery ?? FaceStageFactory.defaultDetectEvery
-        guard (1 ... 1000).contains(detectEvery) else { throw RequestError(400, "options.detectEvery must be 1 to 1000") }
+        let detectInterval = o.detectInterval ?? FaceStageFactory.defaultDetectInterval
+        guard detectInterval >= 0, detectInterval <= 60 else { throw RequestError(400, "options.detectInterval must be 0 to 60 seconds") }
         if let fps = o.fps { guard fps > 0, fps <= 240, fps.isFinite else { throw RequestError(400, "options.fps must be in (0, 240]") } }
         guard let smoothing = SmoothingSpec(o.smooth ?? "ema") else {
             throw RequestError(400, "options.smooth must be none, ema[:TAU] or hmm[:STAY]")
@@ -124,7 +124,7 @@ public final class StreamRegistry: @unchecked Sendable {
             video.reconnect.attempts = r
         }
         return StreamSpec(url: request.url, name: name, options: o, faceMode: faceMode, select: select,
-                          detectEvery: detectEvery, smoothing: smoothing, format: format, video: video,
+                          detectInterval: detectInterval, smoothing: smoothing, format: format, video: video,
                           sampler: FrameSampler(start: nil, end: nil, rate: o.fps))
     }
 

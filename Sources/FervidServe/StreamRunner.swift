@@ -24,7 +24,8 @@ public struct StreamOptions: Sendable, Codable, Equatable {
     public var faces: String?
     /// `all`, `largest` or `central`.
     public var select: String?
-    public var detectEvery: Int?
+    /// Seconds of stream time between face-detector passes (tracking in between).
+    public var detectInterval: Double?
     /// Analyze at most this many frames per second of stream time.
     public var fps: Double?
     /// `none`, `ema[:TAU]` or `hmm[:STAY]` (`window` needs the future: not for live streams).
@@ -50,7 +51,7 @@ public struct StreamSpec: Sendable {
     public var options: StreamOptions
     public var faceMode: FaceMode
     public var select: FaceSelection
-    public var detectEvery: Int
+    public var detectInterval: Double
     public var smoothing: SmoothingSpec
     public var format: TimelineFormat
     public var video: VideoSourceOptions
@@ -109,13 +110,12 @@ final class Locked<Value>: @unchecked Sendable {
     }
 }
 
-/// One loaded classifier shared by every stream: calls are serialised (today's engine keeps
-/// per-instance scratch tensors) and each call's batch size is reported.
+/// One loaded classifier shared by every stream (the engine's classify is thread-safe: weights
+/// once, workspaces per call); each call's batch size is reported.
 public final class SharedClassifier: FrameClassifier, @unchecked Sendable {
     public let base: FrameClassifier
     public let labels: [String]
     public let input: ClassifierInput
-    private let lock = NSLock()
     /// Called with each classifier call's batch size (any thread).
     public var onBatch: (@Sendable (Int) -> Void)?
 
@@ -127,9 +127,7 @@ public final class SharedClassifier: FrameClassifier, @unchecked Sendable {
 
     public func classify(_ batch: UnsafePointer<Float>, count: Int) throws -> [[Float]] {
         onBatch?(count)
-        lock.lock()
-        defer { lock.unlock() }
-        return try base.classify(batch, count: count)
+        return try base.classify(batch, count: count)  // thread-safe: one model, any number of callers
     }
 }
 
@@ -280,8 +278,9 @@ public final class StreamRunner: @unchecked Sendable {
         options.video = spec.video
         let analyzer: Analyzer
         do {
-            let faceStage = try FaceStageFactory.make(mode: spec.faceMode, select: spec.select, detectEvery: spec.detectEvery)
-            analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: classifier, interrupt: interrupt)
+            let faceStage = try FaceStageFactory.make(mode: spec.faceMode, select: spec.select, detectInterval: spec.detectInterval)
+            analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: classifier, interrupt: interrupt,
+                                    sinks: [RowSink(runner: self)])
         } catch let error as VideoError {
             if case .interrupted = error {
                 setStatus(.ended, reason: state.withLock { $0.stopReason } ?? "stopped")
@@ -302,7 +301,6 @@ public final class StreamRunner: @unchecked Sendable {
         }
         if stopped { analyzer.stop() }
         setStatus(.live, reason: nil)
-        analyzer.onRows = { [self] rows in received(rows) }
         do {
             let report = try analyzer.run()
             let reason: String
@@ -325,7 +323,7 @@ public final class StreamRunner: @unchecked Sendable {
         state.withLock { $0.finished = true }
     }
 
-    private func received(_ rows: [TimelineRow]) {
+    fileprivate func received(_ rows: [TimelineRow]) {
         guard !rows.isEmpty else { return }
         let now = Date()
         var newFrames = 0
@@ -421,4 +419,12 @@ public final class StreamRunner: @unchecked Sendable {
         let document = try EmotionTimelineReader.read(path: outputPath)
         return document.rows.filter { $0.timestamp >= since }
     }
+}
+
+/// Hands the stream's rows (as the timeline gets them) to its runner.
+private final class RowSink: AnalysisSink {
+    unowned let runner: StreamRunner
+    init(runner: StreamRunner) { self.runner = runner }
+    func rows(_ rows: [TimelineRow]) throws { runner.received(rows) }
+    func finish(summary: TimelineSummary) throws {}
 }

@@ -33,7 +33,7 @@ public enum EmotionClass: String, CaseIterable, Sendable, Codable, Comparable {
     }
 
     /// The index of the largest value of a probability vector (first one on ties).
-    static func argmax(_ p: [Double]) -> Int {
+    public static func argmax(_ p: [Double]) -> Int {
         var best = 0
         for i in 1..<p.count where p[i] > p[best] { best = i }
         return best

@@ -16,7 +16,7 @@ public struct TimelineDocument: Sendable {
     }
 }
 
-/// Reads what ``EmotionTimelineWriter`` writes: CSV schema version 1 or JSON Lines (told apart by
+/// Reads what ``EmotionTimelineWriter`` writes: CSV schema version 2 or JSON Lines (told apart by
 /// the first byte), plus the sidecar. Errors name the file, the line and the cause.
 public enum EmotionTimelineReader {
     /// Reads `path` and, when it exists, `path.json`.
@@ -71,13 +71,18 @@ public enum EmotionTimelineReader {
     private static func columnsFrom(_ names: [String], name: String) throws(TimelineError) -> TimelineColumns {
         for raw in [false, true] {
             for wall in [false, true] {
-                let c = TimelineColumns(includeRaw: raw, includeWallclock: wall)
-                if c.names == names { return c }
+                for marks in [false, true] {
+                    for latency in [false, true] {
+                        let c = TimelineColumns(includeRaw: raw, includeWallclock: wall, includeLandmarks: marks,
+                                                includeLatency: latency)
+                        if c.names == names { return c }
+                    }
+                }
             }
         }
-        let expected = TimelineColumns().names
+        let expected = TimelineColumns(includeLandmarks: names.contains("x_0")).names
         for (i, n) in expected.enumerated() where i >= names.count || names[i] != n {
-            throw .malformed(path: name, line: 1, reason: "column \(i + 1) is '\(i < names.count ? names[i] : "")', expected '\(n)' (CSV schema version 1)")
+            throw .malformed(path: name, line: 1, reason: "column \(i + 1) is '\(i < names.count ? names[i] : "")', expected '\(n)' (CSV schema version \(TimelineColumns.schemaVersion))")
         }
         throw .malformed(path: name, line: 1, reason: "unexpected columns after label_prob: \(names.dropFirst(expected.count).joined(separator: ","))")
     }
@@ -85,6 +90,8 @@ public enum EmotionTimelineReader {
     /// Builds a row from field texts in `columns.names` order (nil = empty / null).
     private static func row(_ f: [String?], columns: TimelineColumns, name: String, line: Int) throws(TimelineError) -> TimelineRow {
         let names = columns.names
+        var index: [String: Int] = [:]
+        for (i, n) in names.enumerated() { index[n] = i }
         func fail(_ i: Int, _ why: String) -> TimelineError {
             .malformed(path: name, line: line, reason: "\(names[i]) \(why)")
         }
@@ -98,31 +105,38 @@ public enum EmotionTimelineReader {
             guard let v = Int(s) else { throw fail(i, "'\(s)' is not an integer") }
             return v
         }
+        func probability(_ i: Int) throws(TimelineError) -> Double {
+            let v = try number(i)
+            guard v >= 0, v <= 1 else { throw fail(i, "\(v) is not a probability") }
+            return v
+        }
         let frame = try integer(0)
         guard frame >= 0 else { throw fail(0, "is negative") }
         let timestamp = try number(1)
         var wallclock: Date?
-        if columns.includeWallclock, let w = f[names.count - 1] {
-            guard let d = ISOTime.parse(w) else { throw fail(names.count - 1, "'\(w)' is not ISO 8601 UTC") }
+        if columns.includeWallclock, let i = index["wallclock"], let w = f[i] {
+            guard let d = ISOTime.parse(w) else { throw fail(i, "'\(w)' is not ISO 8601 UTC") }
             wallclock = d
         }
+        var latency: Double?
+        if columns.includeLatency, let i = index["latency"], f[i] != nil {
+            let v = try number(i)
+            guard v >= 0 else { throw fail(i, "is negative") }
+            latency = v
+        }
         let success = try integer(4)
-        let k = EmotionClass.count
-        let classStart = TimelineColumns.prefix.count
         switch success {
         case 0:
-            for i in 2..<names.count where i != 4 && names[i] != "wallclock" && f[i] != nil {
+            for i in 2..<names.count where i != 4 && names[i] != "wallclock" && names[i] != "latency" && f[i] != nil {
                 throw fail(i, "must be empty when success=0")
             }
-            return TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: nil)
+            var empty = TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: nil)
+            empty.latency = latency
+            return empty
         case 1:
             var probabilities: [Double] = []
-            for i in classStart..<(classStart + k) {
-                let v = try number(i)
-                guard v >= 0, v <= 1 else { throw fail(i, "\(v) is not a probability") }
-                probabilities.append(v)
-            }
-            let labelIndex = classStart + k
+            for c in EmotionClass.allCases { probabilities.append(try probability(index[c.rawValue]!)) }
+            let labelIndex = index["label"]!
             guard let label = f[labelIndex], EmotionClass(rawValue: label) != nil else {
                 throw fail(labelIndex, "'\(f[labelIndex] ?? "")' is not a class")
             }
@@ -130,17 +144,30 @@ public enum EmotionTimelineReader {
             var raw: [Double]?
             if columns.includeRaw {
                 var r: [Double] = []
-                for i in (labelIndex + 2)..<(labelIndex + 2 + k) {
-                    let v = try number(i)
-                    guard v >= 0, v <= 1 else { throw fail(i, "\(v) is not a probability") }
-                    r.append(v)
-                }
+                for c in EmotionClass.allCases { r.append(try probability(index["raw_" + c.rawValue]!)) }
                 raw = r
+            }
+            let boxIndex = index["box"]!
+            guard let b = f[boxIndex], let source = FaceBoxSource(rawValue: b) else {
+                throw fail(boxIndex, "'\(f[boxIndex] ?? "")' is not one of \(FaceBoxSource.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            var landmarks: [Landmark] = []
+            if columns.includeLandmarks {
+                let xs = (0..<TimelineColumns.landmarkCount).map { index["x_\($0)"]! }
+                let ys = (0..<TimelineColumns.landmarkCount).map { index["y_\($0)"]! }
+                let given = (xs + ys).filter { f[$0] != nil }.count
+                if given == xs.count + ys.count {
+                    for (xi, yi) in zip(xs, ys) { landmarks.append(Landmark(x: try number(xi), y: try number(yi))) }
+                } else if given > 0 {
+                    throw fail(xs[0], "landmarks must be all given or all empty")
+                }
             }
             let face = FaceEmotion(faceID: try integer(2), confidence: try number(3),
                                    box: FaceBox(x: try number(5), y: try number(6), width: try number(7), height: try number(8)),
-                                   probabilities: probabilities, rawProbabilities: raw)
-            return TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: face)
+                                   probabilities: probabilities, rawProbabilities: raw, boxSource: source, landmarks: landmarks)
+            var row = TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: face)
+            row.latency = latency
+            return row
         default:
             throw fail(4, "is \(success), expected 0 or 1")
         }
@@ -152,7 +179,7 @@ public enum EmotionTimelineReader {
         var columns: TimelineColumns?
         var rows: [TimelineRow] = []
         for (i, line) in lines.enumerated() where !line.isEmpty {
-            let object: [String: Any]
+            var object: [String: Any]
             do {
                 guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                     throw TimelineError.malformed(path: name, line: i + 1, reason: "not a JSON object")
@@ -162,11 +189,27 @@ public enum EmotionTimelineReader {
                 throw .malformed(path: name, line: i + 1, reason: "not a JSON object")
             }
             let keys = Set(object.keys)
-            let c = TimelineColumns(includeRaw: keys.contains("raw_angry"), includeWallclock: keys.contains("wallclock"))
+            let c = TimelineColumns(includeRaw: keys.contains("raw_angry"), includeWallclock: keys.contains("wallclock"),
+                                    includeLandmarks: keys.contains("landmarks"), includeLatency: keys.contains("latency"))
             if let existing = columns, existing != c {
                 throw .malformed(path: name, line: i + 1, reason: "fields differ from the first line's")
             }
             columns = c
+            if c.includeLandmarks {
+                // The `landmarks` array ([[x, y] × 5] or null) stands for the ten CSV columns.
+                let n = TimelineColumns.landmarkCount
+                let marks = object.removeValue(forKey: "landmarks")
+                if let pairs = marks as? [[NSNumber]], pairs.count == n, pairs.allSatisfy({ $0.count == 2 }) {
+                    for k in 0..<n {
+                        object["x_\(k)"] = pairs[k][0]
+                        object["y_\(k)"] = pairs[k][1]
+                    }
+                } else if marks is NSNull {
+                    for key in TimelineColumns.landmarkNames { object[key] = NSNull() }
+                } else {
+                    throw .malformed(path: name, line: i + 1, reason: "field 'landmarks' is not null or \(n) [x, y] pairs")
+                }
+            }
             var fields: [String?] = []
             for key in c.names {
                 guard let v = object[key] else { throw .malformed(path: name, line: i + 1, reason: "missing field '\(key)'") }

@@ -7,36 +7,59 @@ import Darwin
 
 /// Output format of a timeline.
 public enum TimelineFormat: String, Sendable, CaseIterable, Codable {
-    /// CSV schema version 1 with a header line.
+    /// CSV schema version 2 with a header line.
     case csv
     /// JSON Lines: one object per row with the CSV's column names as keys.
     case jsonl
 }
 
-/// The columns of a timeline file (CSV schema version 1).
+/// The columns of a timeline file (CSV schema version 2).
 ///
-/// `frame,timestamp,face_id,confidence,success,x,y,w,h,angry,…,surprise,label,label_prob`,
-/// then `raw_angry,…,raw_surprise` when ``includeRaw``, then `wallclock` when
-/// ``includeWallclock`` (live sources).
+/// `frame,timestamp,face_id,confidence,success,x,y,w,h,box`, then `x_0,…,x_4,y_0,…,y_4` when
+/// ``includeLandmarks``, then `angry,…,surprise,label,label_prob`, then `raw_angry,…,raw_surprise`
+/// when ``includeRaw``, then `wallclock` when ``includeWallclock`` (live sources), then `latency`
+/// when ``includeLatency`` (`--latency`: seconds from the frame's arrival to its row being
+/// written). JSON Lines
+/// objects carry the same keys, except that the ten landmark columns are one `landmarks` array.
 public struct TimelineColumns: Sendable, Equatable, Codable {
     /// The schema version these columns belong to.
-    public static let schemaVersion = 1
-    /// The fixed leading columns (OpenFace-compatible).
-    public static let prefix = ["frame", "timestamp", "face_id", "confidence", "success", "x", "y", "w", "h"]
+    public static let schemaVersion = 2
+    /// The fixed leading columns (the first nine are OpenFace-compatible).
+    public static let prefix = ["frame", "timestamp", "face_id", "confidence", "success", "x", "y", "w", "h", "box"]
+    /// Number of landmarks per face.
+    public static let landmarkCount = 5
+    /// The landmark columns, OpenFace-style: `x_0…x_4` then `y_0…y_4`.
+    public static let landmarkNames = (0..<landmarkCount).map { "x_\($0)" } + (0..<landmarkCount).map { "y_\($0)" }
 
     public var includeRaw: Bool
     public var includeWallclock: Bool
+    public var includeLandmarks: Bool
+    public var includeLatency: Bool
 
-    public init(includeRaw: Bool = false, includeWallclock: Bool = false) {
+    public init(includeRaw: Bool = false, includeWallclock: Bool = false, includeLandmarks: Bool = false,
+                includeLatency: Bool = false) {
         self.includeRaw = includeRaw
         self.includeWallclock = includeWallclock
+        self.includeLandmarks = includeLandmarks
+        self.includeLatency = includeLatency
     }
 
-    /// Every column name, in order.
+    /// Every CSV column name, in order.
     public var names: [String] {
-        var n = Self.prefix + EmotionClass.allCases.map(\.rawValue) + ["label", "label_prob"]
+        var n = Self.prefix
+        if includeLandmarks { n += Self.landmarkNames }
+        n += EmotionClass.allCases.map(\.rawValue) + ["label", "label_prob"]
         if includeRaw { n += EmotionClass.allCases.map { "raw_" + $0.rawValue } }
         if includeWallclock { n.append("wallclock") }
+        if includeLatency { n.append("latency") }
+        return n
+    }
+
+    /// Every JSON Lines key, in order: ``names`` with one `landmarks` key for the ten landmark columns.
+    public var jsonKeys: [String] {
+        guard includeLandmarks else { return names }
+        var n = names.filter { !Self.landmarkNames.contains($0) }
+        n.insert("landmarks", at: Self.prefix.count)
         return n
     }
 }
@@ -138,14 +161,32 @@ public final class EmotionTimelineWriter: @unchecked Sendable {
         fields(row, columns: columns).map { $0.text ?? "" }.joined(separator: ",")
     }
 
-    /// The JSON Lines object (no newline) of one row: the CSV's columns as keys; empty fields are `null`.
+    /// The JSON Lines object (no newline) of one row: the CSV's columns as keys (the landmarks as
+    /// one `landmarks` array of [x, y] pairs); empty fields are `null`.
     public static func jsonLine(_ row: TimelineRow, columns: TimelineColumns) -> String {
         let values = fields(row, columns: columns)
         var s = "{"
-        for (i, (name, v)) in zip(columns.names, values).enumerated() {
-            if i > 0 { s += "," }
-            s += "\"\(name)\":"
+        var first = true
+        var i = 0
+        let names = columns.names
+        while i < names.count {
+            if !first { s += "," }
+            first = false
+            if columns.includeLandmarks && names[i] == TimelineColumns.landmarkNames[0] {
+                let n = TimelineColumns.landmarkCount
+                s += "\"landmarks\":"
+                if values[i].text == nil {
+                    s += "null"
+                } else {
+                    s += "[" + (0..<n).map { k in "[\(values[i + k].text!),\(values[i + n + k].text!)]" }.joined(separator: ",") + "]"
+                }
+                i += 2 * n
+                continue
+            }
+            let v = values[i]
+            s += "\"\(names[i])\":"
             if let text = v.text { s += v.isString ? "\"\(text)\"" : text } else { s += "null" }
+            i += 1
         }
         return s + "}"
     }
@@ -159,10 +200,19 @@ public final class EmotionTimelineWriter: @unchecked Sendable {
         func num(_ v: Double, _ d: Int) -> Field { Field(text: FixedPoint.format(v, decimals: d)) }
         var f: [Field] = [Field(text: String(row.frame)), num(row.timestamp, Decimals.timestamp)]
         let empty = Field(text: nil)
+        let marks = 2 * TimelineColumns.landmarkCount
         if let face = row.face {
             f += [Field(text: String(face.faceID)), num(face.confidence, Decimals.probability), Field(text: "1"),
                   num(face.box.x, Decimals.box), num(face.box.y, Decimals.box),
-                  num(face.box.width, Decimals.box), num(face.box.height, Decimals.box)]
+                  num(face.box.width, Decimals.box), num(face.box.height, Decimals.box),
+                  Field(text: face.boxSource.rawValue, isString: true)]
+            if columns.includeLandmarks {
+                if face.landmarks.count == TimelineColumns.landmarkCount {
+                    f += face.landmarks.map { num($0.x, Decimals.box) } + face.landmarks.map { num($0.y, Decimals.box) }
+                } else {
+                    f += [Field](repeating: empty, count: marks)
+                }
+            }
             f += face.probabilities.map { num($0, Decimals.probability) }
             f += [Field(text: face.label.rawValue, isString: true), num(face.labelProbability, Decimals.probability)]
             if columns.includeRaw {
@@ -170,12 +220,16 @@ public final class EmotionTimelineWriter: @unchecked Sendable {
                 f += raw.map { num($0, Decimals.probability) }
             }
         } else {
-            f += [empty, empty, Field(text: "0"), empty, empty, empty, empty]
+            f += [empty, empty, Field(text: "0"), empty, empty, empty, empty, empty]
+            if columns.includeLandmarks { f += [Field](repeating: empty, count: marks) }
             f += [Field](repeating: empty, count: EmotionClass.count + 2)
             if columns.includeRaw { f += [Field](repeating: empty, count: EmotionClass.count) }
         }
         if columns.includeWallclock {
             f.append(row.wallclock.map { Field(text: ISOTime.format($0), isString: true) } ?? empty)
+        }
+        if columns.includeLatency {
+            f.append(row.latency.map { num($0, Decimals.latency) } ?? empty)
         }
         return f
     }

@@ -9,14 +9,15 @@ enum Decimals {
     static let probability = 6
     static let timestamp = 6
     static let box = 2
+    static let latency = 3
 }
 
-enum FixedPoint {
+public enum FixedPoint {
     private static let powers: [Double] = (0...9).map { pow(10, Double($0)) }
 
     /// `value` rounded half away from zero to `decimals` places, e.g. `0.5` -> `"0.500000"`.
     /// Never prints `-0.000`; non-finite values print as `nan`, `inf`, `-inf`.
-    static func format(_ value: Double, decimals: Int) -> String {
+    public static func format(_ value: Double, decimals: Int) -> String {
         precondition((0...9).contains(decimals))
         guard value.isFinite else { return value.isNaN ? "nan" : (value > 0 ? "inf" : "-inf") }
         let scaled = (abs(value) * powers[decimals]).rounded(.toNearestOrAwayFromZero)

@@ -159,9 +159,11 @@ public struct FaceLayout: Sendable, Equatable {
     public var initials: [(x: Int, y: Int)]
     /// The colour of the box and caption: the smoothed label's class colour.
     public var colour: RGB
+    /// One small square per landmark, centred on it (none when the face has no landmarks).
+    public var landmarks: [CanvasRect] = []
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.box == b.box && a.caption == b.caption && a.captionBox == b.captionBox
+        a.landmarks == b.landmarks && a.box == b.box && a.caption == b.caption && a.captionBox == b.captionBox
             && a.captionText == b.captionText && a.barPanel == b.barPanel && a.barTracks == b.barTracks
             && a.bars == b.bars && a.initials.elementsEqual(b.initials) { $0.x == $1.x && $0.y == $1.y } && a.colour == b.colour
     }
@@ -211,7 +213,14 @@ public struct FramePainter: Sendable {
         guard canvas.width > 0, canvas.height > 0 else { return }
         let layouts = faces.compactMap { layout(of: $0, canvasWidth: canvas.width, canvasHeight: canvas.height, sourceSize: sourceSize) }
         // All boxes first, then captions and bars, so no box crosses another face's text.
-        for l in layouts { canvas.strokeRect(l.box, l.colour, thickness: lineWidth) }
+        for l in layouts {
+            canvas.strokeRect(l.box, l.colour, thickness: lineWidth)
+            // Landmarks: a dot in the class colour with a dark rim, visible on skin.
+            for p in l.landmarks {
+                canvas.fill(p, .black)
+                canvas.fill(CanvasRect(x: p.x + 1, y: p.y + 1, width: p.width - 2, height: p.height - 2), l.colour)
+            }
+        }
         for l in layouts {
             canvas.fill(l.barPanel, .black, alpha: Self.panelAlpha)
             for c in EmotionClass.allCases {
@@ -280,7 +289,15 @@ public struct FramePainter: Sendable {
             let p = min(max(face.probabilities[c.index], 0), 1)
             bars.append(CanvasRect(x: track.x, y: track.y, width: Int((p * Double(trackWidth)).rounded()), height: barHeight))
         }
+        // Landmarks: squares of 2 × line width + 2 pixels (odd), centred on the rounded point.
+        let half = lineWidth + 1
+        let points: [CanvasRect] = face.landmarks.compactMap { p in
+            let x = p.x * sx, y = p.y * sy
+            guard x.isFinite, y.isFinite, abs(x) < limit, abs(y) < limit else { return nil }
+            return CanvasRect(x: Int(x.rounded()) - half, y: Int(y.rounded()) - half, width: 2 * half + 1, height: 2 * half + 1)
+        }
         return FaceLayout(box: box, caption: caption, captionBox: captionBox, captionText: (cx + pad, cy + pad),
-                          barPanel: panel, barTracks: tracks, bars: bars, initials: initials, colour: colour)
+                          barPanel: panel, barTracks: tracks, bars: bars, initials: initials, colour: colour,
+                          landmarks: points)
     }
 }

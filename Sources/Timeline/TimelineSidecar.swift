@@ -14,11 +14,14 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
         public var labels: [String]
         /// The model file's metadata (architecture, backbone, input size, …).
         public var metadata: [String: String]
+        /// SHA-256 of the model file (64 hex digits): `--resume` redoes inputs when it changes.
+        public var sha256: String?
 
-        public init(name: String, labels: [String], metadata: [String: String] = [:]) {
+        public init(name: String, labels: [String], metadata: [String: String] = [:], sha256: String? = nil) {
             self.name = name
             self.labels = labels
             self.metadata = metadata
+            self.sha256 = sha256
         }
     }
 
@@ -28,10 +31,26 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
         public var location: String
         /// True for live sources (streams), which add `wallclock` and may drop frames.
         public var live: Bool
+        /// The stream's display matrix, applied before the face stage: clockwise degrees (0, 90,
+        /// 180, 270), then a left–right mirror when ``mirrored``. Boxes and landmarks are in the
+        /// turned (displayed) frame. Nil when not recorded.
+        public var rotation: Int?
+        public var mirrored: Bool?
+        /// A local file's size in bytes and modification time (``FileStamp``); nil for URLs.
+        public var size: Int64?
+        public var modified: String?
+        /// The input's duration in seconds when it has one (files).
+        public var duration: Double?
 
-        public init(location: String, live: Bool) {
+        public init(location: String, live: Bool, rotation: Int? = nil, mirrored: Bool? = nil,
+                    stamp: FileStamp? = nil, duration: Double? = nil) {
             self.location = location
             self.live = live
+            self.rotation = rotation
+            self.mirrored = mirrored
+            self.size = stamp?.size
+            self.modified = stamp?.modified
+            self.duration = duration
         }
     }
 
@@ -48,6 +67,46 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
             self.read = read
             self.analyzed = analyzed
             self.dropped = dropped
+        }
+    }
+
+    /// Live sources: back-pressure and latency (docs/live.md). Seconds are rounded to 1 ms.
+    public struct Live: Codable, Sendable, Equatable {
+        /// `--max-lag`, seconds.
+        public var maxLag: Double
+        /// Frames thinned evenly because the pipeline was slower than the stream.
+        public var droppedThinned: Int
+        /// Frames dropped for falling more than `max_lag` behind.
+        public var droppedStale: Int
+        /// All drops per minute of wall time.
+        public var dropsPerMinute: Double
+        /// Seconds from a frame's arrival to its rows being written.
+        public var latencyP50: Double?
+        public var latencyP95: Double?
+        public var latencyMax: Double?
+        /// The input's frame rate as received, and the rate analyzed (frames per second of stream
+        /// time; below the input's when frames were thinned).
+        public var streamFps: Double?
+        public var sustainedFps: Double?
+        /// The most frames that waited at once, and the largest lag (stream seconds) they spanned.
+        public var bufferedPeak: Int
+        public var lagPeak: Double
+
+        public init(maxLag: Double, droppedThinned: Int = 0, droppedStale: Int = 0, dropsPerMinute: Double = 0,
+                    latencyP50: Double? = nil, latencyP95: Double? = nil, latencyMax: Double? = nil,
+                    streamFps: Double? = nil, sustainedFps: Double? = nil, bufferedPeak: Int = 0, lagPeak: Double = 0) {
+            func r(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+            self.maxLag = maxLag
+            self.droppedThinned = droppedThinned
+            self.droppedStale = droppedStale
+            self.dropsPerMinute = r(dropsPerMinute)
+            self.latencyP50 = latencyP50.map(r)
+            self.latencyP95 = latencyP95.map(r)
+            self.latencyMax = latencyMax.map(r)
+            self.streamFps = streamFps.map(r)
+            self.sustainedFps = sustainedFps.map(r)
+            self.bufferedPeak = bufferedPeak
+            self.lagPeak = r(lagPeak)
         }
     }
 
@@ -74,10 +133,15 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
     public var faces: Int
     /// Distinct face tracks.
     public var tracks: Int
+    /// Live sources only (absent for files).
+    public var live: Live?
+    /// The options that shape the timeline (`faces`, `smooth`, `fps`, …, as `analyze` spells
+    /// them): `--resume` redoes an input whose settings differ.
+    public var settings: [String: String]?
 
     public init(fervidVersion: String, model: Model, columns: TimelineColumns, format: TimelineFormat,
                 smoothing: SmoothingSpec, source: Source, startTime: Date, endTime: Date? = nil,
-                complete: Bool = false, frames: Frames = Frames(), faces: Int = 0, tracks: Int = 0) {
+                complete: Bool = false, frames: Frames = Frames(), faces: Int = 0, tracks: Int = 0, live: Live? = nil) {
         self.schemaVersion = TimelineColumns.schemaVersion
         self.fervidVersion = fervidVersion
         self.model = model
@@ -92,6 +156,7 @@ public struct TimelineSidecar: Codable, Sendable, Equatable {
         self.frames = frames
         self.faces = faces
         self.tracks = tracks
+        self.live = live
     }
 
     /// The sidecar path of a timeline output: `<output>.json`.

@@ -55,7 +55,8 @@ public struct TimelineSmoother: Sendable {
             let seq = append(TimelineRow(frame: frame.frame, timestamp: t, wallclock: frame.wallclock,
                                          face: FaceEmotion(faceID: face.faceID, confidence: face.confidence, box: face.box,
                                                            probabilities: face.probabilities,
-                                                           rawProbabilities: face.probabilities)),
+                                                           rawProbabilities: face.probabilities,
+                                                           boxSource: face.boxSource, landmarks: face.landmarks)),
                              ready: false)
             if tracks[face.faceID] == nil {
                 // Validated in init, so this cannot throw.

@@ -1,12 +1,19 @@
 import CFFmpeg
 
+/// What FFmpeg opens for an input as given: `-` is standard input (`pipe:0`).
+func ffmpegURL(_ input: String) -> String { input == "-" ? "pipe:0" : input }
+
+/// True for standard input and FFmpeg's `pipe:` inputs (read once, front to back, no seeking).
+public func isPipeInput(_ input: String) -> Bool { input == "-" || input.hasPrefix("pipe:") }
+
 /// Owns one opened `AVFormatContext` (closed in `deinit`).
 final class FormatInput {
     let context: UnsafeMutablePointer<AVFormatContext>
 
     /// Opens `url` and reads stream information, each call bounded by `openTimeout` through the
     /// interrupt callback. `interrupt` must outlive this object (the session holds it).
-    init(url: String, options: VideoSourceOptions, interrupt: VideoInterrupt) throws(VideoError) {
+    init(url given: String, options: VideoSourceOptions, interrupt: VideoInterrupt) throws(VideoError) {
+        let url = ffmpegURL(given)
         // Allocate first so the interrupt callback is in place before anything blocks (PLATFORM.md).
         guard let allocated = avformat_alloc_context() else { throw outOfMemory("avformat_alloc_context") }
         allocated.pointee.interrupt_callback = AVIOInterruptCB(

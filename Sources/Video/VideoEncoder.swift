@@ -207,13 +207,14 @@ public final class VideoEncoder: @unchecked Sendable {
         }
     }
 
-    /// Opens `path` for the frames of `source`: its size, average (else nominal) frame rate and
+    /// Opens `path` for the frames of `source`: the size of its delivered frames (upright, see
+    /// ``VideoInfo/displayWidth``), average (else nominal) frame rate and
     /// time base, and, when `copyAudio` and the source is not live, its audio (a live source
     /// gives ``AudioCopyStatus/liveInput``).
     public convenience init(path: String, matching source: VideoInfo, copyAudio: Bool = true,
                             options: VideoEncoderOptions = VideoEncoderOptions()) throws(VideoError) {
         let rate = source.averageFrameRate.value != nil ? source.averageFrameRate : source.nominalFrameRate
-        try self.init(path: path, width: source.width, height: source.height, frameRate: rate,
+        try self.init(path: path, width: source.displayWidth, height: source.displayHeight, frameRate: rate,
                       timeBase: source.timeBase, audioFrom: copyAudio && !source.isLive ? source.url : nil,
                       options: options)
         if copyAudio && source.isLive { audio = .liveInput }

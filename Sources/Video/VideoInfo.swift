@@ -36,8 +36,17 @@ public struct VideoInfo: Sendable, Equatable {
     public let codecLongName: String
     /// Decoder output pixel format, e.g. `yuv420p`.
     public let pixelFormat: String
+    /// Stored (coded) picture size, as ffprobe reports `width` and `height`.
     public let width: Int
     public let height: Int
+    /// How the stream's display matrix turns the stored picture (identity when it has none).
+    public let orientation: DisplayOrientation
+    /// Size of the frames ``VideoSource`` delivers: the displayed size when it turns frames
+    /// upright (``VideoSourceOptions/autorotate``, the default), else the stored size.
+    public let displayWidth: Int
+    public let displayHeight: Int
+    /// Whether delivered frames are turned upright by ``orientation``.
+    public let autorotated: Bool
     /// Nominal frame rate (`r_frame_rate`: the lowest rate that represents every timestamp).
     public let nominalFrameRate: Rational
     /// Average frame rate (`avg_frame_rate`: frames over duration); differs from nominal for
@@ -56,7 +65,7 @@ public struct VideoInfo: Sendable, Equatable {
     /// Whether the input is read as a live stream (see ``LiveMode``).
     public let isLive: Bool
 
-    init(url: String, session: InputSession, isLive: Bool) {
+    init(url: String, session: InputSession, isLive: Bool, autorotate: Bool = true) {
         let format = session.input.context.pointee
         let stream = session.stream.pointee
         let par = stream.codecpar.pointee
@@ -70,6 +79,9 @@ public struct VideoInfo: Sendable, Equatable {
         pixelFormat = av_get_pix_fmt_name(decoder.pix_fmt).map { String(cString: $0) } ?? "none"
         width = Int(par.width)
         height = Int(par.height)
+        orientation = fervid_stream_display_matrix(session.stream).flatMap { DisplayOrientation(displayMatrix: $0) } ?? .identity
+        autorotated = autorotate && !orientation.isIdentity
+        (displayWidth, displayHeight) = autorotated ? orientation.displaySize(width: width, height: height) : (width, height)
         nominalFrameRate = Rational(stream.r_frame_rate)
         averageFrameRate = Rational(stream.avg_frame_rate)
         timeBase = Rational(stream.time_base)

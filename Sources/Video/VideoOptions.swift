@@ -58,6 +58,9 @@ public struct VideoSourceOptions: Sendable, Equatable {
     public var live: LiveMode
     /// Extra options for `avformat_open_input` (demuxer and protocol AVOptions), applied last.
     public var formatOptions: [String: String]
+    /// Turn frames upright by the stream's display matrix (rotation by multiples of 90° and
+    /// mirrors), as the ffmpeg command line does by default.
+    public var autorotate = true
 
     public init(openTimeout: Double = 10, readTimeout: Double = 10, reconnect: ReconnectPolicy = .standard,
                 decoderThreads: Int = 0, live: LiveMode = .auto, formatOptions: [String: String] = [:]) {

@@ -62,6 +62,8 @@ public final class VideoSource: @unchecked Sendable {
     private var packetPending = false
     private var phase = Phase.reading
     private var spareFrame: UnsafeMutablePointer<AVFrame>?
+    /// Turns frames upright when the stream has a display matrix (``VideoInfo/orientation``).
+    private let orienter: FrameOrienter?
     private var failedReconnects = 0
     private var againSince: Int64?
 
@@ -93,7 +95,8 @@ public final class VideoSource: @unchecked Sendable {
         case .file: false
         case .auto: isNetworkURL(url) && !durationKnown
         }
-        info = VideoInfo(url: url, session: first, isLive: live)
+        info = VideoInfo(url: url, session: first, isLive: live, autorotate: options.autorotate)
+        orienter = info.autorotated ? FrameOrienter(info.orientation) : nil
         frameDuration = info.averageFrameRate.value.map { 1 / $0 }
             ?? info.nominalFrameRate.value.map { 1 / $0 } ?? 1.0 / 25
     }
@@ -156,9 +159,14 @@ public final class VideoSource: @unchecked Sendable {
         }
         switch result {
         case .ok:
-            let frame = spareFrame!
+            var frame: UnsafeMutablePointer<AVFrame>? = spareFrame!
             spareFrame = nil
-            return .frame(deliver(frame, session: session))
+            if let orienter {
+                // The decoder's frame goes back to its pool at once; the turned copy is delivered.
+                defer { av_frame_free(&frame) }
+                return .frame(deliver(try orienter.turn(frame!), session: session))
+            }
+            return .frame(deliver(frame!, session: session))
         case .again:
             // A decoder must not ask for input after a flush; treat that as drained.
             if case .draining = phase { return .drained }
@@ -324,6 +332,11 @@ public final class VideoSource: @unchecked Sendable {
                 cause = last.description
             } else {
                 cause = "the input holds no decodable video frame"
+            }
+            if isPipeInput(url), info.container.hasPrefix("mov") {
+                // The usual MP4 keeps its index (moov) after the data, which a pipe cannot seek to.
+                throw .nothingDecoded(cause: cause + "; an MP4/MOV read from a pipe needs its index first"
+                    + " (remux with ffmpeg -movflags +faststart) or pipe MPEG-TS or Matroska instead (ffmpeg ... -f mpegts -)")
             }
             throw .nothingDecoded(cause: cause)
         }

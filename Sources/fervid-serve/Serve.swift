@@ -50,7 +50,6 @@ struct Serve: AsyncParsableCommand {
     var portFile: String?
 
     static func main() async {
-        BLASKernels.upgradeIfNeeded()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

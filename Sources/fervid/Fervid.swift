@@ -1,5 +1,5 @@
+import Analysis
 import ArgumentParser
-import CNN
 import Foundation
 
 /// The `fervid` command: a thin shell over the library. Each subcommand lives in its own file.
@@ -8,12 +8,12 @@ struct Fervid: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fervid",
         abstract: "Facial-expression analysis of video on a CPU.",
-        subcommands: [Analyze.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self, ServeCommand.self])
+        version: "fervid " + FervidVersion.description,
+        subcommands: [Analyze.self, Collect.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self, ServeCommand.self])
 
     /// Exit codes: 0 success, 1 a failure on the input (one line `fervid: <input>: <cause>`),
     /// 2 bad usage.
     static func main() async {
-        BLASKernels.upgradeIfNeeded()
         if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "serve" {
             ServeCommand.exec(Array(CommandLine.arguments.dropFirst(2)))
         }

@@ -10,7 +10,10 @@ struct Probe: ParsableCommand {
         abstract: "Show an input's container, codec, size, frame rates and duration.",
         discussion: """
             With --count, decodes every frame (a live input: until it ends or Ctrl-C) and reports \
-            the number of decodable frames, the first and last pts, skipped packets and the decode rate.
+            the number of decodable frames, the first and last pts, skipped packets and the decode rate. \
+            A live input's frames are also timed as they arrive (for --arrival seconds, or the whole \
+            --count): frames per second, the largest burst, and a --max-lag that analyzes such \
+            bursts in full.
             """)
 
     @Argument(help: "A video file path or URL (http, https, tcp, udp, hls, rtmp, rtsp, srt, …).")
@@ -21,6 +24,13 @@ struct Probe: ParsableCommand {
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
+
+    @Option(help: "Live inputs: seconds to time frame arrivals for (0: don't).")
+    var arrival: Double = 6
+
+    func validate() throws {
+        guard arrival >= 0, arrival.isFinite else { throw ValidationError("--arrival must be seconds ≥ 0, e.g. --arrival 10") }
+    }
 
     @OptionGroup(title: "Input")
     var inputOptions: InputOptions
@@ -42,6 +52,10 @@ struct Probe: ParsableCommand {
         }
         var report = ProbeReport(info: source.info)
         var exitStatus: Int32 = 0
+        var pattern = ArrivalPattern()
+        func arrived(_ frame: DecodedFrame) {
+            pattern.add(pts: frame.pts, arrival: Double(DispatchTime.now().uptimeNanoseconds) / 1e9)
+        }
         if count {
             var first: Double?, last: Double?
             let start = DispatchTime.now().uptimeNanoseconds
@@ -49,6 +63,7 @@ struct Probe: ParsableCommand {
                 while let frame = try source.nextFrame() {
                     if first == nil { first = frame.pts }
                     last = frame.pts
+                    if source.isLive { arrived(frame) }
                 }
             } catch {
                 throw CommandFailure(subject: input, cause: error.description)
@@ -61,7 +76,16 @@ struct Probe: ParsableCommand {
                 printError("fervid: \(input): stopped after \(source.stats.framesDecoded) frames: \(error.description)")
                 exitStatus = 1
             }
+        } else if source.isLive && arrival > 0 {
+            do {
+                while pattern.frames < 2 || pattern.seconds < arrival, let frame = try source.nextFrame() {
+                    arrived(frame)
+                }
+            } catch {
+                throw CommandFailure(subject: input, cause: error.description)
+            }
         }
+        if pattern.frames > 0 { report.addArrival(pattern) }
         print(json ? report.json() : report.text())
         if exitStatus != 0 { throw ExitCode(exitStatus) }
     }
@@ -78,6 +102,11 @@ struct ProbeReport: Encodable {
     var pixelFormat: String
     var width: Int
     var height: Int
+    /// Display matrix: clockwise degrees, then a left–right mirror; frames are analyzed upright.
+    var rotation: Int
+    var mirrored: Bool
+    var displayWidth: Int
+    var displayHeight: Int
     var frameRateNominal: String
     var frameRateNominalFps: Double?
     var frameRateAverage: String
@@ -104,6 +133,16 @@ struct ProbeReport: Encodable {
     var lastError: String?
     var decodeSeconds: Double?
     var decodeFps: Double?
+    // Live inputs: how frames arrived.
+    var arrivalFrames: Int?
+    var arrivalSeconds: Double?
+    var arrivalFps: Double?
+    var streamFps: Double?
+    var startupBurstFrames: Int?
+    var startupBurstSeconds: Double?
+    var largestBurstFrames: Int?
+    var largestBurstSeconds: Double?
+    var suggestedMaxLag: Double?
 
     init(info: VideoInfo) {
         input = info.url
@@ -115,6 +154,9 @@ struct ProbeReport: Encodable {
         pixelFormat = info.pixelFormat
         width = info.width
         height = info.height
+        rotation = info.orientation.rotation
+        mirrored = info.orientation.mirrored
+        (displayWidth, displayHeight) = info.orientation.displaySize(width: info.width, height: info.height)
         frameRateNominal = info.nominalFrameRate.description
         frameRateNominalFps = info.nominalFrameRate.value
         frameRateAverage = info.averageFrameRate.description
@@ -149,6 +191,19 @@ struct ProbeReport: Encodable {
         decodeFps = seconds > 0 ? Double(stats.framesDecoded) / seconds : nil
     }
 
+    mutating func addArrival(_ p: ArrivalPattern) {
+        func r(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+        arrivalFrames = p.frames
+        arrivalSeconds = r(p.seconds)
+        arrivalFps = p.framesPerSecond.map(r)
+        streamFps = p.streamFramesPerSecond.map(r)
+        startupBurstFrames = p.startupFrames
+        startupBurstSeconds = r(p.startupSeconds)
+        largestBurstFrames = p.largestBurstFrames
+        largestBurstSeconds = r(p.largestBurstSeconds)
+        suggestedMaxLag = p.suggestedMaxLag
+    }
+
     func json() -> String {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -165,6 +220,9 @@ struct ProbeReport: Encodable {
             "input:       \(input)",
             "container:   \(container) (\(containerLongName))",
             "video:       stream \(streamIndex), \(codec) (\(codecLongName)), \(pixelFormat), \(width)x\(height)",
+            "display:     " + (rotation == 0 && !mirrored ? "as stored"
+                : "\(displayWidth)x\(displayHeight): " + DisplayOrientation(rotation: rotation, mirrored: mirrored).description
+                  + " (display matrix; analyzed upright)"),
             "frame rate:  \(fps(frameRateNominalFps, frameRateNominal)) nominal, \(fps(frameRateAverageFps, frameRateAverage)) average",
             "duration:    " + (duration.map { String(format: "%.3f s", $0) } ?? "unknown"),
             "live:        \(live ? "yes" : "no")",
@@ -183,6 +241,17 @@ struct ProbeReport: Encodable {
             if let lastError, lastError != endError { lines.append("last error:  \(lastError)") }
             if let decodeSeconds {
                 lines.append(String(format: "decode:      %.3f s, %.1f fps", decodeSeconds, decodeFps ?? 0))
+            }
+        }
+        if let arrivalFrames, let arrivalSeconds {
+            var line = String(format: "arrival:     %d frames in %.1f s", arrivalFrames, arrivalSeconds)
+            if let arrivalFps { line += String(format: ", %.1f frames/s", arrivalFps) }
+            if let streamFps { line += String(format: " (stream %.1f fps)", streamFps) }
+            line += String(format: "; at start %d frames (%.2f s) at once; then largest burst %d frames, %.2f s of stream ahead of real time",
+                           startupBurstFrames ?? 0, startupBurstSeconds ?? 0, largestBurstFrames ?? 0, largestBurstSeconds ?? 0)
+            lines.append(line)
+            if let suggestedMaxLag {
+                lines.append(String(format: "max lag:     --max-lag %g analyzes bursts like these in full", suggestedMaxLag))
             }
         }
         return lines.joined(separator: "\n")

@@ -180,7 +180,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         // The sidecar says the run completed.
         let sidecar = try jsonObject(csv + ".json")
         #expect(sidecar["complete"] as? Bool == true)
-        #expect(sidecar["schema_version"] as? Int == 1)
+        #expect(sidecar["schema_version"] as? Int == 2)
     }
 
     @Test("--fps 5 samples by timestamp; --start/--end cut by timestamp")
@@ -257,15 +257,11 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let server = try Child("ffmpeg", ["-v", "error", "-re", "-stream_loop", "-1", "-i", sample, "-an", "-c:v", "copy",
                                           "-f", "mpegts", "-listen", "1", url])
         defer { server.stop() }
-        // The server listens once ffmpeg has opened its input; retry the client briefly.
-        var client: Child?
-        for _ in 0 ..< 50 {
-            usleep(100_000)
-            let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--timeout", "2",
-                                    "--reconnect", "1", "--reconnect-delay", "0.2", "--quiet"])
-            if !c.exited(within: 0.5) { client = c; break }  // exited at once: not listening yet
-        }
-        let c = try #require(client)
+        // The server listens once ffmpeg has opened its input (read from /proc/net: no
+        // connection is made, which would use up the one-client server).
+        #expect(LiveFixtures.waitForSocket(port, seconds: 60))
+        let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--timeout", "2",
+                                "--reconnect", "1", "--reconnect-delay", "0.2", "--quiet"])
         defer { c.stop() }
         #expect(eventually(20) { ((try? TimelineCSV(path: csv))?.rows.count ?? 0) >= 10 }, "rows while the stream runs")
         #expect(c.process.isRunning)
@@ -295,13 +291,9 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let server = try Child("ffmpeg", ["-v", "error", "-stream_loop", "-1", "-i", sample, "-an", "-c:v", "copy",
                                           "-f", "mpegts", "-listen", "1", url])
         defer { server.stop() }
-        var client: Child?
-        for _ in 0 ..< 50 {
-            usleep(100_000)
-            let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--live", "live", "--quiet"])
-            if !c.exited(within: 0.5) { client = c; break }
-        }
-        let c = try #require(client)
+        #expect(LiveFixtures.waitForSocket(port, seconds: 60))
+        // --max-lag 1: the buffer (1 s of frames) fills in the first seconds; flat afterwards.
+        let c = try Child(bin, ["analyze", url, "-o", csv, "--faces", "center", "--live", "live", "--max-lag", "1", "--quiet"])
         defer { c.stop() }
         #expect(eventually(20) { ((try? TimelineCSV(path: csv))?.rows.count ?? 0) >= 50 })
         usleep(3_000_000)
@@ -377,7 +369,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     }
 
     @Test("bad flag values are usage errors naming the flag", arguments: [
-        ["--fps", "0"], ["--batch", "0"], ["--smooth", "wobble"], ["--detect-every", "0"], ["--faces", "sideways"],
+        ["--fps", "0"], ["--batch", "0"], ["--smooth", "wobble"], ["--detect-interval", "-1"], ["--faces", "sideways"],
         ["--start", "5", "--end", "2"],
     ])
     func badValues(_ flags: [String]) throws {
@@ -388,11 +380,3 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     }
 }
 
-extension Child {
-    /// Wait that does not kill: true when the process exited within `seconds`.
-    fileprivate func exited(within seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        return !process.isRunning
-    }
-}

@@ -180,6 +180,7 @@ struct ModelsBenchCLITests {
         #expect(Int(fields["frames_read"] ?? "") == frames)
         #expect(Int(fields["frames_analyzed"] ?? "") == frames)
         #expect(Int(fields["faces"] ?? "") == frames)   // --faces center: one crop per frame
+        #expect(fields["detections"] == "0")             // and no detector
         let wall = try #require(Double(fields["wall_s"] ?? ""))
         #expect(wall > 0)
         // Decode and classify each run on one thread: their busy time cannot exceed the wall time.

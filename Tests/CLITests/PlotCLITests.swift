@@ -31,10 +31,10 @@ private final class TemporaryFolder {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-// MARK: - Timelines written by hand in CSV schema version 1 (docs/csv-schema.md)
+// MARK: - Timelines written by hand in CSV schema version 2 (docs/csv-schema.md)
 
 private let classes = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
-private let header = ["frame", "timestamp", "face_id", "confidence", "success", "x", "y", "w", "h"] + classes + ["label", "label_prob"]
+private let header = ["frame", "timestamp", "face_id", "confidence", "success", "x", "y", "w", "h", "box"] + classes + ["label", "label_prob"]
 private let rawHeader = header + classes.map { "raw_" + $0 }
 
 private func n(_ v: Double) -> String { String(format: "%.6f", v) }
@@ -47,7 +47,7 @@ private func probabilities(_ k: Int, _ p: Double) -> [Double] {
 /// One face row's fields (with the raw columns when `raw` is given).
 private func faceFields(frame: Int, t: Double, id: Int, _ p: [Double], raw: [Double]? = nil) -> [String] {
     let k = p.indices.max { p[$0] < p[$1] }!
-    var f = [String(frame), n(t), String(id), n(0.98), "1", "10.00", "20.00", "64.00", "64.00"]
+    var f = [String(frame), n(t), String(id), n(0.98), "1", "10.00", "20.00", "64.00", "64.00", "detected"]
     f += p.map(n) + [classes[k], n(p[k])]
     if let raw { f += raw.map(n) }
     return f
@@ -78,7 +78,7 @@ private func twoTrackRows(raw: Bool = false) -> [[String]] {
 
 private let sidecar = """
     {
-      "schema_version": 1, "fervid_version": "0.1.0",
+      "schema_version": 2, "fervid_version": "0.1.0",
       "model": {"name": "mini-xception", "labels": ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"], "metadata": {}},
       "class_order": ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"],
       "columns": [\(header.map { "\"\($0)\"" }.joined(separator: ", "))],
@@ -203,7 +203,7 @@ struct PlotCLITests {
         let lines = (0..<5).map { i -> String in
             let f = faceFields(frame: i, t: Double(i) * 0.04, id: 7, probabilities(1, 0.8))
             let pairs = zip(header, f).map { key, v -> String in
-                if key == "label" { return "\"\(key)\":\"\(v)\"" }
+                if key == "label" || key == "box" { return "\"\(key)\":\"\(v)\"" }
                 return "\"\(key)\":\(v)"
             }
             return "{" + pairs.joined(separator: ",") + "}"

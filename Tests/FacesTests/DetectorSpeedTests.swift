@@ -3,7 +3,7 @@ import CNN
 import Foundation
 import Testing
 
-/// Detector throughput on the 640×360 sample, every frame vs every N (docs/faces.md). Prints
+/// Detector throughput on the 640×360 sample, detection interval 0 (every frame) to never (verification only) (docs/faces.md). Prints
 /// numbers, asserts none (tests never assert wall-clock time). Opt-in: FERVID_BENCH_FACES=1,
 /// meant for a release build: `swift test -c release --filter DetectorSpeed`.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["FERVID_BENCH_FACES"] == "1"))
@@ -14,23 +14,57 @@ struct DetectorSpeedTests {
         let detector = try MTCNNDetector(modelPath: modelPath("mtcnn"))
         _ = detector.detect(frames[0])   // warm-up: buffers, BLAS threads
         stageBreakdown(detector, frames[0])
-        var perFrame: [FaceRect?] = []      // the every-frame boxes: the reference for staleness
-        for every in [1, 2, 3, 5, 10] {
-            let stage = DetectingFaceTracker(detector: detector, tracker: FaceTracker(), detectEvery: every)
+        var perFrame: [FaceRect?] = []      // the every-frame detections: the reference for the boxes
+        for interval in [0, 0.25, 0.5, 1, 2, 1e9] {
+            let stage = DetectingFaceTracker(detector: detector, tracker: FaceTracker(), detectInterval: interval)
             let clock = ContinuousClock()
             let start = clock.now
             var reported: [FaceRect?] = []
+            var sources: [BoxSource: Int] = [:]
             for (i, image) in frames.enumerated() {
-                reported.append(stage.process(time: Double(i) / 23.976) { image }.faces.first?.rect)
+                let faces = stage.process(time: Double(i) / 23.976, image: image).faces
+                reported.append(faces.first?.rect)
+                for f in faces { sources[f.source, default: 0] += 1 }
             }
             let seconds = (clock.now - start) / .seconds(1)
-            if every == 1 { perFrame = reported }
-            // How far the carried box lags the face: IoU with the every-frame detection.
+            if interval == 0 { perFrame = reported }
+            // How well the carried (verified) box follows the face: IoU with the every-frame detection.
             let ious = zip(reported, perFrame).compactMap { a, b in a.flatMap { a in b.map { a.iou($0) } } }
             let mean = ious.reduce(0, +) / Double(max(ious.count, 1))
-            print(String(format: "face stage --detect-every %2d: %6.1f frames/s, %d tracks, face in %d/%d frames, box IoU vs every-frame detection mean %.3f min %.3f",
-                         every, Double(frames.count) / seconds, stage.tracker.tracksCreated,
-                         reported.compactMap { $0 }.count, frames.count, mean, ious.min() ?? 0))
+            print(String(format: "face stage --detect-interval %4g: %6.1f frames/s, %d detections, %d verifications, %d tracks, face in %d/%d frames (detected %d, tracked %d), box IoU vs every-frame detection mean %.3f min %.3f",
+                         interval, Double(frames.count) / seconds, stage.detections, stage.verifications,
+                         stage.tracker.tracksCreated, reported.compactMap { $0 }.count, frames.count,
+                         sources[.detected] ?? 0, sources[.tracked] ?? 0, mean, ious.min() ?? 0))
+        }
+        // The verification pass alone: O-Net on one box per frame.
+        let box = detector.detect(frames[0]).first!.rect
+        let clock = ContinuousClock()
+        let start = clock.now
+        for image in frames { _ = detector.verify(image, boxes: [box]) }
+        print(String(format: "verification (O-Net on one box): %.2f ms per frame",
+                     (clock.now - start) / .seconds(1) * 1000 / Double(frames.count)))
+    }
+
+    /// The cut detector's change value within shots (consecutive frames of each sample, and
+    /// frames one second apart) and across cuts (the last frame of one sample against the first
+    /// of another): the numbers behind SceneChangeDetector.defaultThreshold.
+    @Test func sceneChangeValues() throws {
+        var firstLast: [(String, [Double], [Double])] = []
+        for (name, w, h, fps) in [("WolfgangLanger_Pexels.mp4", 640, 360, 24), ("single_face.mp4", 640, 360, 30),
+                                  ("no_face.mp4", 960, 540, 24)] {
+            var signatures: [[Double]] = []
+            try decodeFrames(name, width: w, height: h) { _, image in signatures.append(SceneChangeDetector.signature(image)) }
+            let consecutive = zip(signatures, signatures.dropFirst()).map { SceneChangeDetector.change($0, $1) }
+            let second = zip(signatures, signatures.dropFirst(fps)).map { SceneChangeDetector.change($0, $1) }
+            print(String(format: "scene change within %@: consecutive frames mean %.4f max %.4f; 1 s apart mean %.4f max %.4f",
+                         name, consecutive.reduce(0, +) / Double(consecutive.count), consecutive.max() ?? 0,
+                         second.reduce(0, +) / Double(max(second.count, 1)), second.max() ?? 0))
+            firstLast.append((name, signatures.first!, signatures.last!))
+        }
+        for a in firstLast {
+            for b in firstLast where a.0 != b.0 {
+                print(String(format: "scene change at a cut %@ -> %@: %.4f", a.0, b.0, SceneChangeDetector.change(a.2, b.1)))
+            }
         }
     }
 

@@ -13,7 +13,7 @@ import Testing
 
     @Test func acceptsCRLFAndByteOrderMark() throws {
         let f = try FaceBoxesFile(text: "\u{FEFF}frame,face_id,x,y,w,h\r\n3,7,1,2,3,4\r\n")
-        #expect(f.faces(atFrame: 3) == [TrackedFace(id: 7, rect: FaceRect(x: 1, y: 2, width: 3, height: 4), score: 1)])
+        #expect(f.faces(atFrame: 3) == [TrackedFace(id: 7, rect: FaceRect(x: 1, y: 2, width: 3, height: 4), score: 1, source: .given)])
     }
 
     @Test(arguments: [

@@ -32,6 +32,49 @@ func det(_ x: Double, _ y: Double, _ s: Double = 100, score: Double = 0.99) -> F
         #expect(t.finish().sorted() == [0, 2])
     }
 
+    /// At one frame a second the detector runs on every frame; a single miss must not end the
+    /// track (the old fixed 1 s expiry did, giving the person a new id), two misses do.
+    @Test func expiryFollowsTheDetectionScheduleNotTheClock() {
+        let t = FaceTracker(iouThreshold: 0.3, maxMissDuration: 1.0, missesToEnd: 2)
+        #expect(t.update(detections: [det(0, 0)], time: 0).faces.map(\.id) == [0])
+        var u = t.update(detections: [], time: 1)          // missed once, 1 s later
+        #expect(u.faces.isEmpty && u.ended.isEmpty)
+        u = t.update(detections: [det(5, 0)], time: 2)     // 2 s since last seen: same person
+        #expect(u.faces.map(\.id) == [0] && u.ended.isEmpty)
+        u = t.update(detections: [], time: 3)
+        #expect(u.ended.isEmpty)
+        u = t.update(detections: [], time: 4)              // second miss in a row, > 1 s: ends
+        #expect(u.ended == [0])
+        #expect(t.update(detections: [det(5, 0)], time: 5).faces.map(\.id) == [1])
+        // At full rate two quick misses within the miss time do not end it either.
+        let r = FaceTracker()
+        _ = r.update(detections: [det(0, 0)], time: 0)
+        #expect(r.update(detections: [], time: 0.04).ended.isEmpty)
+        #expect(r.update(detections: [], time: 0.08).ended.isEmpty)
+        #expect(r.coast(time: 0.9).ended.isEmpty)
+        #expect(r.update(detections: [], time: 1.1).ended == [0])
+    }
+
+    @Test func verificationMovesPassedBoxesAndHidesFailedOnes() {
+        let t = FaceTracker()
+        _ = t.update(detections: [det(0, 0), det(300, 0)], time: 0)
+        let failed = t.verify([0: det(4, 2, score: 0.95), 1: det(300, 0, score: 0.2)], threshold: 0.7, time: 0.04)
+        #expect(failed == [1])
+        let u = t.coast(time: 0.04)
+        #expect(u.faces.count == 1)
+        #expect(u.faces[0] == TrackedFace(id: 0, rect: FaceRect(x: 4, y: 2, width: 100, height: 100), score: 0.95,
+                                          source: .tracked))
+        // A detection pass that misses a face verified in the same frame keeps it (tracked);
+        // the failed one is matched again and gets its id back.
+        let v = t.update(detections: [det(302, 0)], time: 0.04)
+        #expect(v.faces.map(\.id) == [0, 1])
+        #expect(v.faces.map(\.source) == [.tracked, .detected])
+        #expect(v.detected)
+        // Two verified boxes that converged on one face: the younger track is hidden.
+        t.verify([0: det(100, 0, score: 0.9), 1: det(110, 0, score: 0.9)], threshold: 0.7, time: 0.08)
+        #expect(t.visibleFaces.map(\.id) == [0])
+    }
+
     @Test func aJumpBeyondTheIoUThresholdIsANewTrack() {
         let t = FaceTracker()
         _ = t.update(detections: [det(0, 0)], time: 0)
@@ -65,7 +108,7 @@ func det(_ x: Double, _ y: Double, _ s: Double = 100, score: Double = 0.99) -> F
         var frames = 0, withFace = 0
         var ids = Set<Int>()
         try decodeFrames(sample, width: 640, height: 360) { i, image in
-            let u = stage.process(time: Double(i) / fps) { image }
+            let u = stage.process(time: Double(i) / fps, image: image)
             frames += 1
             if !u.faces.isEmpty { withFace += 1 }
             ids.formUnion(u.faces.map(\.id))
@@ -80,11 +123,36 @@ func det(_ x: Double, _ y: Double, _ s: Double = 100, score: Double = 0.99) -> F
         let stage = DetectingFaceTracker(detector: try MTCNNDetector(modelPath: modelPath("mtcnn")))
         var frames = 0
         try decodeFrames("no_face.mp4", width: 960, height: 540) { i, image in
-            let u = stage.process(time: Double(i) / 30) { image }
+            let u = stage.process(time: Double(i) / 30, image: image)
             #expect(u.faces.isEmpty)
             frames += 1
         }
         #expect(frames == 95)
         #expect(stage.tracker.tracksCreated == 0)
+    }
+}
+
+@Suite struct SceneChangeTests {
+    func image(_ w: Int, _ h: Int, _ pixel: (Int, Int) -> (UInt8, UInt8, UInt8)) -> RGBImage {
+        var p: [UInt8] = []
+        for y in 0..<h { for x in 0..<w { let (r, g, b) = pixel(x, y); p += [r, g, b] } }
+        return RGBImage(width: w, height: h, pixels: p)
+    }
+
+    @Test func histogramChangeByConstruction() {
+        let black = image(128, 72) { _, _ in (0, 0, 0) }
+        let white = image(128, 72) { _, _ in (255, 255, 255) }
+        // Left half black, right half white; then the same picture moved by 8 pixels.
+        let split = image(128, 72) { x, _ in x < 64 ? (0, 0, 0) : (255, 255, 255) }
+        let moved = image(128, 72) { x, _ in x < 72 ? (0, 0, 0) : (255, 255, 255) }
+        #expect(SceneChangeDetector.change(SceneChangeDetector.signature(black), SceneChangeDetector.signature(white)) == 1)
+        #expect(SceneChangeDetector.change(SceneChangeDetector.signature(black), SceneChangeDetector.signature(split)) == 0.5)
+        // 8 of 128 columns changed colour: 1/16 of the samples move between two bins.
+        #expect(abs(SceneChangeDetector.change(SceneChangeDetector.signature(split), SceneChangeDetector.signature(moved)) - 0.0625) < 1e-9)
+        let d = SceneChangeDetector(threshold: 0.35)
+        #expect(!d.isCut(split))        // first frame: nothing to compare with
+        #expect(!d.isCut(moved))
+        #expect(d.isCut(white))         // 1/2 + 1/16 of the samples changed
+        #expect(!d.isCut(white))
     }
 }

@@ -47,8 +47,13 @@ public struct CommandResult: Sendable {
 }
 
 /// Runs `executable args…` to completion (a bare name is looked up on PATH), capturing both outputs.
-public func run(_ executable: String, _ args: [String]) throws -> CommandResult {
+/// `environment` replaces the child's environment, `currentDirectory` sets its working folder, and
+/// `stdin` is written to its standard input (else it reads /dev/null).
+public func run(_ executable: String, _ args: [String], environment: [String: String]? = nil,
+                currentDirectory: String? = nil, stdin: Data? = nil) throws -> CommandResult {
     let process = Process()
+    if let environment { process.environment = environment }
+    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
     if executable.contains("/") {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
@@ -59,8 +64,18 @@ public func run(_ executable: String, _ args: [String]) throws -> CommandResult 
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = FileHandle.nullDevice
+    let input = stdin.map { _ in Pipe() }
+    process.standardInput = input ?? FileHandle.nullDevice
     try process.run()
+    if let input, let stdin {
+        // Feed standard input on its own thread; a child that stops reading early gets EPIPE
+        // (ignored: the child's exit status says what happened).
+        signal(SIGPIPE, SIG_IGN)
+        Thread {
+            try? input.fileHandleForWriting.write(contentsOf: stdin)
+            try? input.fileHandleForWriting.close()
+        }.start()
+    }
     // Drain stderr on another thread so neither pipe can fill and stall the child.
     let errData = DataBox()
     let errThread = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }

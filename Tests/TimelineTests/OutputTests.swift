@@ -28,21 +28,21 @@ struct ClassMappingTests {
 
 @Suite("Writers and reader")
 struct WriterReaderTests {
-    static let header = "frame,timestamp,face_id,confidence,success,x,y,w,h,angry,disgust,fear,happy,neutral,sad,surprise,label,label_prob"
+    static let header = "frame,timestamp,face_id,confidence,success,x,y,w,h,box,angry,disgust,fear,happy,neutral,sad,surprise,label,label_prob"
 
     let face = FaceEmotion(faceID: 2, confidence: 0.987654321, box: FaceBox(x: 10, y: 20.25, width: 30.5, height: 40),
                            probabilities: [0.05, 0.05, 0.1, 0.6, 0.1, 0.05, 0.05],
                            rawProbabilities: [0.0000004, 0.1, 0.1, 0.5, 0.1999996, 0.05, 0.05])
 
-    @Test func csvLinesMatchSchemaVersion1() {
+    @Test func csvLinesMatchSchemaVersion2() {
         #expect(TimelineColumns().names.joined(separator: ",") == Self.header)
         #expect(TimelineColumns(includeRaw: true, includeWallclock: true).names.joined(separator: ",")
                 == Self.header + ",raw_angry,raw_disgust,raw_fear,raw_happy,raw_neutral,raw_sad,raw_surprise,wallclock")
         let row = TimelineRow(frame: 3, timestamp: 0.1001, face: face)
         #expect(EmotionTimelineWriter.csvLine(row, columns: TimelineColumns())
-                == "3,0.100100,2,0.987654,1,10.00,20.25,30.50,40.00,0.050000,0.050000,0.100000,0.600000,0.100000,0.050000,0.050000,happy,0.600000")
+                == "3,0.100100,2,0.987654,1,10.00,20.25,30.50,40.00,detected,0.050000,0.050000,0.100000,0.600000,0.100000,0.050000,0.050000,happy,0.600000")
         let empty = TimelineRow(frame: 4, timestamp: 0.133467, face: nil)
-        #expect(EmotionTimelineWriter.csvLine(empty, columns: TimelineColumns()) == "4,0.133467,,,0,,,,,,,,,,,,,")
+        #expect(EmotionTimelineWriter.csvLine(empty, columns: TimelineColumns()) == "4,0.133467,,,0,,,,,,,,,,,,,,")
         let live = TimelineRow(frame: 5, timestamp: 2, wallclock: Date(timeIntervalSince1970: 1_714_566_896.789), face: face)
         #expect(EmotionTimelineWriter.csvLine(live, columns: TimelineColumns(includeRaw: true, includeWallclock: true)).hasSuffix(
             ",happy,0.600000,0.000000,0.100000,0.100000,0.500000,0.200000,0.050000,0.050000,2024-05-01T12:34:56.789Z"))
@@ -96,12 +96,14 @@ struct WriterReaderTests {
                 TimelineRow(frame: i, timestamp: t, wallclock: wall,
                             face: FaceEmotion(faceID: k, confidence: rng.next(),
                                               box: FaceBox(x: rng.next() * 600, y: rng.next() * 400, width: 80, height: 90),
-                                              probabilities: rng.probabilities(), rawProbabilities: rng.probabilities()))
+                                              probabilities: rng.probabilities(), rawProbabilities: rng.probabilities(),
+                                              boxSource: FaceBoxSource.allCases[i % 4],
+                                              landmarks: i % 4 < 2 ? (0..<5).map { _ in Landmark(x: rng.next() * 640, y: rng.next() * 360) } : []))
             }
         }
     }
 
-    func expectClose(_ a: [TimelineRow], _ b: [TimelineRow], raw: Bool, wallclock: Bool) {
+    func expectClose(_ a: [TimelineRow], _ b: [TimelineRow], raw: Bool, wallclock: Bool, landmarks: Bool = false) {
         #expect(a.count == b.count)
         for (x, y) in zip(a, b) {
             #expect(x.frame == y.frame && abs(x.timestamp - y.timestamp) <= 5e-7)
@@ -109,6 +111,13 @@ struct WriterReaderTests {
             #expect((x.face == nil) == (y.face == nil))
             guard let f = x.face, let g = y.face else { continue }
             #expect(f.faceID == g.faceID && abs(f.confidence - g.confidence) <= 5e-7)
+            #expect(f.boxSource == g.boxSource)
+            if landmarks {
+                #expect(f.landmarks.count == g.landmarks.count)
+                for (p, q) in zip(f.landmarks, g.landmarks) { #expect(abs(p.x - q.x) <= 0.005 + 1e-9 && abs(p.y - q.y) <= 0.005 + 1e-9) }
+            } else {
+                #expect(g.landmarks.isEmpty)
+            }
             #expect(abs(f.box.x - g.box.x) <= 0.005 + 1e-9 && abs(f.box.height - g.box.height) <= 0.005)
             #expect(maxAbsDifference(f.probabilities, g.probabilities) <= 5e-7)
             if raw { #expect(maxAbsDifference(f.rawProbabilities!, g.rawProbabilities!) <= 5e-7) }
@@ -119,7 +128,7 @@ struct WriterReaderTests {
     func roundTripThroughAFile(format: TimelineFormat, extras: Bool) throws {
         let dir = TemporaryDirectory()
         let path = dir.file("out.\(format.rawValue)")
-        let columns = TimelineColumns(includeRaw: extras, includeWallclock: extras)
+        let columns = TimelineColumns(includeRaw: extras, includeWallclock: extras, includeLandmarks: extras)
         let rows = sampleRows(count: 50, seed: 9)
         let writer = try EmotionTimelineWriter(path: path, format: format, columns: columns)
         var i = 0
@@ -135,7 +144,7 @@ struct WriterReaderTests {
         try writer.close()
         let doc = try EmotionTimelineReader.read(path: path)
         #expect(doc.format == format && doc.columns == columns && doc.sidecar == nil)
-        expectClose(rows, doc.rows, raw: extras, wallclock: extras)
+        expectClose(rows, doc.rows, raw: extras, wallclock: extras, landmarks: extras)
         // The file's smoothed probabilities sum to 1 within the rounding of 7 values.
         let rounding: Double = 7 * 5e-7 + 1e-12
         for row in doc.rows { if let f = row.face { #expect(abs(f.probabilities.reduce(0, +) - 1) <= rounding) } }
@@ -162,12 +171,14 @@ struct WriterReaderTests {
 
     @Test(arguments: [
         ("frame,timestamp\n", "x.csv:1: column 3 is '', expected 'face_id'"),
-        (WriterReaderTests.header + "\n0,abc,,,0,,,,,,,,,,,,,\n", "x.csv:2: timestamp 'abc' is not a number"),
-        (WriterReaderTests.header + "\n0,0.1,,,0,,,,,,,,,,,,\n", "x.csv:2: 17 fields, header has 18"),
-        (WriterReaderTests.header + "\n0,0.1,,,2,,,,,,,,,,,,,\n", "x.csv:2: success is 2"),
-        (WriterReaderTests.header + "\n0,0.1,1,0.9,1,0,0,1,1,0.2,0.2,0.2,0.2,0.2,0,0,joy,0.2\n", "x.csv:2: label 'joy' is not a class"),
-        (WriterReaderTests.header + "\n0,0.1,1,0.9,1,0,0,1,1,1.5,0.2,0.2,0.2,0.2,0,0,happy,0.2\n", "x.csv:2: angry 1.5 is not a probability"),
-        (WriterReaderTests.header + "\n0,0.1,3,,0,,,,,,,,,,,,,\n", "x.csv:2: face_id must be empty when success=0"),
+        (WriterReaderTests.header + "\n0,abc,,,0,,,,,,,,,,,,,,\n", "x.csv:2: timestamp 'abc' is not a number"),
+        (WriterReaderTests.header + "\n0,0.1,,,0,,,,,,,,,,,,,\n", "x.csv:2: 18 fields, header has 19"),
+        (WriterReaderTests.header + "\n0,0.1,,,2,,,,,,,,,,,,,,\n", "x.csv:2: success is 2"),
+        (WriterReaderTests.header + "\n0,0.1,1,0.9,1,0,0,1,1,detected,0.2,0.2,0.2,0.2,0.2,0,0,joy,0.2\n", "x.csv:2: label 'joy' is not a class"),
+        (WriterReaderTests.header + "\n0,0.1,1,0.9,1,0,0,1,1,detected,1.5,0.2,0.2,0.2,0.2,0,0,happy,0.2\n", "x.csv:2: angry 1.5 is not a probability"),
+        (WriterReaderTests.header + "\n0,0.1,1,0.9,1,0,0,1,1,guessed,0.2,0.2,0.2,0.2,0.2,0,0,happy,0.2\n", "x.csv:2: box 'guessed' is not one of detected, tracked, given, center"),
+        (WriterReaderTests.header + "\n0,0.1,3,,0,,,,,,,,,,,,,,\n", "x.csv:2: face_id must be empty when success=0"),
+        ("frame,timestamp,face_id,confidence,success,x,y,w,h,angry\n", "x.csv:1: column 10 is 'angry', expected 'box'"),
         ("{\"frame\": 1}\n", "x.csv:1: missing field 'timestamp'"),
     ])
     func malformedFilesNameTheLine(_ text: String, _ expected: String) {
@@ -200,7 +211,7 @@ struct WriterReaderTests {
         sidecar.endTime = ISOTime.format(Date(timeIntervalSince1970: 1_714_566_900))
         try sidecar.write(to: path)  // rewritten at the end
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
-        #expect(json["schema_version"] as? Int == 1)
+        #expect(json["schema_version"] as? Int == 2)
         #expect(json["class_order"] as? [String] == ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"])
         #expect(json["smoothing"] as? String == "hmm:0.9")
         #expect(json["start_time"] as? String == "2024-05-01T12:34:56.789Z")
