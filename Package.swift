@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Module layout: docs/architecture.md. Dependencies point downward only:
-// fervid -> (Analysis, Corpus) ; Analysis -> (Video, Faces, Timeline, Models) ; Corpus -> Timeline ; Faces -> (Models, CNN, CGemm) ;
-// Models -> CNN -> (CGemm, CBLAS).
+// fervid -> (Analysis, Corpus) ; Analysis -> (Video, Faces, Timeline, Models) ; Corpus -> Timeline ; Faces -> (Models, CNN, CKernels) ;
+// Models -> CNN -> (CKernels, CBLAS).
 let package = Package(
     name: "fervid",
     platforms: [.macOS(.v14)],
@@ -22,11 +22,11 @@ let package = Package(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         // The engine's own SGEMM (C: per-function AVX2/AVX-512 targets, chosen at run time).
-        .target(name: "CGemm"),
-        .target(name: "CNN", dependencies: ["CBLAS", "CGemm"]),
+        .target(name: "CKernels"),
+        .target(name: "CNN", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Models", dependencies: ["CNN"]),
         .target(name: "Video", dependencies: ["CFFmpeg"]),
-        .target(name: "Faces", dependencies: ["CNN", "Models", "CGemm"]),
+        .target(name: "Faces", dependencies: ["CNN", "Models", "CKernels"]),
         .target(name: "Timeline"),
         // The git commit `fervid --version` prints (tools/build-info.sh records it).
         .target(name: "CBuildInfo"),
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "CNN"], resources: [.copy("Golden")]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "TestSupport"]),
-        .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN", "CGemm"]),
+        .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN", "CKernels"]),
         .testTarget(name: "TimelineTests", dependencies: ["Timeline"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),

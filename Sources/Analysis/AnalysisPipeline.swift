@@ -255,39 +255,18 @@ public final class AnalysisPipeline: @unchecked Sendable {
     private func faceLoop(from input: Inbox, into output: BoundedQueue<CropJob>) {
         defer { output.close() }
         let scaler = FrameScaler(algorithm: .bilinear)
-        let spec = classifier.input
-        let perCrop = spec.width * spec.height * spec.layout.channels
-        var bytes = [UInt8](repeating: 0, count: perCrop)
-        let scale = (0 ..< spec.layout.channels).map { 1 / (255 * spec.std[$0]) }
-        let shift = (0 ..< spec.layout.channels).map { -spec.mean[$0] / spec.std[$0] }
+        let crops = CropPreparation(classifier.input, scaler: scaler)
+        let perCrop = crops.floatsPerCrop
         var failed = false
         while let job = input.pop() {
             if failed { continue }
             let t0 = Date()
             do {
                 let out = try faceStage.process(job.frame, scaler: scaler)
-                var crops = [Float](repeating: 0, count: perCrop * out.faces.count)
-                for (n, face) in out.faces.enumerated() {
-                    let rect = spec.crop.rect(for: face.rect, imageWidth: job.frame.width, imageHeight: job.frame.height)
-                    switch spec.resize {
-                    case .swscale:
-                        try bytes.withUnsafeMutableBytes { buffer in
-                            _ = try scaler.convert(job.frame, to: spec.layout, width: spec.width, height: spec.height,
-                                                   crop: rect, into: buffer)
-                        }
-                    case .ferGreyBilinear:
-                        bytes = try ferGreyCrop(job.frame, rect: rect, scaler: scaler, width: spec.width, height: spec.height)
-                    }
-                    // Packed HWC bytes -> planar CHW floats, normalised: (b/255 − mean) / std.
-                    let channels = spec.layout.channels, plane = spec.width * spec.height
-                    crops.withUnsafeMutableBufferPointer { dst in
-                        let base = n * perCrop
-                        for c in 0 ..< channels {
-                            let a = scale[c], b = shift[c]
-                            for i in 0 ..< plane {
-                                dst[base + c * plane + i] = Float(bytes[i * channels + c]) * a + b
-                            }
-                        }
+                var inputs = [Float](repeating: 0, count: perCrop * out.faces.count)
+                try inputs.withUnsafeMutableBufferPointer { dst in
+                    for (n, face) in out.faces.enumerated() {
+                        try crops.prepare(job.frame, box: face.rect, into: dst.baseAddress! + n * perCrop)
                     }
                 }
                 let busy = Date().timeIntervalSince(t0)
@@ -297,7 +276,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
                     if out.detectorRan { stats.detections += 1 }
                     for face in out.faces { stats.tracks.insert(face.id) }
                 }
-                output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks, crops: crops))
+                output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks, crops: inputs))
             } catch {
                 failed = true
                 fail(error)
@@ -307,21 +286,6 @@ public final class AnalysisPipeline: @unchecked Sendable {
             // The stage forgets its tracks; the consumer's smoother flushes them at the end.
             _ = faceStage.finish()
         }
-    }
-
-    /// fer's crop: the region at its own resolution, then grey and a plain bilinear resize in `Faces`.
-    func ferGreyCrop(_ frame: DecodedFrame, rect: CropRect, scaler: FrameScaler,
-                             width: Int, height: Int) throws -> [UInt8] {
-        // Even origin and size (4:2:0 chroma needs no shift; libswscale's last column of an
-        // odd-sized output is not exact), and a 2-pixel border: chroma upsampling at a region's
-        // edge clamps where the whole frame would interpolate, so the edge pixels are not used.
-        let x0 = max(0, (rect.x - 2) & ~1), y0 = max(0, (rect.y - 2) & ~1)
-        let x1 = min(frame.width, (rect.x + rect.width + 3) & ~1), y1 = min(frame.height, (rect.y + rect.height + 3) & ~1)
-        let region = CropRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
-        let rgb = try scaler.convert(frame, to: .rgb24, width: region.width, height: region.height, crop: region)
-        let image = RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes)
-        let inner = PixelRect(x: rect.x - rgb.source.x, y: rect.y - rgb.source.y, width: rect.width, height: rect.height)
-        return greyBilinearCrop(image, region: inner, outW: width, outH: height)
     }
 
     private func classifyLoop(from input: BoundedQueue<CropJob>, into output: BoundedQueue<FrameResult>, inbox: Inbox) {

@@ -20,6 +20,12 @@ public struct AnalyzerOptions: Sendable {
     public var video = VideoSourceOptions()
     /// Where to write the summary as JSON.
     public var summaryPath: String?
+    /// Where to write the SVG timeline chart (nil: none).
+    public var plotPath: String?
+    /// Where to write the annotated video (nil: none).
+    public var annotatedVideoPath: String?
+    /// Copy the source's audio into the annotated video.
+    public var copyAudio = true
     /// Model name as given and its metadata, for the sidecar.
     public var modelName = ""
     public var modelMetadata: [String: String] = [:]
@@ -65,22 +71,30 @@ public final class Analyzer: @unchecked Sendable {
     public let options: AnalyzerOptions
     public let source: VideoSource
     public let pipeline: AnalysisPipeline
-    /// Called on the consumer thread for every frame result, in frame order (annotated video).
-    public var onResult: ((FrameResult) throws -> Void)?
-    /// Called on the consumer thread with the smoothed rows as they become final (they may lag
-    /// the frame results by the smoother's lookahead), and once more at the end.
-    public var onRows: (([TimelineRow]) throws -> Void)?
+    /// The outputs besides the timeline, in the order they finish: the summary, the annotated
+    /// video and the plot the options ask for, then the caller's own sinks.
+    public let sinks: [any AnalysisSink]
     private let startTime = Date()
 
-    /// Opens the input. Throws ``VideoError`` when it cannot be opened (``VideoError/interrupted``
-    /// when `interrupt` fired meanwhile: another thread can stop a blocked open).
+    /// Opens the input, then the outputs the options name. Throws ``VideoError`` when the input
+    /// cannot be opened (``VideoError/interrupted`` when `interrupt` fired meanwhile: another
+    /// thread can stop a blocked open), ``OutputError`` (naming the file) when an output cannot.
+    /// `sinks` receive the run's frames, rows and end besides those (a library user's outputs).
     public init(options: AnalyzerOptions, faceStage: FaceStage, classifier: FrameClassifier,
-                interrupt: VideoInterrupt = VideoInterrupt()) throws {
+                interrupt: VideoInterrupt = VideoInterrupt(), sinks extra: [any AnalysisSink] = []) throws {
         self.options = options
         source = try VideoSource(url: options.input, options: options.video, interrupt: interrupt)
+        var sinks: [any AnalysisSink] = []
+        if let path = options.summaryPath { sinks.append(SummarySink(path: path)) }
+        if let path = options.annotatedVideoPath {
+            sinks.append(try AnnotatedVideoSink(path: path, copyAudio: options.copyAudio, source: source.info))
+        }
+        if let path = options.plotPath { sinks.append(PlotSink(path: path, options: options)) }
+        self.sinks = sinks + extra
         var settings = options.pipeline
         settings.live = source.isLive
         pipeline = AnalysisPipeline(source: source, faceStage: faceStage, classifier: classifier, settings: settings)
+        pipeline.keepFrames = self.sinks.contains { $0.needsFrames }
     }
 
     /// Stops reading; frames in flight are finished and every output is closed properly.
@@ -147,14 +161,14 @@ public final class Analyzer: @unchecked Sendable {
                 return row
             }
             try writer.write(kept)
-            try onRows?(kept)
+            for sink in sinks { try sink.rows(kept) }
         }
         var runError: Error?
         do {
             try pipeline.run { result in
                 var rows = smoother.push(result.frame)
                 for id in result.endedTracks { rows += smoother.endTrack(id) }
-                try onResult?(result)
+                for sink in sinks { try sink.frame(result) }
                 try emit(rows)
             }
         } catch {
@@ -169,8 +183,14 @@ public final class Analyzer: @unchecked Sendable {
         if let sidecarPath {
             try sidecar(columns: columns, stats: stats, summary: summary, complete: runError == nil).write(to: sidecarPath)
         }
-        if let path = options.summaryPath { try summary.write(to: path) }
+        // Every sink finishes, also after a failure; the run's error comes first, then the
+        // first sink's.
+        var sinkError: Error?
+        for sink in sinks {
+            do { try sink.finish(summary: summary) } catch { sinkError = sinkError ?? error }
+        }
         if let runError { throw runError }
+        if let sinkError { throw sinkError }
         return AnalysisReport(summary: summary, stats: stats, decode: source.stats, endReason: source.endReason,
                               rowsWritten: writer.rowsWritten, interrupted: pipeline.isStopping)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Faces
+import Models
 import Timeline
 import Video
 
@@ -25,50 +26,22 @@ public protocol FaceStage: AnyObject {
     func finish() -> [Int]
 }
 
-/// How a classifier wants its input: size, pixel layout, normalisation and crop geometry.
-public struct ClassifierInput: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
-    public var layout: PixelLayout
-    /// Per channel: value = (byte / 255 − mean) / std.
-    public var mean: [Float]
-    public var std: [Float]
-    public var crop: CropGeometry
-    public var resize: CropResize
+/// How a classifier wants its input: the model's preprocessing (size, colour, normalisation,
+/// crop geometry), as the model registry gives it.
+public typealias ClassifierInput = Preprocessing
+
+extension Preprocessing {
+    /// The pixel layout crops are converted to.
+    public var layout: PixelLayout { colour == .grey ? .gray8 : .rgb24 }
 
     public init(width: Int, height: Int, layout: PixelLayout, mean: [Float], std: [Float], crop: CropGeometry,
                 resize: CropResize = .swscale) {
-        self.width = width
-        self.height = height
-        self.layout = layout
-        self.mean = mean
-        self.std = std
-        self.crop = crop
-        self.resize = resize
+        self.init(width: width, height: height, colour: layout == .gray8 ? .grey : .rgb, mean: mean, std: std,
+                  crop: crop, resize: resize)
     }
 }
 
-/// How the crop region is brought to the classifier's size.
-public enum CropResize: Sendable, Equatable {
-    /// libswscale converts and scales the region in one step (bilinear, which low-pass filters
-    /// when it shrinks).
-    case swscale
-    /// As the `fer` package does it with OpenCV: the region at its own resolution (libswscale
-    /// converts only the colours), BT.601 grey per pixel, then a plain bilinear resize with no
-    /// anti-aliasing (`Faces.greyBilinearCrop`). mini-Xception was trained on such crops; the
-    /// smoother swscale crop lowers its confidence (sad 0.65 vs fer's 0.88 on a sample frame).
-    case ferGreyBilinear
-}
-
-/// How a face box becomes the region the classifier sees.
-public enum CropGeometry: Sendable, Equatable {
-    /// As the `fer` package does it: square by growing the shorter side (centred), then `pixels`
-    /// more on every side, clamped to the image.
-    case squarePlusPixels(Int)
-    /// Square by growing the shorter side, then scaled by `1 + 2 × fraction` around the centre,
-    /// clamped to the image (RAF-DB's aligned crops show the face with some margin).
-    case squarePlusFraction(Double)
-
+extension CropGeometry {
     /// The crop rectangle for `box` in an image of `width`×`height`.
     public func rect(for box: FaceRect, imageWidth width: Int, imageHeight height: Int) -> CropRect {
         switch self {

@@ -1,7 +1,7 @@
 // 2-D convolution: im2col over the whole batch + one GEMM per group (a batch of N images is one
 // GEMM with N·OH·OW columns), a direct kernel for depthwise convolution, batch normalization
 // folded into the weights at load time, and bias + activation fused into the epilogue.
-import CGemm
+import CKernels
 import Foundation
 
 /// The spatial geometry of one convolution or pooling call.
@@ -54,24 +54,43 @@ public final class Conv2d: Loadable {
     public let activation: Activation
 
     /// (out, in/groups, kh, kw) with any batch normalization folded in; GEMM's A, row-major.
-    public internal(set) var weight: [Float] { didSet { winogradWeight = nil; packedWeight = nil; winogradPacked = nil } }
+    /// Set by ``load(_:)``; the copies derived from it (packed, Winograd) are made on first use
+    /// and shared by every thread running the layer.
+    ///
+    /// A layer that only ever runs on the packed GEMM (1×1 and strided convolutions) keeps no
+    /// unpacked copy after loading: its packed matrices are the weights, and reading this
+    /// property unpacks them (exactly).
+    public internal(set) var weight: [Float] {
+        get {
+            if let storedWeight { return storedWeight }
+            return packedCache.peek(canonicalKernel!)!.flatMap { $0.unpacked() }
+        }
+        set {
+            storedWeight = newValue
+            canonicalKernel = nil
+            packedCache.removeAll()
+            winogradCache.removeAll()
+        }
+    }
+    /// The unpacked weights, nil once the packed ones for `canonicalKernel` stand for them.
+    private var storedWeight: [Float]?
+    private var canonicalKernel: Engine.GemmKernel?
     /// (out): the conv bias plus the folded batch-norm shift (zeros when neither exists).
     public internal(set) var bias: [Float]
-    var output = OutputBuffer()
+    /// This layer's output slot (its buffer lives in the caller's workspace). A model may set
+    /// it, before the first call, to a slot it shares with layers whose outputs are dead by then.
+    public var output = OutputSlot()
     /// The normalized input, when a pre-normalized call cannot fuse the normalization.
-    var normalizedInput = OutputBuffer()
+    let normalizedInput = OutputSlot()
 
     /// How the forward pass computes: chosen per call by shape (`.automatic`), or forced (tests,
     /// benchmarks).
     enum Algorithm { case automatic, im2col, winograd, winograd4, direct }
     var algorithm = Algorithm.automatic
-    /// Winograd-transformed filters (α², out, in) for output tile m, made on first use after
-    /// the weights change.
-    var winogradWeight: (m: Int, u: [Float])?
-    /// The weights packed for the engine's GEMM kernel, one matrix per group (made on first use).
-    var packedWeight: [PackedMatrix]?
-    /// The Winograd filters packed for the engine's GEMM kernel, one matrix per α² element.
-    var winogradPacked: (m: Int, packs: [PackedMatrix])?
+    /// The weights packed for each GEMM kernel used, one matrix per group.
+    let packedCache = DerivedCache<Engine.GemmKernel, [PackedMatrix]>()
+    /// Winograd-transformed filters per (output tile, GEMM kernel) used.
+    let winogradCache = DerivedCache<WinogradKey, WinogradFilters>()
 
     /// The GEMM this layer uses; nil (default) follows `Engine.gemmKernel` (tests pin each kernel).
     var gemmKernel: Engine.GemmKernel?
@@ -80,10 +99,29 @@ public final class Conv2d: Loadable {
     func currentPackedWeight() -> [PackedMatrix]? {
         let kernel = gemmKernel ?? Engine.gemmKernel
         if kernel == .openBLAS { return nil }
-        if let p = packedWeight, p.first?.kernel == kernel { return p }
         let og = outChannels / groups, k = (inChannels / groups) * kernelH * kernelW
-        packedWeight = PackedMatrix.pack(weight, count: groups, m: og, k: k, kernel: kernel)
-        return packedWeight
+        if let packed = packedCache.peek(kernel) { return packed }
+        let w = weight   // outside the cache's lock: reading it may unpack from the cache
+        return packedCache.value(kernel) { PackedMatrix.pack(w, count: groups, m: og, k: k, kernel: kernel)! }
+    }
+
+    /// Whether every call takes the GEMM path (not depthwise, direct or Winograd), whatever the
+    /// input: such a layer needs its weights only packed.
+    var runsOnlyOnGemm: Bool {
+        let depthwise = groups == inChannels && groups == outChannels
+        let direct = stride == 1 && dilation == 1 && groups == 1 && inChannels * kernelH * kernelW <= Conv2d.directMaxDepth
+        let winograd = kernelH == 3 && kernelW == 3 && stride == 1 && dilation == 1 && groups == 1
+        return !depthwise && !direct && !winograd && algorithm == .automatic && gemmKernel == nil
+    }
+
+    /// Packs the weights for the engine's GEMM now and drops the unpacked copy, for a layer that
+    /// only runs on the GEMM (no-op otherwise, and with OpenBLAS).
+    func keepOnlyPacked() {
+        let kernel = Engine.gemmKernel
+        guard runsOnlyOnGemm, kernel != .openBLAS, storedWeight != nil else { return }
+        _ = currentPackedWeight()
+        storedWeight = nil
+        canonicalKernel = kernel
     }
 
     /// A convolution with a `kernel`×`kernel` window.
@@ -117,7 +155,7 @@ public final class Conv2d: Loadable {
         self.batchNorm = batchNorm
         self.bnEpsilon = bnEpsilon
         self.activation = activation
-        weight = [Float](repeating: 0, count: outChannels * (inChannels / groups) * kernel.0 * kernel.1)
+        storedWeight = [Float](repeating: 0, count: outChannels * (inChannels / groups) * kernel.0 * kernel.1)
         self.bias = [Float](repeating: 0, count: outChannels)
     }
 
@@ -135,6 +173,7 @@ public final class Conv2d: Loadable {
         }
         weight = wt
         bias = b
+        keepOnlyPacked()
     }
 
     /// Output geometry for an input of `h`×`w`.
@@ -143,7 +182,7 @@ public final class Conv2d: Loadable {
                      dilation: dilation, padding: padding)
     }
 
-    /// (N, in, H, W) -> (N, out, OH, OW), in a buffer owned by this layer.
+    /// (N, in, H, W) -> (N, out, OH, OW), in this layer's slot of the caller's workspace.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         forward(x, residual: nil, activation: activation)
     }
@@ -208,11 +247,13 @@ public final class Conv2d: Loadable {
         // Columns per tile: whole images when they fit, else slices of one image.
         let perTile = Swift.max(tileBudget / Swift.max(k * groups, outChannels), 64)
         let scratch = ConvScratch.current
-        weight.withUnsafeBufferPointer { wp in
+        let packed = currentPackedWeight()
+        // The unpacked weights only for OpenBLAS (a packed-only layer would unpack them).
+        (packed == nil ? weight : []).withUnsafeBufferPointer { wp in
             bias.withUnsafeBufferPointer { bp in
                 let tile = GemmTile(conv: self, x: x, y: y, g: g, p: p, cg: cg, og: og, k: k,
-                                    pointwise: pointwise, weight: wp.baseAddress!,
-                                    bias: bp.baseAddress!, packed: currentPackedWeight(),
+                                    pointwise: pointwise, weight: wp.baseAddress,
+                                    bias: bp.baseAddress!, packed: packed,
                                     residual: residual.map { UnsafePointer($0.data) }, act: act, scratch: scratch)
                 if p < Conv2d.batchImagesBelow && p <= perTile {
                     let imagesPerTile = Swift.max(1, perTile / p)
@@ -243,7 +284,8 @@ public final class Conv2d: Loadable {
         let g: ConvGeometry
         let p: Int, cg: Int, og: Int, k: Int
         let pointwise: Bool
-        let weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
+        /// The unpacked weights, for OpenBLAS only (nil with a packed kernel).
+        let weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>
         /// The weights packed for the engine's GEMM (per group), nil for OpenBLAS.
         let packed: [PackedMatrix]?
         /// Added before the activation (same layout as the output), when given.
@@ -302,7 +344,7 @@ public final class Conv2d: Loadable {
                                c: c + gi * og * ldc, ldc: ldc, bias: fused ? bias + gi * og : nil,
                                residual: res, ldr: p, relu: fused && act == .relu)
                 } else {
-                    gemm(m: og, n: cols, k: k, a: weight + gi * og * k, lda: k,
+                    gemm(m: og, n: cols, k: k, a: weight! + gi * og * k, lda: k,
                          b: b + gi * k * ldb, ldb: ldb, c: c + gi * og * ldc, ldc: ldc)
                 }
             }

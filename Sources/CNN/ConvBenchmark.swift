@@ -3,7 +3,7 @@
 import Foundation
 
 /// Measures convolution throughput against the GEMM it reduces to.
-public enum ConvBenchmark {
+@_spi(Workbench) public enum ConvBenchmark {
     /// One convolution shape of a network.
     public struct Shape: Sendable {
         public let name: String

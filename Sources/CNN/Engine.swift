@@ -1,7 +1,7 @@
 // Engine-wide settings (thread count), the engine's own parallel loop, and the one GEMM entry
 // point: the only caller of `cblas_sgemm` in fervid.
 import CBLAS
-import CGemm
+import CKernels
 import Dispatch
 import Foundation
 

@@ -1,5 +1,6 @@
-// The engine's non-convolution layers. Each returns a buffer it owns (valid until its next call).
-import CGemm
+// The engine's non-convolution layers. Each returns its output slot's buffer in the caller's
+// workspace (valid until the layer's next call in that workspace).
+import CKernels
 import Foundation
 
 /// Inference-form batch normalization over (N, C, H, W) or (N, C), where no convolution precedes
@@ -12,7 +13,7 @@ public final class BatchNorm2d: Loadable {
     public let activation: Activation
     /// Per-channel y = x · scale + shift.
     public internal(set) var scale: [Float], shift: [Float]
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
 
     public init(_ name: String, channels: Int, eps: Float = 1e-5, activation: Activation = .none) {
         self.name = name
@@ -55,11 +56,25 @@ public final class Linear: Loadable {
     public let inFeatures: Int, outFeatures: Int
     public let hasBias: Bool
     public let activation: Activation
-    public internal(set) var weight: [Float] { didSet { packed = nil } }
+    /// (out, in). With a packed GEMM kernel the packed matrix is the weights after loading
+    /// (no unpacked copy is kept; reading this property unpacks it, exactly).
+    public internal(set) var weight: [Float] {
+        get {
+            if let storedWeight { return storedWeight }
+            return packedCache.peek(canonicalKernel!)!.unpacked()
+        }
+        set {
+            storedWeight = newValue
+            canonicalKernel = nil
+            packedCache.removeAll()
+        }
+    }
+    private var storedWeight: [Float]?
+    private var canonicalKernel: Engine.GemmKernel?
     public internal(set) var bias: [Float]
-    private var output = OutputBuffer()
-    /// The weights packed for the engine's GEMM kernel (made on first use).
-    private var packed: PackedMatrix?
+    private let output = OutputSlot()
+    /// The weights packed for each GEMM kernel used (made on first use, shared by all threads).
+    private let packedCache = DerivedCache<Engine.GemmKernel, PackedMatrix>()
     /// The GEMM this layer uses; nil (default) follows `Engine.gemmKernel` (tests pin each kernel).
     var gemmKernel: Engine.GemmKernel?
 
@@ -70,7 +85,7 @@ public final class Linear: Loadable {
         self.outFeatures = outFeatures
         hasBias = bias
         self.activation = activation
-        weight = [Float](repeating: 0, count: outFeatures * inFeatures)
+        storedWeight = [Float](repeating: 0, count: outFeatures * inFeatures)
         self.bias = [Float](repeating: 0, count: outFeatures)
     }
 
@@ -78,6 +93,23 @@ public final class Linear: Loadable {
         weight = try w.take("\(name).weight", shape: [outFeatures, inFeatures])
         bias = hasBias ? try w.take("\(name).bias", shape: [outFeatures])
                        : [Float](repeating: 0, count: outFeatures)
+        let kernel = Engine.gemmKernel
+        if kernel != .openBLAS && gemmKernel == nil {
+            _ = packed(for: kernel)
+            storedWeight = nil
+            canonicalKernel = kernel
+        }
+    }
+
+    /// The weights packed for `kernel` (not OpenBLAS), made once.
+    private func packed(for kernel: Engine.GemmKernel) -> PackedMatrix {
+        if let p = packedCache.peek(kernel) { return p }
+        let w = weight   // outside the cache's lock: reading it may unpack from the cache
+        return packedCache.value(kernel) {
+            w.withUnsafeBufferPointer {
+                PackedMatrix(kernel: kernel, m: outFeatures, k: inFeatures, a: $0.baseAddress!, lda: inFeatures)
+            }
+        }
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -89,14 +121,10 @@ public final class Linear: Loadable {
         let kernel = gemmKernel ?? Engine.gemmKernel
         if kernel != .openBLAS {
             // Yᵀ (out × N) = W · xᵀ with W packed; B's column j is sample j (one-column "images").
-            if packed?.kernel != kernel {
-                packed = weight.withUnsafeBufferPointer {
-                    PackedMatrix(kernel: kernel, m: outFeatures, k: inFeatures, a: $0.baseAddress!, lda: inFeatures)
-                }
-            }
+            let packed = packed(for: kernel)
             let c = ConvScratch.current.product.reserve(out * n)
             bias.withUnsafeBufferPointer { bp in
-                packedGemm(packed!, n: n, b: GemmOperandB(images: UnsafePointer(x.data), ldb: 1, imageColumns: 1,
+                packedGemm(packed, n: n, b: GemmOperandB(images: UnsafePointer(x.data), ldb: 1, imageColumns: 1,
                                                           imageStride: inFeatures),
                            c: c, ldc: n, bias: bp.baseAddress!, relu: act == .relu)
             }
@@ -125,7 +153,7 @@ public final class PReLU: Loadable {
     public let name: String
     public let channels: Int
     public internal(set) var weight: [Float]
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
 
     public init(_ name: String, channels: Int) {
         self.name = name
@@ -168,7 +196,7 @@ private func elementwise(_ x: Tensor, _ y: Tensor, _ act: Activation) {
 
 /// max(x, 0), elementwise.
 public final class ReLU {
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
     public init() {}
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = output.tensor(x.shape)
@@ -179,7 +207,7 @@ public final class ReLU {
 
 /// 1 / (1 + e^−x), elementwise.
 public final class Sigmoid {
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
     public init() {}
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = output.tensor(x.shape)
@@ -192,7 +220,7 @@ public final class Sigmoid {
 /// P-Net), max-subtracted for stability.
 public final class Softmax {
     public let axis: Int
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
     public init(axis: Int = 1) { self.axis = axis }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -250,7 +278,7 @@ struct PoolGeometry {
 /// the edge); `.same` padding gives Keras' `MaxPooling2D(padding="same")`.
 public final class MaxPool2d {
     public let kernel: Int, stride: Int, padding: Padding, ceilMode: Bool
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
     /// The instruction set's variant to run, as the GEMM kernel's name; nil: the engine's (tests).
     var gemmKernel: Engine.GemmKernel?
 
@@ -287,7 +315,7 @@ public final class MaxPool2d {
 /// Keras' `AveragePooling2D(padding="same")` is `.same` with `countIncludePad: false`.
 public final class AvgPool2d {
     public let kernel: Int, stride: Int, padding: Padding, ceilMode: Bool, countIncludePad: Bool
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
 
     public init(kernel: Int, stride: Int? = nil, padding: Padding = .symmetric(0), ceilMode: Bool = false,
                 countIncludePad: Bool = true) {
@@ -338,7 +366,7 @@ public final class AvgPool2d {
 /// bin i covers [floor(i·H/outH), ceil((i+1)·H/outH)).
 public final class AdaptiveAvgPool2d {
     public let outH: Int, outW: Int
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
 
     public init(outH: Int, outW: Int) {
         self.outH = outH
@@ -370,7 +398,7 @@ public final class AdaptiveAvgPool2d {
 
 /// Mean over H and W: (N, C, H, W) -> (N, C).
 public final class GlobalAvgPool {
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
     public init() {}
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -393,7 +421,7 @@ public final class GlobalAvgPool {
 
 /// Concatenation along channels: [(N, Cᵢ, H, W)] -> (N, ΣCᵢ, H, W). Works for (N, Fᵢ) too.
 public final class Concat {
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
     public init() {}
 
     public func callAsFunction(_ xs: [Tensor]) -> Tensor {
@@ -424,19 +452,29 @@ public final class Concat {
 }
 
 /// Channels appended one group after another into one (N, C_total, H, W) buffer: a dense
-/// block's features without re-concatenating everything before each layer. The buffer is
-/// reused by the next `start`.
+/// block's features without re-concatenating everything before each layer. The buffer and the
+/// count filled live in the caller's workspace (one stack per concurrent call); the buffer is
+/// reused by the next `start` in that workspace.
 public final class ChannelStack {
-    private var output = OutputBuffer()
-    private var buffer: Tensor?
-    /// Channels written so far.
-    public private(set) var filled = 0
+    private let output = OutputSlot()
+    private let stateSlot = OutputSlot()
+
+    /// The per-call part: the buffer and how many channels are written.
+    private final class State {
+        var buffer: Tensor?
+        var filled = 0
+    }
+
+    private var state: State { Workspace.current.object(stateSlot.id) { State() } }
 
     public init() {}
 
+    /// Channels written so far.
+    public var filled: Int { state.filled }
+
     /// The whole buffer, (N, C_total, H, W); channels at and past ``filled`` are not yet written.
     public var tensor: Tensor {
-        guard let buffer else { preconditionFailure("ChannelStack: start(_:channels:) first") }
+        guard let buffer = state.buffer else { preconditionFailure("ChannelStack: start(_:channels:) first") }
         return buffer
     }
 
@@ -444,28 +482,30 @@ public final class ChannelStack {
     public func start(_ x: Tensor, channels: Int) {
         precondition(x.shape.count == 4 && x.shape[1] <= channels,
                      "ChannelStack: \(x.shape) does not fit \(channels) channels")
-        buffer = output.tensor(x.shape[0], channels, x.shape[2], x.shape[3])
-        filled = 0
+        let s = state
+        s.buffer = output.tensor(x.shape[0], channels, x.shape[2], x.shape[3])
+        s.filled = 0
         append(x)
     }
 
     /// Copies `x` (N, C, H, W) into channels [filled, filled + C).
     public func append(_ x: Tensor) {
+        let s = state
         let t = tensor
         precondition(x.shape.count == 4 && x.shape[0] == t.shape[0] && x.shape[2] == t.shape[2]
-                     && x.shape[3] == t.shape[3] && filled + x.shape[1] <= t.shape[1],
-                     "ChannelStack: cannot append \(x.shape) to \(t.shape) holding \(filled) channels")
+                     && x.shape[3] == t.shape[3] && s.filled + x.shape[1] <= t.shape[1],
+                     "ChannelStack: cannot append \(x.shape) to \(t.shape) holding \(s.filled) channels")
         let n = x.shape[0], block = x.count / Swift.max(n, 1), stride = t.count / Swift.max(n, 1)
-        let offset = filled * x.shape[2] * x.shape[3]
+        let offset = s.filled * x.shape[2] * x.shape[3]
         for i in 0..<n { (t.data + i * stride + offset).update(from: x.data + i * block, count: block) }
-        filled += x.shape[1]
+        s.filled += x.shape[1]
     }
 }
 
 /// Elementwise a + b (same shape), with an optional fused activation (ResNet's relu(out + identity)).
 public final class Add {
     public let activation: Activation
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
     public init(activation: Activation = .none) { self.activation = activation }
 
     public func callAsFunction(_ a: Tensor, _ b: Tensor) -> Tensor {
@@ -483,7 +523,7 @@ public final class Add {
 
 /// x (N, C, H, W) scaled per (sample, channel) by s (N, C): DBA-Net's attention weighting.
 public final class ScaleChannels {
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
     public init() {}
 
     public func callAsFunction(_ x: Tensor, _ s: Tensor) -> Tensor {
@@ -507,7 +547,7 @@ public final class ScaleChannels {
 public final class Flatten {
     public enum Order: Sendable { case chw, whc }
     public let order: Order
-    private var output = OutputBuffer()
+    private let output = OutputSlot()
     public init(order: Order = .chw) { self.order = order }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {

@@ -22,7 +22,7 @@ func naivePads(_ padding: Padding, h: Int, w: Int, kh: Int, kw: Int, stride: Int
 
 /// Direct convolution: y[n, o, i, j] = b[o] + Σ x[n, c, i·s − pt + ki·d, j·s − pl + kj·d] · W[o, c', ki, kj]
 /// over the input channels c of o's group (zero outside the input).
-public func naiveConv2d(_ x: Tensor, weight: [Float], bias: [Float]?, outChannels: Int,
+func naiveConv2d(_ x: Tensor, weight: [Float], bias: [Float]?, outChannels: Int,
                         kernel: (Int, Int), stride: Int = 1, padding: Padding = .symmetric(0),
                         dilation: Int = 1, groups: Int = 1, activation: Activation = .none) -> Tensor {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -61,7 +61,7 @@ public func naiveConv2d(_ x: Tensor, weight: [Float], bias: [Float]?, outChannel
 }
 
 /// Inference batch normalization, unfolded: (x − mean) / sqrt(var + eps) · γ + β over axis 1.
-public func naiveBatchNorm(_ x: Tensor, gamma: [Float], beta: [Float], mean: [Float],
+func naiveBatchNorm(_ x: Tensor, gamma: [Float], beta: [Float], mean: [Float],
                            variance: [Float], eps: Float) -> Tensor {
     let y = Tensor(shape: x.shape)
     let c = x.shape[1], size = x.count / (x.shape[0] * c)
@@ -73,7 +73,7 @@ public func naiveBatchNorm(_ x: Tensor, gamma: [Float], beta: [Float], mean: [Fl
 }
 
 /// y[n, o] = b[o] + Σᵢ x[n, i] · W[o, i].
-public func naiveLinear(_ x: Tensor, weight: [Float], bias: [Float]?, outFeatures: Int) -> Tensor {
+func naiveLinear(_ x: Tensor, weight: [Float], bias: [Float]?, outFeatures: Int) -> Tensor {
     let n = x.shape[0], k = x.count / n
     let y = Tensor(shape: [n, outFeatures])
     for b in 0..<n {
@@ -108,7 +108,7 @@ private func naivePoolShape(_ h: Int, _ w: Int, k: Int, s: Int, padding: Padding
 }
 
 /// Max over each k×k window; padded and overhanging positions never win (−∞).
-public func naiveMaxPool2d(_ x: Tensor, kernel k: Int, stride s: Int, padding: Padding = .symmetric(0),
+func naiveMaxPool2d(_ x: Tensor, kernel k: Int, stride s: Int, padding: Padding = .symmetric(0),
                            ceilMode: Bool = false) -> Tensor {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let g = naivePoolShape(h, w, k: k, s: s, padding: padding, ceil: ceilMode)
@@ -132,7 +132,7 @@ public func naiveMaxPool2d(_ x: Tensor, kernel k: Int, stride s: Int, padding: P
 
 /// Mean over each k×k window. With `countIncludePad` the divisor counts window positions inside
 /// the padded input [−pad, L + pad); without, only positions inside the input.
-public func naiveAvgPool2d(_ x: Tensor, kernel k: Int, stride s: Int, padding: Padding = .symmetric(0),
+func naiveAvgPool2d(_ x: Tensor, kernel k: Int, stride s: Int, padding: Padding = .symmetric(0),
                            ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let g = naivePoolShape(h, w, k: k, s: s, padding: padding, ceil: ceilMode)
@@ -161,7 +161,7 @@ public func naiveAvgPool2d(_ x: Tensor, kernel k: Int, stride s: Int, padding: P
 }
 
 /// Adaptive average pooling, bins [⌊i·L/out⌋, ⌈(i+1)·L/out⌉) (PyTorch `adaptive_avg_pool2d`).
-public func naiveAdaptiveAvgPool2d(_ x: Tensor, outH: Int, outW: Int) -> Tensor {
+func naiveAdaptiveAvgPool2d(_ x: Tensor, outH: Int, outW: Int) -> Tensor {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let y = Tensor(shape: [n, c, outH, outW])
     for plane in 0..<(n * c) {
@@ -181,7 +181,7 @@ public func naiveAdaptiveAvgPool2d(_ x: Tensor, outH: Int, outW: Int) -> Tensor 
 }
 
 /// Softmax along `axis`, computed in Double.
-public func naiveSoftmax(_ x: Tensor, axis: Int = 1) -> Tensor {
+func naiveSoftmax(_ x: Tensor, axis: Int = 1) -> Tensor {
     let y = Tensor(shape: x.shape)
     let outer = x.shape[..<axis].reduce(1, *), len = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
     for o in 0..<outer {

@@ -1,8 +1,8 @@
-// The engine's own GEMM (C target CGemm): weights packed once into the micro-kernel's panel
+// The engine's own GEMM (C target CKernels): weights packed once into the micro-kernel's panel
 // layout, B packed per call, AVX-512 / AVX2 micro-kernels chosen at run time, and a fused
 // epilogue (bias per output row, residual, ReLU, accumulate). Convolutions, Winograd's products
 // and `Linear` use it; OpenBLAS remains for CPUs without AVX2 (`Engine.gemmKernel`).
-import CGemm
+import CKernels
 import Foundation
 
 extension Engine {
@@ -17,7 +17,7 @@ extension Engine {
         /// fervid's packed GEMM, AVX-512 micro-kernel (12×32).
         case avx512
 
-        /// The CGemm instruction-set id, nil for OpenBLAS.
+        /// The CKernels instruction-set id, nil for OpenBLAS.
         var isa: Int32? {
             switch self {
             case .openBLAS: return nil
@@ -66,6 +66,14 @@ final class PackedMatrix: @unchecked Sendable {
     }
 
     deinit { data.deallocate() }
+
+    /// The m×k row-major matrix this was packed from (exact).
+    func unpacked() -> [Float] {
+        [Float](unsafeUninitializedCapacity: m * k) { buffer, count in
+            fervid_gemm_unpack_a(kernel.isa!, Int32(m), Int32(k), data, buffer.baseAddress!, k)
+            count = m * k
+        }
+    }
 
     /// Packs `count` consecutive m×k matrices of `a` (matrix i at a + i·m·k) for `kernel`; nil
     /// when that kernel is OpenBLAS.

@@ -1,5 +1,5 @@
-// Tensors of the CNN engine: NCHW float32, contiguous, reference semantics so that layers can
-// hand out (and reuse) their own output buffers without copying.
+// Tensors of the CNN engine: NCHW float32, contiguous, reference semantics so that a layer's
+// output slot in a workspace is reused from call to call without copying.
 
 /// Owner of one heap buffer of floats; freed in `deinit`. Shared by a tensor and its views.
 final class FloatStorage: @unchecked Sendable {
@@ -17,8 +17,9 @@ final class FloatStorage: @unchecked Sendable {
 
 /// An NCHW (or (N, F)) float32 tensor: contiguous, owning (or sharing) its buffer.
 ///
-/// A reference type: layers return a tensor they own and overwrite it on their next call, so a
-/// forward pass allocates nothing in steady state. Copy with ``toArray()`` to keep values.
+/// A reference type: a layer returns the tensor of its output slot in the calling thread's
+/// workspace and overwrites it on its next call in that workspace, so a forward pass allocates
+/// nothing in steady state. Copy with ``toArray()`` to keep values.
 public final class Tensor: @unchecked Sendable {
     /// Dimensions, outermost first: `[N, C, H, W]` for images, `[N, F]` for features.
     public private(set) var shape: [Int]
@@ -79,35 +80,28 @@ public final class Tensor: @unchecked Sendable {
     @inline(__always) func dim(_ i: Int) -> Int { shape[i < 0 ? shape.count + i : i] }
 }
 
-/// A layer's reusable output: returns the cached tensor relabelled to `shape` when it fits,
-/// else allocates a larger one (once per growth, never in steady state).
-struct OutputBuffer {
-    private var tensor: Tensor?
+/// A layer's output slot: a name for one of its outputs, whose buffer lives in the calling
+/// thread's ``Workspace`` (the one a ``WorkspacePool`` checked out for the call, else the thread's
+/// own). The layer holds only the slot's id, so one loaded network runs on any number of threads
+/// at once, each with its own activations. A slot's tensor is relabelled to the shape asked
+/// when it fits, else grown (once per growth, never in steady state).
+///
+/// Every layer makes its own slots; a model may give several layers one slot when it knows the
+/// earlier output is dead before the later one is written (ResNet's blocks share their
+/// intermediate buffers), which is how a network's activations are planned once.
+public struct OutputSlot: Sendable, Hashable {
+    let id: Int
 
-    mutating func tensor(_ shape: [Int]) -> Tensor {
-        if let t = tensor, t.capacity >= shape.reduce(1, *) {
-            if t.shape != shape { t.setShape(shape) }
-            return t
-        }
-        let t = Tensor(shape: shape)
-        tensor = t
-        return t
-    }
+    /// A new slot, distinct from every other.
+    public init() { id = Workspace.newSlot() }
+
+    func tensor(_ shape: [Int]) -> Tensor { Workspace.current.tensor(id, shape) }
 
     /// 4-D variant that builds no shape array when the shape is unchanged.
-    mutating func tensor(_ n: Int, _ c: Int, _ h: Int, _ w: Int) -> Tensor {
-        if let t = tensor, t.shape.count == 4, t.shape[0] == n, t.shape[1] == c, t.shape[2] == h,
-           t.shape[3] == w {
-            return t
-        }
-        return tensor([n, c, h, w])
-    }
+    func tensor(_ n: Int, _ c: Int, _ h: Int, _ w: Int) -> Tensor { Workspace.current.tensor(id, n, c, h, w) }
 
     /// 2-D variant of ``tensor(_:_:_:_:)``.
-    mutating func tensor(_ n: Int, _ f: Int) -> Tensor {
-        if let t = tensor, t.shape.count == 2, t.shape[0] == n, t.shape[1] == f { return t }
-        return tensor([n, f])
-    }
+    func tensor(_ n: Int, _ f: Int) -> Tensor { Workspace.current.tensor(id, n, f) }
 }
 
 /// A growable scratch array of floats owned by one object, 64-byte aligned (whole cache lines,

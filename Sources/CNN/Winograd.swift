@@ -7,7 +7,24 @@
 //   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]   G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
 //   Aᵀ = [1 1 1 0; 0 1 −1 −1]
 
-import CGemm
+import CKernels
+
+/// Which Winograd filters: output tile size and GEMM kernel.
+struct WinogradKey: Hashable {
+    let m: Int
+    let kernel: Engine.GemmKernel
+}
+
+/// A layer's Winograd filters for one key: U (α², out, in) for OpenBLAS, or U packed per α²
+/// element for the engine's GEMM.
+final class WinogradFilters: @unchecked Sendable {
+    let u: [Float]?
+    let packs: [PackedMatrix]?
+    init(u: [Float]?, packs: [PackedMatrix]?) {
+        self.u = u
+        self.packs = packs
+    }
+}
 
 extension Conv2d {
     /// The Winograd output tile (2 for F(2×2, 3×3), 4 for F(4×4, 3×3)) for this call, or nil
@@ -86,17 +103,24 @@ extension Conv2d {
         0, 0, 1,
     ]
 
+    /// The transformed filters for output tile `m` and the current GEMM kernel: packed for the
+    /// engine's GEMM (the unpacked U is not kept), or U itself for OpenBLAS.
+    func winogradFilters(tile m: Int) -> WinogradFilters {
+        let kernel = gemmKernel ?? Engine.gemmKernel
+        return winogradCache.value(WinogradKey(m: m, kernel: kernel)) {
+            let u = makeWinogradWeight(tile: m)
+            if kernel == .openBLAS { return WinogradFilters(u: u, packs: nil) }
+            return WinogradFilters(u: nil, packs: PackedMatrix.pack(u, count: (m + 2) * (m + 2), m: outChannels,
+                                                                    k: inChannels, kernel: kernel)!)
+        }
+    }
+
     func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, tile m: Int) {
-        if winogradWeight?.m != m { winogradWeight = (m, makeWinogradWeight(tile: m)) }
+        let filters = winogradFilters(tile: m)
         let a2 = (m + 2) * (m + 2)
         let inC = inChannels, outC = outChannels
         let kernel = gemmKernel ?? Engine.gemmKernel
-        if kernel == .openBLAS {
-            winogradPacked = nil
-        } else if winogradPacked?.m != m || winogradPacked?.packs.first?.kernel != kernel {
-            winogradPacked = (m, PackedMatrix.pack(winogradWeight!.u, count: a2, m: outC, k: inC, kernel: kernel)!)
-        }
-        let packs = winogradPacked?.packs
+        let packs = filters.packs
         // The transforms' instruction set: the packed kernel's, the widest otherwise.
         let isa = kernel.isa ?? fervid_gemm_best_isa()
         let th = (g.oh + m - 1) / m, tw = (g.ow + m - 1) / m
@@ -107,9 +131,9 @@ extension Conv2d {
         let v = scratch.columns.reserve(a2 * inC * rowsPerChunk * tw)
         let mm = scratch.product.reserve(a2 * outC * rowsPerChunk * tw)
         let act = activation, xd = x.data, yd = y.data
-        winogradWeight!.u.withUnsafeBufferPointer { ub in
+        (filters.u ?? []).withUnsafeBufferPointer { ub in
             bias.withUnsafeBufferPointer { bb in
-                let u = ub.baseAddress!, bias = bb.baseAddress!
+                let u = ub.baseAddress, bias = bb.baseAddress!
                 var r0 = 0
                 while r0 < tileRows {
                     let rows = Swift.min(rowsPerChunk, tileRows - r0)
@@ -135,7 +159,7 @@ extension Conv2d {
                         }
                     } else {
                         for e in 0..<a2 {
-                            gemm(m: outC, n: count, k: inC, a: u + e * outC * inC, lda: inC,
+                            gemm(m: outC, n: count, k: inC, a: u! + e * outC * inC, lda: inC,
                                  b: v + e * inC * count, ldb: count, c: mm + e * outC * count, ldc: count)
                         }
                     }

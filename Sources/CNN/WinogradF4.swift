@@ -3,9 +3,9 @@
 //   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
 //   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
 // (G is in `makeWinogradWeight`); F(2×2, 3×3)'s are in Winograd.swift.
-import CGemm
+import CKernels
 
-// The loops themselves are C (CGemm's winograd.c, compiled per instruction set); the functions
+// The loops themselves are C (CKernels's winograd.c, compiled per instruction set); the functions
 // here walk channels and tile rows in parallel and gather the zero-padded input rows.
 
 /// V = Bᵀ d B for F(m×m, 3×3), m = 2 or 4, for the tiles of tile rows [firstRow, firstRow + rows)

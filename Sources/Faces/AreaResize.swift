@@ -2,7 +2,7 @@
 // cell i along an axis of `n` -> `m` averages input [floor(i·n/m), ceil((i+1)·n/m)). MTCNN's
 // image pyramid and its 24×24 / 48×48 crops all use it; the boxes depend on matching it.
 
-import CGemm
+import CKernels
 
 /// The input span [start, end) that output `i` of `m` averages over an axis of `n`.
 @inline(__always) func areaSpan(_ i: Int, _ n: Int, _ m: Int) -> (Int, Int) {
@@ -32,8 +32,8 @@ public struct PlanarRegion {
 }
 
 /// Area-resizes `src` to (C, outH, outW) at `dst`, separably (a vertical pass over whole rows,
-/// then the horizontal spans), summing in Double: C in CGemm compiled per instruction set
-/// (`isa`: a CGemm instruction-set id; the widest the CPU runs by default). `scratch` is reused
+/// then the horizontal spans), summing in Double: C in CKernels compiled per instruction set
+/// (`isa`: a CKernels instruction-set id; the widest the CPU runs by default). `scratch` is reused
 /// between calls.
 public func areaResize(_ src: PlanarRegion, outH: Int, outW: Int, into dst: UnsafeMutablePointer<Float>,
                        scratch: inout [Double], isa: Int32 = fervid_gemm_best_isa()) {
@@ -48,7 +48,7 @@ public func areaResize(_ src: PlanarRegion, outH: Int, outW: Int, into dst: Unsa
 
 /// Naive twin of ``areaResize(_:outH:outW:into:scratch:)``: each output pixel is the plain mean
 /// of its input rectangle. The oracle for the tests.
-public func naiveAreaResize(_ src: PlanarRegion, outH: Int, outW: Int) -> [Float] {
+func naiveAreaResize(_ src: PlanarRegion, outH: Int, outW: Int) -> [Float] {
     var out = [Float](repeating: 0, count: src.channels * outH * outW)
     for c in 0..<src.channels {
         for oy in 0..<outH {

@@ -66,7 +66,8 @@ final class AttentionExtractor {
 /// Build it with ``init(backbone:strategy:classes:)``, load weights with ``load(_:)``, call it
 /// on an (N, 3, H, W) batch normalized as the checkpoint's metadata says; it returns logits
 /// (N, K) (``probabilities(_:)`` applies the softmax of eq. (6)'s classifier).
-/// Not thread-safe: one instance per thread (layers own their output buffers).
+/// Thread-safe once loaded: the layers hold parameters only; each calling thread keeps its
+/// activations in its own workspace (`CNN.Workspace`), so one instance serves any number of threads.
 public final class DBANet {
     public let backbone: DBANetBackbone
     public let strategy: DBANetStrategy
@@ -139,7 +140,7 @@ public final class DBANet {
     }
 
     /// Logits computed as eqs. (5)-(6) are written: f_att_i = f_i ⊗ s_i, then G(f_att_i).
-    public func logitsNaive(_ x: Tensor) -> Tensor {
+    func logitsNaive(_ x: Tensor) -> Tensor {
         forward(x, pooledFirst: false)
     }
 

@@ -101,7 +101,7 @@ public final class ONet {
 }
 
 /// The three MTCNN networks, loaded strictly from `models/mtcnn.safetensors`.
-/// Not thread-safe (layers own their output buffers): one instance per thread.
+/// Thread-safe once loaded (activations live in the calling thread's workspace).
 public final class MTCNN {
     public let pnet = PNet()
     public let rnet = RNet()

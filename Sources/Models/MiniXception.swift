@@ -157,7 +157,7 @@ public final class MiniXception {
         }
     }
 
-    /// (N, 1, 64, 64) -> logits (N, 7), before the softmax. The tensor is owned by the model.
+    /// (N, 1, 64, 64) -> logits (N, 7), before the softmax. The tensor is the calling thread's workspace slot.
     public func logits(_ x: Tensor) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == 1 && x.shape[2] == Self.inputSize && x.shape[3] == Self.inputSize,
                      "MiniXception: expects (N, 1, 64, 64), got \(x.shape)")
@@ -166,7 +166,7 @@ public final class MiniXception {
         return pool(classifier(y))
     }
 
-    /// (N, 1, 64, 64) -> probabilities (N, 7) in ``labels`` order. The tensor is owned by the model.
+    /// (N, 1, 64, 64) -> probabilities (N, 7) in ``labels`` order. The tensor is the calling thread's workspace slot.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         softmax(logits(x))
     }

@@ -64,8 +64,28 @@ final class ResNet: DBABackbone {
             stages.append(stage)
         }
         self.stages = stages
+        ResNet.planOutputs(stages)
         tapChannels = ResNet.widths.map { $0 * Bottleneck.expansion }
         fc = classes.map { Linear("\(prefix)fc", in: channels, out: $0) }
+    }
+
+    /// Activations planned once (STYLE.md §13): within a block, conv1's, conv2's and the
+    /// projection's outputs are dead once conv3 has run, so every block shares those three
+    /// buffers; block outputs alternate between two buffers along a stage, and each stage's last
+    /// block writes a buffer of its own (the tap f_i, read after the whole backbone). A block's
+    /// output never shares its input's or its identity's buffer. At batch 16 and 100×100 this
+    /// holds ~4.4 MB per image instead of ~15 MB with one buffer per layer.
+    private static func planOutputs(_ stages: [[Bottleneck]]) {
+        let temp1 = OutputSlot(), temp2 = OutputSlot(), projection = OutputSlot()
+        let even = OutputSlot(), odd = OutputSlot()
+        for stage in stages {
+            for (b, block) in stage.enumerated() {
+                block.conv1.output = temp1
+                block.conv2.output = temp2
+                block.downsample?.output = projection
+                if b < stage.count - 1 { block.conv3.output = b % 2 == 0 ? even : odd }
+            }
+        }
     }
 
     var layers: [Loadable] {

@@ -85,7 +85,7 @@ struct Analyze: ParsableCommand {
     @Option(help: "Most face crops per classifier call.")
     var batch: Int = 16
 
-    @Option(help: "Threads for inference (the engine's loops and GEMM; also the number of classifier copies a batch is split across); default: the number of cores.")
+    @Option(help: "Threads for inference (the engine's loops and GEMM; also the number of parts a batch is split across, all on one loaded model); default: the number of cores.")
     var threads: Int?
 
     @Option(help: "Also write the summary as JSON to this path (several inputs: a directory ending in '/' or a pattern with {stem} / {relpath}).")
@@ -196,7 +196,7 @@ struct Analyze: ParsableCommand {
         }
         let classifier: LoadedClassifier
         do {
-            classifier = try LoadedClassifier(path: modelPath, maxBatch: batch)
+            classifier = try LoadedClassifier(path: modelPath)
         } catch {
             throw CommandFailure(subject: modelPath, cause: "\(error)")
         }
@@ -309,6 +309,9 @@ struct Analyze: ParsableCommand {
         options.raw = raw
         options.landmarks = landmarks
         options.summaryPath = plan.summary
+        options.plotPath = plan.plot
+        options.annotatedVideoPath = plan.annotate
+        options.copyAudio = !noAudio
         options.modelName = model
         options.modelMetadata = Self.sidecarMetadata(context.classifier.metadata)
         options.modelSHA256 = context.modelSHA256
@@ -336,27 +339,20 @@ struct Analyze: ParsableCommand {
         } catch let error as VideoError {
             if corpus.isStopping, interrupt.isInterrupted { return .done(.notStarted) }  // Ctrl-C during the open
             return failed(input.location, error.description)
-        } catch {
-            return failed(input.location, "\(error)")
-        }
-        let extras: OutputExtras
-        do {
-            extras = try OutputExtras(analyzer: analyzer, annotate: plan.annotate, copyAudio: !noAudio, plot: plan.plot,
-                                      modelName: model)
-        } catch let failure as CommandFailure {
-            return failed(failure.subject, failure.cause)
+        } catch let error as OutputError {
+            return failed(error.path, error.cause)
         } catch {
             return failed(input.location, "\(error)")
         }
         let prefix = context.several ? "[\(position + 1)/\(context.total)] " : ""
         let progress = quiet ? nil : ProgressReporter(analyzer: analyzer, prefix: prefix, inPlace: jobs == 1)
         return .opened(analyzer, finish: {
-            self.finish(analyzer: analyzer, extras: extras, progress: progress, input: input, plan: plan, context: context)
+            self.finish(analyzer: analyzer, progress: progress, input: input, plan: plan, context: context)
         })
     }
 
     /// Runs an opened input to its end; prints its summary.
-    private func finish(analyzer: Analyzer, extras: OutputExtras, progress: ProgressReporter?, input: CorpusInput,
+    private func finish(analyzer: Analyzer, progress: ProgressReporter?, input: CorpusInput,
                         plan: PlannedOutputs, context: RunContext) -> InputOutcome {
         let outputPath = plan.timeline
         progress?.start()
@@ -365,8 +361,8 @@ struct Analyze: ParsableCommand {
             report = try analyzer.run()
         } catch {
             progress?.stop()
-            try? extras.finish()
             let (subject, cause): (String, String) = switch error {
+            case let error as OutputError: (error.path, error.cause)
             case let error as VideoError: (input.location, error.description)
             case let error as TimelineError: (outputPath, error.description)
             default: (input.location, "\(error)")
@@ -374,11 +370,6 @@ struct Analyze: ParsableCommand {
             return failure(subject, cause, context)
         }
         progress?.stop()
-        do { try extras.finish() } catch let error as CommandFailure {
-            return failure(error.subject, error.cause, context)
-        } catch {
-            return failure(input.location, "\(error)", context)
-        }
 
         var text = "\(input.location) → \(outputPath == "-" ? "standard output" : outputPath)\n"
         text += report.summary.text

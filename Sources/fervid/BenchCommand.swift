@@ -1,5 +1,5 @@
 import ArgumentParser
-import CNN
+@_spi(Workbench) import CNN
 import Models
 import Foundation
 

@@ -196,12 +196,10 @@ enum ExitStatusCorpus {
     static let partial: Int32 = 3
 }
 
-/// One loaded model for every input of a run. Until the engine's networks are reentrant (issue
-/// "One model, many threads"), calls take turns: the pipelines' decoding, face detection and
-/// writing still run concurrently.
-final class SharedClassifier: FrameClassifier, @unchecked Sendable {
+/// One loaded model for every input of a run: the engine's networks are reentrant (weights
+/// once, a workspace per call), so the pipelines classify concurrently on the one model.
+final class SharedClassifier: FrameClassifier, Sendable {
     private let model: LoadedClassifier
-    private let lock = NSLock()
 
     init(_ model: LoadedClassifier) { self.model = model }
 
@@ -210,6 +208,6 @@ final class SharedClassifier: FrameClassifier, @unchecked Sendable {
     var metadata: [String: String] { model.metadata }
 
     func classify(_ batch: UnsafePointer<Float>, count: Int) throws -> [[Float]] {
-        try lock.withLock { try model.classify(batch, count: count) }
+        try model.classify(batch, count: count)
     }
 }

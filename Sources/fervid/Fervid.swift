@@ -14,7 +14,6 @@ struct Fervid: AsyncParsableCommand {
     /// Exit codes: 0 success, 1 a failure on the input (one line `fervid: <input>: <cause>`),
     /// 2 bad usage.
     static func main() async {
-        BLASKernels.upgradeIfNeeded()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

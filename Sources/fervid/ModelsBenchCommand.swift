@@ -30,10 +30,10 @@ struct ModelsBench: ParsableCommand {
     @Option(help: "Images per forward pass.")
     var batch: Int = 1
 
-    @Option(help: "Threads for the engine (default: the number of cores); with --parallelism images also the number of network copies.")
+    @Option(help: "Threads for the engine (default: the number of cores); with --parallelism images also the number of parts a batch is split across.")
     var threads: Int?
 
-    @Option(help: "How threads share a batch: images (one network replica per thread, each running its part of the batch single-threaded; a batch of 1 splits layers) or layers (one network, every layer split across the threads).")
+    @Option(help: "How threads share a batch: images (the batch cut into one part per thread, each part run single-threaded on the one loaded network in its own workspace; a batch of 1 splits layers) or layers (every layer split across the threads).")
     var parallelism: Parallelism = .images
 
     @Option(help: "Minimum wall-clock seconds per timed repeat.")
@@ -70,8 +70,7 @@ struct ModelsBench: ParsableCommand {
         var result: [String: Any] = ["threads": threadCount, "blas_core": Engine.blasCoreName,
                                      "parallelism": parallelism.rawValue, "gemm": Engine.gemmKernel.rawValue]
         // Bad input first (one error line), then the kernel warning before anything is timed.
-        let replicas = parallelism == .images ? threadCount : 1
-        let bench = try model.map { try BenchModel.load($0, replicas: replicas) }
+        let bench = try model.map { try BenchModel.load($0, parallel: parallelism == .images) }
         if let warning = Engine.blasCoreWarning { printError("warning: \(warning)") }
 
         if let bench {
@@ -168,45 +167,26 @@ struct BenchModel {
     let inputShape: [Int]
     let forward: (Tensor) -> Tensor
 
-    /// The model behind `spec`; with `replicas` > 1, that many independent copies behind a
-    /// ``BatchParallel`` (each thread runs its part of the batch).
-    static func load(_ spec: String, replicas: Int) throws -> BenchModel {
-        let first = try load(spec)
-        guard replicas > 1 else { return first }
-        let others = try (1..<replicas).map { _ in try load(spec).forward }
-        let parallel = BatchParallel([first.forward] + others)
-        return BenchModel(name: first.name, inputShape: first.inputShape, forward: { parallel($0) })
+    /// The model behind `spec`; with `parallel`, its thread-safe ``ExpressionModel/classify(_:)``
+    /// path (a batch split across the threads, each part in its own workspace, one copy of the
+    /// weights) in place of the logits on the calling thread.
+    static func load(_ spec: String, parallel: Bool) throws -> BenchModel {
+        let (name, model) = try load(spec)
+        return BenchModel(name: name, inputShape: model.inputShape,
+                          forward: parallel ? { model.classify($0) } : { model.logits($0) })
     }
 
-    static func load(_ spec: String) throws -> BenchModel {
-        if let metadata = DBANetMetadata.builtIn(spec) {
-            let net = DBANet(metadata)
-            try net.load(randomWeights(net.tensorSpecs, source: spec))
-            return BenchModel(name: spec, inputShape: [3, metadata.inputSize.height, metadata.inputSize.width],
-                              forward: { net($0) })
+    static func load(_ spec: String) throws -> (name: String, model: ExpressionModel) {
+        if let specs = ModelRegistry.tensorSpecs(builtIn: spec),
+           let model = try ModelRegistry.classifier(builtIn: spec, weights: randomWeights(specs, source: spec)) {
+            return (spec, model)
         }
         let path = FileManager.default.fileExists(atPath: spec) ? spec : try resolve(spec)
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure(subject: path, cause: "no such file")
         }
-        let file = try open(path)
-        switch file.metadata["fervid.arch"] ?? "" {
-        case "dbanet":
-            let (net, metadata) = try ModelsCommand.load(path)
-            return BenchModel(name: metadata.name, inputShape: [3, metadata.inputSize.height, metadata.inputSize.width],
-                              forward: { net($0) })
-        case "mini-xception":
-            let net: MiniXception
-            do {
-                net = try MiniXception(file: file)
-            } catch {
-                throw CommandFailure(subject: path, cause: "\(error)")
-            }
-            let side = MiniXception.inputSize
-            return BenchModel(name: "mini-xception", inputShape: [1, side, side], forward: { net.logits($0) })
-        case let arch:
-            throw CommandFailure(subject: path, cause: "architecture '\(arch.isEmpty ? "(no fervid.arch metadata)" : arch)' is not a classifier fervid benchmarks (dbanet, mini-xception)")
-        }
+        let model = try ModelsCommand.loadClassifier(path)
+        return (model.name, model)
     }
 
     private static func resolve(_ spec: String) throws -> String {
@@ -214,14 +194,6 @@ struct BenchModel {
             return try ModelLocator.resolve(spec)
         } catch {
             throw CommandFailure(subject: spec, cause: "neither a model file, a shipped model nor a built-in DBA-Net name: \(error.description)")
-        }
-    }
-
-    private static func open(_ path: String) throws -> SafeTensorsFile {
-        do {
-            return try SafeTensorsFile(path: path)
-        } catch {
-            throw CommandFailure(subject: path, cause: error.detail)
         }
     }
 

@@ -13,33 +13,31 @@ struct ModelsCommand: ParsableCommand {
         abstract: "Describe and run classifier models.",
         subcommands: [Info.self, Run.self, ModelsBench.self])
 
-    /// Reads a DBA-Net description from a built-in name or a checkpoint path.
-    static func describe(_ nameOrPath: String) throws -> (metadata: DBANetMetadata, model: DBANet, checkpoint: String?) {
-        if let metadata = DBANetMetadata.builtIn(nameOrPath) {
-            return (metadata, DBANet(metadata), nil)
-        }
-        guard let path = locate(nameOrPath) else {
-            throw CommandFailure(subject: nameOrPath, cause: "neither a model file nor a built-in name (\(DBANetMetadata.builtInNames.count) names: `fervid models info` lists them)")
-        }
-        let (model, metadata) = try load(path)
-        return (metadata, model, path)
-    }
-
     /// A path as given, or a model name found where `analyze --model` looks (`models/NAME.safetensors`).
     static func locate(_ nameOrPath: String) -> String? {
         if FileManager.default.fileExists(atPath: nameOrPath) { return nameOrPath }
         return try? ModelLocator.resolve(nameOrPath)
     }
 
-    static func load(_ path: String) throws -> (DBANet, DBANetMetadata) {
+    /// Runs `body`, turning the engine's and the registry's errors (which already read
+    /// "<path>: <cause>") into one ``CommandFailure`` naming `path`.
+    static func naming<T>(_ path: String, _ body: () throws -> T) throws -> T {
         do {
-            return try DBANet.load(contentsOf: path)
+            return try body()
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch let error as SafeTensorsError {
+            throw CommandFailure(subject: path, cause: error.detail)
         } catch let error as CustomStringConvertible & Error {
-            // The engine's and the model's errors already read "<path>: <cause>".
             let text = error.description
             let prefix = path + ": "
             throw CommandFailure(subject: path, cause: text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text)
         }
+    }
+
+    /// The expression classifier in a checkpoint, through the model registry.
+    static func loadClassifier(_ path: String) throws -> ExpressionModel {
+        try naming(path) { try ModelRegistry.loadClassifier(path: path) }
     }
 
     struct Info: ParsableCommand {
@@ -53,46 +51,25 @@ struct ModelsCommand: ParsableCommand {
         func run() throws {
             guard let model else {
                 print("name                          parameters")
-                for name in DBANetMetadata.builtInNames {
-                    let count = DBANet(DBANetMetadata.builtIn(name)!).parameterCount
-                    print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + grouped(count).leftPadded(13))
+                for name in ModelRegistry.builtInNames {
+                    let count = ModelRegistry.describe(builtIn: name)?.first { $0.0 == "parameters" }?.1 ?? "?"
+                    print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + count.leftPadded(13))
                 }
                 return
             }
-            if DBANetMetadata.builtIn(model) == nil, let path = ModelsCommand.locate(model),
-               let file = try? SafeTensorsFile(path: path), let arch = file.metadata["fervid.arch"], arch != "dbanet" {
-                ModelsCommand.describeShipped(file, path: path, arch: arch)
-                return
-            }
-            let (m, net, checkpoint) = try ModelsCommand.describe(model)
-            print("name:         \(m.name)")
-            print("architecture: DBA-Net, backbone \(m.backbone.rawValue), strategy \(m.strategy.rawValue)")
-            print("parameters:   \(grouped(net.parameterCount))")
-            print("input:        \(m.inputSize.height)x\(m.inputSize.width) RGB in [0, 1], (x - mean) / std, "
-                  + "mean \(m.mean.map { "\($0)" }.joined(separator: ",")), std \(m.std.map { "\($0)" }.joined(separator: ","))")
-            print("labels:       \(m.labels.joined(separator: ", "))")
-            if let checkpoint {
-                print("weights:      \(checkpoint) (\(net.tensorSpecs.count) tensors, all present with the expected shapes)")
+            let lines: [(String, String)]
+            if let builtIn = ModelRegistry.describe(builtIn: model) {
+                lines = builtIn
             } else {
-                print("weights:      none (architecture only; train with tools/reference/train.py)")
+                guard let path = ModelsCommand.locate(model) else {
+                    throw CommandFailure(subject: model, cause: "neither a model file nor a built-in name (\(ModelRegistry.builtInNames.count) names: `fervid models info` lists them)")
+                }
+                lines = try ModelsCommand.naming(path) { try ModelRegistry.describe(file: SafeTensorsFile(path: path)) }
+            }
+            for (key, value) in lines {
+                print((key + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value)
             }
         }
-    }
-
-    /// The shipped models (mini-Xception, MTCNN): what their converter wrote into the metadata,
-    /// and the parameter count of the file's tensors.
-    static func describeShipped(_ file: SafeTensorsFile, path: String, arch: String) {
-        let m = file.metadata
-        let parameters = file.names.reduce(0) { $0 + (file.shape(of: $1) ?? []).reduce(1, *) }
-        print("name:         \((path as NSString).lastPathComponent)")
-        print("architecture: \(arch)\(m["fervid.networks"].map { " (\($0))" } ?? "")")
-        print("parameters:   \(grouped(parameters)) (\(file.names.count) tensors)")
-        let colour = m["fervid.colour"] ?? "?", size = m["fervid.input_size"] ?? "?"
-        print("input:        \(size) \(colour), \(m["fervid.normalisation"] ?? "")")
-        print("labels:       \((m["fervid.labels"] ?? "").split(separator: ",").joined(separator: ", "))")
-        if let source = m["fervid.source"] { print("source:       \(source)") }
-        if let licence = m["fervid.licence"] { print("licence:      \(licence)") }
-        print("weights:      \(path)")
     }
 
     struct Run: ParsableCommand {
@@ -109,43 +86,22 @@ struct ModelsCommand: ParsableCommand {
         var output: String
 
         func run() throws {
-            // mini-Xception (the shipped model) or DBA-Net, by the file's fervid.arch.
-            let isMiniXception = (try? SafeTensorsFile(path: checkpoint))?.metadata["fervid.arch"] == "mini-xception"
-            let labels: [String]
-            let forward: (Tensor) -> (logits: [Float], probabilities: [Float])
-            let channels: Int
-            if isMiniXception {
-                let model: MiniXception
-                do {
-                    model = try MiniXception(path: checkpoint)
-                } catch {
-                    throw CommandFailure(subject: checkpoint, cause: "\(error)")
-                }
-                labels = MiniXception.labels
-                channels = 1
-                forward = { x in (model.logits(x).toArray(), model(x).toArray()) }
-            } else {
-                let (model, metadata) = try ModelsCommand.load(checkpoint)
-                labels = metadata.labels
-                channels = 3
-                forward = { x in (model(x).toArray(), model.probabilities(x).toArray()) }
-            }
+            let model = try ModelsCommand.loadClassifier(checkpoint)
             let x: Tensor
             do {
                 let file = try SafeTensorsFile(path: input)
                 guard let shape = file.shape(of: "input") else {
                     throw CommandFailure(subject: input, cause: "no tensor named 'input'")
                 }
-                let sizeOK = isMiniXception ? shape.count == 4 && shape[2] == MiniXception.inputSize && shape[3] == MiniXception.inputSize
-                                            : shape.count == 4 && shape[2] >= 32 && shape[3] >= 32
-                guard shape.count == 4, shape[0] > 0, shape[1] == channels, sizeOK else {
-                    let expected = isMiniXception ? "(N, 1, 64, 64)" : "(N, 3, H, W) with H, W >= 32"
+                if let expected = model.expectedInput(for: shape) {
                     throw CommandFailure(subject: input, cause: "'input' has shape \(shape), expected \(expected)")
                 }
                 x = Tensor(shape: shape, values: try file.floats("input"))
             } catch let error as SafeTensorsError {
                 throw CommandFailure(subject: input, cause: error.detail)
             }
+            let labels = model.labels
+            let forward = { (x: Tensor) in (model.logits(x).toArray(), model.probabilities(x).toArray()) }
             let (logits, probabilities) = forward(x)
             let shape = [x.shape[0], labels.count]
             do {
@@ -156,17 +112,6 @@ struct ModelsCommand: ParsableCommand {
             }
         }
     }
-}
-
-/// 49193015 -> "49,193,015".
-private func grouped(_ n: Int) -> String {
-    let digits = Array(String(n))
-    var out = ""
-    for (i, d) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(d)
-    }
-    return out
 }
 
 extension String {

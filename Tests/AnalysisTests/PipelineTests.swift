@@ -1,4 +1,5 @@
 import Faces
+import Models
 import Foundation
 import Synchronization
 import Testing
@@ -86,9 +87,10 @@ final class RecordingClassifier: FrameClassifier, @unchecked Sendable {
         let whole = try scaler.convert(frame, to: .rgb24, width: frame.width, height: frame.height)
         let face = FaceRect(x: box.0, y: box.1, width: box.2, height: box.3)
         let expected = try #require(ferFaceCrop(RGBImage(width: whole.width, height: whole.height, pixels: whole.bytes), face: face))
-        let pipeline = AnalysisPipeline(source: source, faceStage: TwoFaces(), classifier: RecordingClassifier(), settings: PipelineSettings())
+        let crops = CropPreparation(ClassifierInput(width: 64, height: 64, layout: .gray8, mean: [0], std: [1],
+                                                    crop: .squarePlusPixels(10), resize: .ferGreyBilinear), scaler: scaler)
         let rect = CropGeometry.squarePlusPixels(10).rect(for: face, imageWidth: frame.width, imageHeight: frame.height)
-        let got = try pipeline.ferGreyCrop(frame, rect: rect, scaler: scaler, width: 64, height: 64)
+        let got = try crops.ferGreyCrop(frame, rect: rect, width: 64, height: 64)
         let differing = zip(got, expected).filter { $0 != $1 }.count
         #expect(got.count == expected.count && differing == 0, "\(differing) of \(expected.count) bytes differ")
     }

@@ -1,4 +1,5 @@
 import Faces
+import Models
 import Foundation
 import Testing
 @testable import Analysis

@@ -91,3 +91,42 @@ func packedGemmMatchesNaive(_ kernel: Engine.GemmKernel) {
         }
     }
 }
+
+/// Unpacking a packed matrix gives back exactly the matrix packed, for every packed kernel, with
+/// row counts that are not a multiple of the panel height and depths across several K blocks.
+@Test func unpackInvertsPack() {
+    for kernel in [Engine.GemmKernel.generic, .avx2, .avx512] where kernel.isSupported {
+        for (m, k) in [(1, 1), (13, 300), (37, 513), (64, 256)] {
+            let a = randomValues(m * k, seed: UInt64(900 + m + k))
+            let packed = PackedMatrix.pack(a, count: 1, m: m, k: k, kernel: kernel)![0]
+            #expect(packed.unpacked() == a, "\(kernel) \(m)x\(k)")
+        }
+    }
+}
+
+/// A 1×1 convolution and a linear layer loaded under a packed kernel keep only their packed
+/// weights; reading `weight` gives the loaded (BN-folded) values back, and the layers still match
+/// the naive twins, also when another kernel is pinned after the load (packed from the unpacked).
+@Test func packedOnlyLayersKeepTheirWeights() throws {
+    guard Engine.gemmKernel != .openBLAS else { return }
+    let conv = Conv2d("c", in: 24, out: 40, kernel: 1, bias: true)
+    let w = randomValues(40 * 24, seed: 911), b = randomValues(40, seed: 912)
+    try conv.load(loader(["c.weight": ([40, 24, 1, 1], w), "c.bias": ([40], b)]))
+    #expect(conv.weight == w)
+    let x = randomTensor([3, 24, 5, 6], seed: 913)
+    let expected = naiveConv2d(x, weight: w, bias: b, outChannels: 40, kernel: (1, 1))
+    for kernel in convKernels {
+        conv.gemmKernel = kernel
+        #expect(maxError(conv(x), expected) < 1e-4, "\(kernel)")
+    }
+    let linear = Linear("l", in: 33, out: 9)
+    let lw = randomValues(9 * 33, seed: 914), lb = randomValues(9, seed: 915)
+    try linear.load(loader(["l.weight": ([9, 33], lw), "l.bias": ([9], lb)]))
+    #expect(linear.weight == lw)
+    let lx = randomTensor([4, 33], seed: 916)
+    let lexpected = naiveLinear(lx, weight: lw, bias: lb, outFeatures: 9)
+    for kernel in convKernels {
+        linear.gemmKernel = kernel
+        #expect(maxError(linear(lx), lexpected) < 1e-4, "\(kernel)")
+    }
+}

@@ -270,26 +270,29 @@ func avgPoolMatchesNaive(_ t: PoolCase) {
     #expect(second.map { $0.toArray() } == values)
 }
 
-/// A batch split across replicas gives what one network gives for the whole batch, for uneven
-/// splits and batches smaller than the replica count; each replica runs single-threaded.
+/// One network shared by the parts of a split batch gives what it gives for the whole batch, for
+/// uneven splits and batches smaller than the thread count; each part runs single-threaded in a
+/// workspace of its own, a batch of one with every thread; the output is the caller's.
 @Test func batchParallelMatchesOneNetwork() throws {
     final class Net: @unchecked Sendable {
         let conv = Conv2d("c", in: 3, out: 8, kernel: 3, padding: .symmetric(1), activation: .relu)
         let pool = GlobalAvgPool()
+        let lock = NSLock()
         var threadsSeen: [Int] = []
         init() throws {
             try conv.load(loader(["c.weight": ([8, 3, 3, 3], randomValues(8 * 27, seed: 701)),
                                   "c.bias": ([8], randomValues(8, seed: 702))]))
         }
         func callAsFunction(_ x: Tensor) -> Tensor {
+            lock.lock()
             threadsSeen.append(Engine.threads)
+            lock.unlock()
             return pool(conv(x))
         }
     }
-    let reference = try Net()
-    let a = try Net(), b = try Net(), c = try Net()
-    let parallel = BatchParallel([{ a($0) }, { b($0) }, { c($0) }])
-    #expect(parallel.count == 3)
+    let reference = try Net(), net = try Net()
+    let parallel = BatchParallel { net($0) }
+    var outputs: [Tensor] = []
     Engine.withThreads(3) {
         for n in [1, 2, 5, 7] {
             let x = randomTensor([n, 3, 9, 10], seed: UInt64(710 + n))
@@ -297,13 +300,48 @@ func avgPoolMatchesNaive(_ t: PoolCase) {
             let y = parallel(x)
             #expect(y.shape == [n, 8])
             #expect(zip(y.toArray(), expected).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) }, "batch \(n)")
+            outputs.append(y)
         }
     }
-    // Batch 1 ran on the first replica with every thread; split batches ran single-threaded.
-    #expect(a.threadsSeen.first == 3)
-    #expect(a.threadsSeen.dropFirst().allSatisfy { $0 == 1 })
-    #expect(b.threadsSeen.count == 3 && b.threadsSeen.allSatisfy { $0 == 1 })
-    #expect(c.threadsSeen.count == 2)
+    // Batch 1 ran as one call with every thread; the split batches (2, 3, 3 parts) single-threaded.
+    #expect(net.threadsSeen.count == 1 + 2 + 3 + 3)
+    #expect(net.threadsSeen.first == 3)
+    #expect(net.threadsSeen.dropFirst().allSatisfy { $0 == 1 })
+    #expect(parallel.workspaceCount >= 1 && parallel.workspaceCount <= 3)
+    // Each call's output is a tensor of its own, not a buffer the next call overwrites.
+    #expect(Set(outputs.map { ObjectIdentifier($0) }).count == outputs.count)
+}
+
+/// Many threads calling one loaded network at once each get what the network gives alone (the
+/// layers keep no activations of their own: each call has its own workspace).
+@Test func oneNetworkServesConcurrentCallers() throws {
+    let conv = Conv2d("c", in: 16, out: 16, kernel: 3, padding: .symmetric(1), activation: .relu)
+    try conv.load(loader(["c.weight": ([16, 16, 3, 3], randomValues(16 * 16 * 9, seed: 731)),
+                          "c.bias": ([16], randomValues(16, seed: 732))]))
+    let linear = Linear("l", in: 16, out: 5)
+    try linear.load(loader(["l.weight": ([5, 16], randomValues(80, seed: 733)), "l.bias": ([5], randomValues(5, seed: 734))]))
+    let pool = GlobalAvgPool()
+    let inputs = (0..<8).map { randomTensor([1 + $0 % 3, 16, 11, 9], seed: UInt64(740 + $0)) }
+    let expected = inputs.map { linear(pool(conv($0))).toArray() }
+    let parallel = BatchParallel { linear(pool(conv($0))) }
+    final class Results: @unchecked Sendable {
+        let lock = NSLock()
+        var ok = [Bool](repeating: false, count: 8)
+    }
+    let results = Results()
+    let shared = UncheckedSendable((inputs, expected, parallel))
+    DispatchQueue.concurrentPerform(iterations: 8) { i in
+        let (inputs, expected, parallel) = shared.value
+        var good = true
+        for _ in 0..<20 {
+            let y = Engine.withThreads(2) { parallel(inputs[i]) }.toArray()
+            good = good && y.count == expected[i].count && zip(y, expected[i]).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }
+        }
+        results.lock.lock()
+        results.ok[i] = good
+        results.lock.unlock()
+    }
+    #expect(results.ok.allSatisfy { $0 })
 }
 
 /// The engine's parallel loop covers every index exactly once with the right chunk numbers,

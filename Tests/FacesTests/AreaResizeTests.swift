@@ -1,4 +1,4 @@
-import CGemm
+import CKernels
 @testable import Faces
 import Testing
 

@@ -7,7 +7,7 @@
 // current and unfinished; the fields a claimer read after seeing job j are therefore job j's
 // (the next job's fields are written only after every chunk of this one is done). The caller
 // returns when `done` reaches the chunk count.
-#include "fervid_pool.h"
+#include "fervid_threadpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

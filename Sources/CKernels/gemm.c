@@ -92,6 +92,21 @@ void fervid_gemm_pack_a(int isa, int m, int k, const float *a, long lda, float *
     }
 }
 
+// The inverse of fervid_gemm_pack_a: rows [0, m) back into a (element (i, j) at a[i·lda + j]).
+void fervid_gemm_unpack_a(int isa, int m, int k, const float *packed, float *a, long lda) {
+    const int mr = fervid_gemm_mr(isa);
+    const long mp = ((long)m + mr - 1) / mr * mr;
+    for (int p0 = 0; p0 < k; p0 += KC) {
+        const int kc = k - p0 < KC ? k - p0 : KC;
+        for (int i0 = 0; i0 < mp; i0 += mr) {
+            const float *src = packed + (long)p0 * mp + (long)i0 * kc;
+            for (int p = 0; p < kc; p++) {
+                for (int r = 0; r < mr && i0 + r < m; r++) a[(long)(i0 + r) * lda + p0 + p] = src[p * mr + r];
+            }
+        }
+    }
+}
+
 /// One row of a B panel: `len` elements of B row p from `src` into `dst`, through the optional
 /// per-row transform.
 __attribute__((always_inline)) static inline void pack_row(float *restrict dst, const float *restrict src, int len,

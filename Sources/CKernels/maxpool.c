@@ -2,7 +2,7 @@
 // the window's columns, at the output stride) then a column pass (max over the window's rows),
 // both plain loops compiled per instruction set; common window shapes get constant-folded copies
 // of the row pass so the compiler vectorizes their strided loads.
-#include "fervid_gemm.h"
+#include "fervid_maxpool.h"
 
 #include <math.h>
 
@@ -75,30 +75,8 @@ ALWAYS_INLINE void maxpool_body(const float *x, float *y, long planes, int h, in
     }
 }
 
-static void maxpool_base(const float *x, float *y, long planes, int h, int w, int oh, int ow, int k, int s, int top,
-                         int left, float *scratch) {
-    maxpool_body(x, y, planes, h, w, oh, ow, k, s, top, left, scratch);
-}
+#define MAXPOOL_PARAMS                                                                                              \
+    (const float *x, float *y, long planes, int h, int w, int oh, int ow, int k, int s, int top, int left, float *scratch)
+#define MAXPOOL_ARGS (x, y, planes, h, w, oh, ow, k, s, top, left, scratch)
 
-#if defined(__x86_64__)
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
-static void maxpool_512(const float *x, float *y, long planes, int h, int w, int oh, int ow, int k, int s, int top,
-                        int left, float *scratch) {
-    maxpool_body(x, y, planes, h, w, oh, ow, k, s, top, left, scratch);
-}
-
-__attribute__((target("avx2,fma")))
-static void maxpool_256(const float *x, float *y, long planes, int h, int w, int oh, int ow, int k, int s, int top,
-                        int left, float *scratch) {
-    maxpool_body(x, y, planes, h, w, oh, ow, k, s, top, left, scratch);
-}
-#endif
-
-void fervid_maxpool(int isa, const float *x, float *y, long planes, int h, int w, int oh, int ow, int k, int s,
-                    int top, int left, float *scratch) {
-#if defined(__x86_64__)
-    if (isa == FERVID_GEMM_AVX512) { maxpool_512(x, y, planes, h, w, oh, ow, k, s, top, left, scratch); return; }
-    if (isa == FERVID_GEMM_AVX2) { maxpool_256(x, y, planes, h, w, oh, ow, k, s, top, left, scratch); return; }
-#endif
-    maxpool_base(x, y, planes, h, w, oh, ow, k, s, top, left, scratch);
-}
+FERVID_PER_ISA(fervid_maxpool, maxpool_body, MAXPOOL_PARAMS, MAXPOOL_ARGS)

@@ -1,5 +1,5 @@
-#ifndef FERVID_POOL_H
-#define FERVID_POOL_H
+#ifndef FERVID_THREADPOOL_H
+#define FERVID_THREADPOOL_H
 
 /// A task for fervid_pool_run: called once per chunk index.
 typedef void (*fervid_task)(void *context, int chunk);

@@ -1,7 +1,7 @@
 // Winograd transforms for one channel's tile row (see include/fervid_gemm.h): plain C loops
 // compiled three times (AVX-512, AVX2, baseline) so the compiler vectorizes them for the CPU at
 // hand; picked at run time. The matrices are Lavin & Gray's (CVPR 2016), as in Winograd.swift.
-#include "fervid_gemm.h"
+#include "fervid_winograd.h"
 
 #define ALWAYS_INLINE __attribute__((always_inline)) static inline
 
@@ -112,23 +112,20 @@ ALWAYS_INLINE void input_rows_body(int m, const float *plane0, long image_stride
     columns_scalar(m, tw, rows, S, base, v, stride);
 }
 
-static void input_rows_base(int m, const float *plane0, long image_stride, int h, int w, int pad_top, int pad_left,
-                            int th, int tw, int first_row, int rows, float *v, long stride, float *scratch) {
-    input_rows_body(m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v, stride, scratch);
-}
+#define INPUT_PARAMS                                                                                                \
+    (int m, const float *plane0, long image_stride, int h, int w, int pad_top, int pad_left, int th, int tw,         \
+     int first_row, int rows, float *v, long stride, float *scratch)
+#define INPUT_ARGS (m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v, stride, scratch)
+
+FERVID_PER_ISA_BUT_512(fervid_winograd_input_rows, input_rows_body, INPUT_PARAMS, INPUT_ARGS)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-__attribute__((target("avx2,fma")))
-static void input_rows_256(int m, const float *plane0, long image_stride, int h, int w, int pad_top, int pad_left,
-                           int th, int tw, int first_row, int rows, float *v, long stride, float *scratch) {
-    input_rows_body(m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v, stride, scratch);
-}
 
 /// AVX-512: the column transform for 16 tiles at once, their α inputs gathered from S.
 __attribute__((target("avx512f")))
-static void input_rows_512(int m, const float *plane0, long image_stride, int h, int w, int pad_top, int pad_left,
+static void fervid_winograd_input_rows_512(int m, const float *plane0, long image_stride, int h, int w, int pad_top, int pad_left,
                            int th, int tw, int first_row, int rows, float *v, long stride, float *scratch) {
     const int alpha = m + 2, width = m * tw + 2, tiles = rows * tw;
     float *S = scratch, *d = S + (long)rows * alpha * width;
@@ -169,21 +166,7 @@ static void input_rows_512(int m, const float *plane0, long image_stride, int h,
 }
 #endif
 
-void fervid_winograd_input_rows(int isa, int m, const float *plane0, long image_stride, int h, int w, int pad_top,
-                                int pad_left, int th, int tw, int first_row, int rows, float *v, long stride,
-                                float *scratch) {
-#if defined(__x86_64__)
-    if (isa == FERVID_GEMM_AVX512) {
-        input_rows_512(m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v, stride, scratch);
-        return;
-    }
-    if (isa == FERVID_GEMM_AVX2) {
-        input_rows_256(m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v, stride, scratch);
-        return;
-    }
-#endif
-    input_rows_base(m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v, stride, scratch);
-}
+FERVID_ISA_DISPATCH(fervid_winograd_input_rows, INPUT_PARAMS, INPUT_ARGS)
 
 // MARK: whole-channel output transform
 
@@ -269,22 +252,19 @@ ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw,
     }
 }
 
-static void output_rows_base(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
-                             float bias, float *y, long image_stride, int oh, int ow, int relu, float *scratch) {
-    output_rows_body(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
-}
+#define OUTPUT_PARAMS                                                                                               \
+    (int m, const float *mm, long stride, int tw, int rows, int first_row, int th, float bias, float *y,              \
+     long image_stride, int oh, int ow, int relu, float *scratch)
+#define OUTPUT_ARGS (m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch)
+
+FERVID_PER_ISA_BUT_512(fervid_winograd_output_rows, output_rows_body, OUTPUT_PARAMS, OUTPUT_ARGS)
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma")))
-static void output_rows_256(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
-                            float bias, float *y, long image_stride, int oh, int ow, int relu, float *scratch) {
-    output_rows_body(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
-}
 
 /// AVX-512: 16 tiles at a time, each output (row i, column j) of the 16 tiles scattered to its
 /// place, masked where a tile overhangs the output.
 __attribute__((target("avx512f")))
-static void output_rows_512(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
+static void fervid_winograd_output_rows_512(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
                             float bias, float *y, long image_stride, int oh, int ow, int relu, float *scratch) {
     const int alpha = m + 2, tiles = rows * tw;
     float *a = scratch;
@@ -330,18 +310,4 @@ static void output_rows_512(int m, const float *mm, long stride, int tw, int row
 }
 #endif
 
-void fervid_winograd_output_rows(int isa, int m, const float *mm, long stride, int tw, int rows, int first_row,
-                                 int th, float bias, float *y, long image_stride, int oh, int ow, int relu,
-                                 float *scratch) {
-#if defined(__x86_64__)
-    if (isa == FERVID_GEMM_AVX512) {
-        output_rows_512(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
-        return;
-    }
-    if (isa == FERVID_GEMM_AVX2) {
-        output_rows_256(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
-        return;
-    }
-#endif
-    output_rows_base(m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch);
-}
+FERVID_ISA_DISPATCH(fervid_winograd_output_rows, OUTPUT_PARAMS, OUTPUT_ARGS)

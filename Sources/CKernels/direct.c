@@ -62,24 +62,21 @@ ALWAYS_INLINE void direct_body(const float *x, int n, int cin, int h, int w, con
     }
 }
 
-static void direct_base(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
-                        int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu, float *scratch) {
-    direct_body(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, scratch);
-}
+#define DIRECT_PARAMS                                                                                               \
+    (const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout, int kh, int kw,   \
+     int pad_top, int pad_left, float *y, int oh, int ow, int relu, float *scratch)
+#define DIRECT_ARGS (x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, scratch)
+
+FERVID_PER_ISA_BUT_512(fervid_conv_direct, direct_body, DIRECT_PARAMS, DIRECT_ARGS)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-__attribute__((target("avx2,fma")))
-static void direct_256(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
-                       int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu, float *scratch) {
-    direct_body(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, scratch);
-}
 
 /// AVX-512: blocks of 8 output channels × 32 output columns accumulate in registers over every
 /// tap; each tap is two loads of the padded input row and 16 multiply-adds with 8 broadcasts.
 __attribute__((target("avx512f")))
-static void direct_512(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
+static void fervid_conv_direct_512(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
                        int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu, float *scratch) {
     const int pw = ow + kw - 1 + 32;
     float *rows = scratch;
@@ -140,21 +137,7 @@ long fervid_conv_direct_scratch(int cin, int kh, int kw, int ow) {
     return (long)cin * kh * pw + pw;
 }
 
-void fervid_conv_direct(int isa, const float *x, int n, int cin, int h, int w, const float *weight, const float *bias,
-                        int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
-                        float *scratch) {
-#if defined(__x86_64__)
-    if (isa == FERVID_GEMM_AVX512) {
-        direct_512(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, scratch);
-        return;
-    }
-    if (isa == FERVID_GEMM_AVX2) {
-        direct_256(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, scratch);
-        return;
-    }
-#endif
-    direct_base(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, scratch);
-}
+FERVID_ISA_DISPATCH(fervid_conv_direct, DIRECT_PARAMS, DIRECT_ARGS)
 
 // MARK: depthwise
 
@@ -202,20 +185,4 @@ ALWAYS_INLINE void depthwise_body(const float *x, long first_plane, long planes,
      int stride, int dilation, int pad_top, int pad_left, float *y, int oh, int ow, int relu)
 #define DEPTHWISE_ARGS (x, first_plane, planes, channels, h, w, weight, bias, kh, kw, stride, dilation, pad_top, pad_left, y, oh, ow, relu)
 
-static void depthwise_base DEPTHWISE_PARAMS { depthwise_body DEPTHWISE_ARGS; }
-#if defined(__x86_64__)
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) static void depthwise_512 DEPTHWISE_PARAMS {
-    depthwise_body DEPTHWISE_ARGS;
-}
-__attribute__((target("avx2,fma"))) static void depthwise_256 DEPTHWISE_PARAMS { depthwise_body DEPTHWISE_ARGS; }
-#endif
-
-void fervid_conv_depthwise(int isa, const float *x, long first_plane, long planes, int channels, int h, int w, const float *weight,
-                           const float *bias, int kh, int kw, int stride, int dilation, int pad_top, int pad_left,
-                           float *y, int oh, int ow, int relu) {
-#if defined(__x86_64__)
-    if (isa == FERVID_GEMM_AVX512) { depthwise_512 DEPTHWISE_ARGS; return; }
-    if (isa == FERVID_GEMM_AVX2) { depthwise_256 DEPTHWISE_ARGS; return; }
-#endif
-    depthwise_base DEPTHWISE_ARGS;
-}
+FERVID_PER_ISA(fervid_conv_depthwise, depthwise_body, DEPTHWISE_PARAMS, DEPTHWISE_ARGS)

@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "fervid_isa.h"
+
 /// fervid's own single-precision GEMM for convolution: C (m×n) = A (m×k) · B (k×n), row-major,
 /// with A pre-packed once (weights, at load) and B packed per call in blocks, a register-blocked
 /// micro-kernel per instruction set (AVX-512: 12×32, AVX2+FMA: 6×16, portable C: 4×8), and an
@@ -12,13 +14,6 @@
 /// with per-function target attributes, picked at run time from what the CPU reports. One call
 /// is single-threaded; the caller splits rows or columns across its threads.
 
-/// Instruction sets (the `isa` argument everywhere).
-enum {
-    FERVID_GEMM_GENERIC = 0,
-    FERVID_GEMM_AVX2 = 1,
-    FERVID_GEMM_AVX512 = 2,
-};
-
 /// Epilogue flags.
 enum {
     /// C += A·B instead of C = A·B.
@@ -27,10 +22,6 @@ enum {
     FERVID_GEMM_RELU = 2,
 };
 
-/// The fastest instruction set this CPU and OS support.
-int fervid_gemm_best_isa(void);
-/// 1 when `isa` can run here.
-int fervid_gemm_isa_supported(int isa);
 /// Rows per micro-panel of packed A for `isa` (12, 6 or 4).
 int fervid_gemm_mr(int isa);
 /// Floats of the packed form of an m×k matrix for `isa` (rows padded to a multiple of mr).
@@ -40,6 +31,8 @@ size_t fervid_gemm_workspace_size(int isa);
 
 /// Packs A (m×k, element (i, j) at a[i·lda + j]) into `packed` (fervid_gemm_packed_size floats).
 void fervid_gemm_pack_a(int isa, int m, int k, const float *a, long lda, float *packed);
+/// The inverse: A (m×k) back from its packed form, into a[i·lda + j] (exact: packing only moves floats).
+void fervid_gemm_unpack_a(int isa, int m, int k, const float *packed, float *a, long lda);
 
 // MARK: B read through a column map and a per-row transform
 
@@ -71,41 +64,5 @@ typedef struct {
 void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int row_begin, int row_end,
                          const fervid_gemm_b *b, float *c, long ldc, const float *bias,
                          const float *residual, long ldr, int flags, float *workspace);
-
-// MARK: Winograd transforms (F(m×m, 3×3), m = 2 or 4, α = m + 2). `isa` picks the compiled
-// variant (any supported one; fervid_gemm_best_isa() for speed). Each call handles one channel
-// over a range of tile rows, which may span images, so the vector loops run along every tile of
-// the range rather than one short tile row.
-
-/// Floats of scratch fervid_winograd_input_rows needs for `rows` tile rows of `tw` tiles.
-long fervid_winograd_input_scratch(int m, int tw, int rows);
-
-/// V = Bᵀ d B for one input channel over tile rows [first_row, first_row + rows) (row R: image
-/// R / th, tile row R % th): `plane0` is the channel's plane in image 0 (h×w), image i's at
-/// plane0 + i·image_stride; padding pad_top/pad_left; tile q = r·tw + t's element e goes to
-/// v[e·stride + q]. `scratch` holds fervid_winograd_input_scratch(m, tw, rows) floats.
-void fervid_winograd_input_rows(int isa, int m, const float *plane0, long image_stride, int h, int w, int pad_top,
-                                int pad_left, int th, int tw, int first_row, int rows, float *v, long stride,
-                                float *scratch);
-
-/// Floats of scratch fervid_winograd_output_rows needs for `rows` tile rows of `tw` tiles.
-long fervid_winograd_output_scratch(int m, int tw, int rows);
-
-/// Y = Aᵀ M A + bias (then ReLU when `relu`) for one output channel over tile rows
-/// [first_row, first_row + rows): tile q = r·tw + t's element e is mm[e·stride + q]; the
-/// channel's output plane in image 0 is y (oh×ow), image i's at y + i·image_stride (which must
-/// fit in 32 bits); parts of tiles past the output's edge are not written. `scratch` holds
-/// fervid_winograd_output_scratch(m, tw, rows) floats.
-void fervid_winograd_output_rows(int isa, int m, const float *mm, long stride, int tw, int rows, int first_row,
-                                 int th, float bias, float *y, long image_stride, int oh, int ow, int relu,
-                                 float *scratch);
-
-// MARK: Max pooling
-
-/// Max-pools `planes` contiguous h×w planes of x into oh×ow planes of y: window k×k, stride s,
-/// padding top/left (padded cells never win; a window with no pixel gives −∞). `scratch` holds
-/// h·ow floats. `isa` picks the compiled variant.
-void fervid_maxpool(int isa, const float *x, float *y, long planes, int h, int w, int oh, int ow, int k, int s,
-                    int top, int left, float *scratch);
 
 #endif

@@ -1,0 +1,64 @@
+// Where a face box becomes a model input, in one place: the model's crop geometry gives the
+// region (`CropGeometry.rect`), the region is brought to the model's size and colours
+// (libswscale in one step, or fer's grey bilinear resize), and the bytes become planar
+// normalised floats. The face stage's thread owns one `CropPreparation`.
+import Faces
+import Models
+import Video
+
+/// Turns face boxes of decoded frames into a model's input tensors (NCHW floats, normalised as
+/// the model's ``Preprocessing`` says). Not thread-safe: one per thread (it reuses its buffers).
+public final class CropPreparation {
+    public let input: Preprocessing
+    private let scaler: FrameScaler
+    private var bytes: [UInt8]
+    /// value = byte · scale[c] + shift[c] = (byte / 255 − mean) / std.
+    private let scale: [Float], shift: [Float]
+
+    /// Floats of one prepared crop (C × H × W).
+    public var floatsPerCrop: Int { input.width * input.height * input.layout.channels }
+
+    public init(_ input: Preprocessing, scaler: FrameScaler = FrameScaler(algorithm: .bilinear)) {
+        self.input = input
+        self.scaler = scaler
+        bytes = [UInt8](repeating: 0, count: input.width * input.height * input.layout.channels)
+        scale = (0 ..< input.layout.channels).map { 1 / (255 * input.std[$0]) }
+        shift = (0 ..< input.layout.channels).map { -input.mean[$0] / input.std[$0] }
+    }
+
+    /// The crop of `box` in `frame` as the model's input: ``floatsPerCrop`` floats at `dst`.
+    public func prepare(_ frame: DecodedFrame, box: FaceRect, into dst: UnsafeMutablePointer<Float>) throws {
+        let rect = input.crop.rect(for: box, imageWidth: frame.width, imageHeight: frame.height)
+        switch input.resize {
+        case .swscale:
+            try bytes.withUnsafeMutableBytes { buffer in
+                _ = try scaler.convert(frame, to: input.layout, width: input.width, height: input.height,
+                                       crop: rect, into: buffer)
+            }
+        case .ferGreyBilinear:
+            bytes = try ferGreyCrop(frame, rect: rect, width: input.width, height: input.height)
+        }
+        // Packed HWC bytes -> planar CHW floats, normalised: (b/255 − mean) / std.
+        let channels = input.layout.channels, plane = input.width * input.height
+        bytes.withUnsafeBufferPointer { src in
+            for c in 0 ..< channels {
+                let a = scale[c], b = shift[c], out = dst + c * plane
+                for i in 0 ..< plane { out[i] = Float(src[i * channels + c]) * a + b }
+            }
+        }
+    }
+
+    /// fer's crop: the region at its own resolution, then grey and a plain bilinear resize in `Faces`.
+    func ferGreyCrop(_ frame: DecodedFrame, rect: CropRect, width: Int, height: Int) throws -> [UInt8] {
+        // Even origin and size (4:2:0 chroma needs no shift; libswscale's last column of an
+        // odd-sized output is not exact), and a 2-pixel border: chroma upsampling at a region's
+        // edge clamps where the whole frame would interpolate, so the edge pixels are not used.
+        let x0 = max(0, (rect.x - 2) & ~1), y0 = max(0, (rect.y - 2) & ~1)
+        let x1 = min(frame.width, (rect.x + rect.width + 3) & ~1), y1 = min(frame.height, (rect.y + rect.height + 3) & ~1)
+        let region = CropRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        let rgb = try scaler.convert(frame, to: .rgb24, width: region.width, height: region.height, crop: region)
+        let image = RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes)
+        let inner = PixelRect(x: rect.x - rgb.source.x, y: rect.y - rgb.source.y, width: rect.width, height: rect.height)
+        return greyBilinearCrop(image, region: inner, outW: width, outH: height)
+    }
+}
