@@ -17,6 +17,9 @@ OUT         ?= out
 export FERVID_BIN        = $(abspath $(BIN))
 export FERVID_SAMPLES    = $(abspath samples)
 export FERVID_MODELS     = $(abspath models)
+# The release binary carries the Swift runtime and Foundation (Package.swift reads this); a plain
+# `swift build` (the sanitizer builds) links them shared.
+export FERVID_STATIC_RUNTIME = 1
 
 .PHONY: all setup setup-serve venv samples models build build-serve serve test run clean bench golden test-reference docs-image
 

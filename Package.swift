@@ -4,6 +4,12 @@ import PackageDescription
 // Module layout: docs/architecture.md. Dependencies point downward only:
 // fervid -> (Analysis, Corpus) ; Analysis -> (Video, Faces, Timeline, Models) ; Corpus -> Timeline ; Faces -> (Models, CNN, CKernels) ;
 // Models -> CNN -> (CKernels, CBLAS).
+// The static runtime is what the Makefile builds (it exports FERVID_STATIC_RUNTIME=1): a plain
+// `swift build` links the shared runtime, which is what the sanitizers need — ThreadSanitizer
+// aborts at start-up in the static Foundation (its environment read frees memory that TSan's
+// allocator never handed out: "CHECK failed: sanitizer_allocator_secondary.h:297").
+let staticRuntime = Context.environment["FERVID_STATIC_RUNTIME"] == "1"
+
 let package = Package(
     name: "fervid",
     platforms: [.macOS(.v14)],
@@ -54,13 +60,13 @@ let package = Package(
             name: "fervid",
             dependencies: ["Analysis", "Corpus", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            linkerSettings: [
+            linkerSettings: staticRuntime ? [
                 .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux])),
                 .linkedLibrary("CoreFoundation", .when(platforms: [.linux])),
                 .linkedLibrary("_FoundationCShims", .when(platforms: [.linux])),
                 .linkedLibrary("_FoundationCollections", .when(platforms: [.linux])),
                 .linkedLibrary("_FoundationICU", .when(platforms: [.linux])),
-            ]),
+            ] : []),
         // `fervid serve`: many live streams in one process (HTTP API, WebSocket/SSE rows, metrics,
         // PostgreSQL, dashboard). docs/serve.md.
         .target(

@@ -39,12 +39,14 @@ public enum FaceStageFactory {
     public static let defaultDetectInterval = DetectingFaceTracker.defaultDetectInterval
 
     /// - Throws: when the detector's weights or the boxes file cannot be read (the error names it).
+    /// `minFace`: the smallest face to detect, in source pixels (`MTCNNDetector.minSourceFace`;
+    /// nil: 20 px of the detector's bounded 640-px frame).
     public static func make(mode: FaceMode, select: FaceSelection,
-                            detectInterval: Double = defaultDetectInterval) throws -> FaceStage {
+                            detectInterval: Double = defaultDetectInterval, minFace: Int? = nil) throws -> FaceStage {
         switch mode {
         case .detect:
             let path = try ModelLocator.resolve(ModelLocator.detectorModel)
-            let detector = try MTCNNDetector(modelPath: path)
+            let detector = try MTCNNDetector(modelPath: path, minSourceFace: minFace)
             return DetectingFaceStage(tracker: DetectingFaceTracker(detector: detector, detectInterval: detectInterval),
                                       select: select)
         case .center:
@@ -67,8 +69,13 @@ final class DetectingFaceStage: FaceStage {
     }
 
     func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
-        let rgb = try scaler.convert(frame, to: .rgb24, width: frame.width, height: frame.height)
-        let update = tracker.process(time: frame.pts, image: RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes))
+        // The detector's bounded-size frame (long side ≤ 640 px), scaled by libswscale straight
+        // from the decoded picture; detections and verified boxes come back in the full frame's
+        // pixels, where the classifier's crops are taken.
+        let size = tracker.detector.detectionSize(width: frame.width, height: frame.height)
+        let rgb = try scaler.convert(frame, to: .rgb24, width: size.width, height: size.height)
+        let update = tracker.process(time: frame.pts, image: RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes,
+                                                                      sourceWidth: frame.width, sourceHeight: frame.height))
         return FaceStageOutput(faces: select.select(update.faces, imageWidth: frame.width, imageHeight: frame.height),
                                endedTracks: update.ended, detectorRan: update.detected)
     }

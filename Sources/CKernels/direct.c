@@ -9,32 +9,11 @@
 
 #define ALWAYS_INLINE __attribute__((always_inline)) static inline
 
-/// Zero-padded copies of the kh input rows of every input channel that output row `o` reads:
-/// rows[(ci·kh + ki)·pw + j] = x[ci][o − pad_top + ki][j − pad_left], pw = ow + kw − 1 + 32
-/// (the slack lets vector loads run past the last output column).
-ALWAYS_INLINE void gather_rows(const float *restrict x, int cin, int h, int w, int kh, int pad_top, int pad_left,
-                               int o, int pw, float *restrict rows) {
-    for (int ci = 0; ci < cin; ci++) {
-        for (int ki = 0; ki < kh; ki++) {
-            float *dst = rows + (long)(ci * kh + ki) * pw;
-            const int ih = o - pad_top + ki;
-            if (ih < 0 || ih >= h) {
-                memset(dst, 0, sizeof(float) * (size_t)pw);
-                continue;
-            }
-            const float *src = x + ((long)ci * h + ih) * w;
-            int lo = pad_left < pw ? pad_left : pw, hi = pad_left + w < pw ? pad_left + w : pw;
-            if (hi < lo) hi = lo;
-            memset(dst, 0, sizeof(float) * (size_t)lo);
-            memcpy(dst + lo, src + (lo - pad_left), sizeof(float) * (size_t)(hi - lo));
-            memset(dst + hi, 0, sizeof(float) * (size_t)(pw - hi));
-        }
-    }
-}
+#include "direct_rows.h"
 
 ALWAYS_INLINE void direct_body(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias,
                                int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
-                               float *scratch) {
+                               const float *slopes, float *scratch) {
     const int pw = ow + kw - 1 + 32;
     float *rows = scratch, *acc = scratch + (long)cin * kh * pw;
     const int taps = cin * kh * kw;
@@ -56,28 +35,32 @@ ALWAYS_INLINE void direct_body(const float *x, int n, int cin, int h, int w, con
                     }
                 }
                 float *out = y + (((long)img * cout + co) * oh + o) * ow;
-                for (int j = 0; j < ow; j++) out[j] = relu && !(acc[j] > 0) ? 0 : acc[j];
+                if (slopes) {
+                    const float a = slopes[co];
+                    for (int j = 0; j < ow; j++) out[j] = acc[j] > 0 ? acc[j] : a * acc[j];
+                } else {
+                    for (int j = 0; j < ow; j++) out[j] = relu && !(acc[j] > 0) ? 0 : acc[j];
+                }
             }
         }
     }
 }
 
-#define DIRECT_PARAMS                                                                                               \
-    (const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout, int kh, int kw,   \
-     int pad_top, int pad_left, float *y, int oh, int ow, int relu, float *scratch)
-#define DIRECT_ARGS (x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, scratch)
-
-FERVID_PER_ISA_BUT_512(fervid_conv_direct, direct_body, DIRECT_PARAMS, DIRECT_ARGS)
+static void direct_base(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
+                        int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
+                        const float *slopes, float *scratch) {
+    direct_body(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes, scratch);
+}
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-
 /// AVX-512: blocks of 8 output channels × 32 output columns accumulate in registers over every
 /// tap; each tap is two loads of the padded input row and 16 multiply-adds with 8 broadcasts.
 __attribute__((target("avx512f")))
-static void fervid_conv_direct_512(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
-                       int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu, float *scratch) {
+static void direct_512(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
+                       int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
+                       const float *slopes, float *scratch) {
     const int pw = ow + kw - 1 + 32;
     float *rows = scratch;
     const int taps = cin * kh * kw;
@@ -121,8 +104,18 @@ static void fervid_conv_direct_512(const float *x, int n, int cin, int h, int w,
                     for (int c = 0; c < 8; c++) {
                         if (c < cb) {
                             float *out = y + (((long)img * cout + co0 + c) * oh + o) * ow + j0;
-                            _mm512_mask_storeu_ps(out, k0, relu ? _mm512_max_ps(a0[c], zero) : a0[c]);
-                            _mm512_mask_storeu_ps(out + 16, k1, relu ? _mm512_max_ps(a1[c], zero) : a1[c]);
+                            __m512 r0 = a0[c], r1 = a1[c];
+                            if (slopes) {
+                                // max(v, 0) + slope·min(v, 0) = v > 0 ? v : slope·v, exactly.
+                                const __m512 s = _mm512_set1_ps(slopes[co0 + c]);
+                                r0 = _mm512_fmadd_ps(s, _mm512_min_ps(r0, zero), _mm512_max_ps(r0, zero));
+                                r1 = _mm512_fmadd_ps(s, _mm512_min_ps(r1, zero), _mm512_max_ps(r1, zero));
+                            } else if (relu) {
+                                r0 = _mm512_max_ps(r0, zero);
+                                r1 = _mm512_max_ps(r1, zero);
+                            }
+                            _mm512_mask_storeu_ps(out, k0, r0);
+                            _mm512_mask_storeu_ps(out + 16, k1, r1);
                         }
                     }
                 }
@@ -137,7 +130,29 @@ long fervid_conv_direct_scratch(int cin, int kh, int kw, int ow) {
     return (long)cin * kh * pw + pw;
 }
 
-FERVID_ISA_DISPATCH(fervid_conv_direct, DIRECT_PARAMS, DIRECT_ARGS)
+void fervid_conv_direct_act(int isa, const float *x, int n, int cin, int h, int w, const float *weight,
+                            const float *bias, int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh,
+                            int ow, int relu, const float *slopes, float *scratch) {
+#if defined(__x86_64__)
+    if (isa == FERVID_GEMM_AVX512) {
+        direct_512(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes, scratch);
+        return;
+    }
+    if (isa == FERVID_GEMM_AVX2) {
+        fervid_direct_avx2(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes,
+                           scratch);
+        return;
+    }
+#endif
+    direct_base(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes, scratch);
+}
+
+void fervid_conv_direct(int isa, const float *x, int n, int cin, int h, int w, const float *weight, const float *bias,
+                        int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
+                        float *scratch) {
+    fervid_conv_direct_act(isa, x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, NULL,
+                           scratch);
+}
 
 // MARK: depthwise
 
@@ -185,4 +200,26 @@ ALWAYS_INLINE void depthwise_body(const float *x, long first_plane, long planes,
      int stride, int dilation, int pad_top, int pad_left, float *y, int oh, int ow, int relu)
 #define DEPTHWISE_ARGS (x, first_plane, planes, channels, h, w, weight, bias, kh, kw, stride, dilation, pad_top, pad_left, y, oh, ow, relu)
 
-FERVID_PER_ISA(fervid_conv_depthwise, depthwise_body, DEPTHWISE_PARAMS, DEPTHWISE_ARGS)
+static void depthwise_base DEPTHWISE_PARAMS { depthwise_body DEPTHWISE_ARGS; }
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) static void depthwise_512 DEPTHWISE_PARAMS {
+    depthwise_body DEPTHWISE_ARGS;
+}
+__attribute__((target("avx2,fma"))) static void depthwise_256 DEPTHWISE_PARAMS { depthwise_body DEPTHWISE_ARGS; }
+#endif
+
+void fervid_conv_depthwise(int isa, const float *x, long first_plane, long planes, int channels, int h, int w, const float *weight,
+                           const float *bias, int kh, int kw, int stride, int dilation, int pad_top, int pad_left,
+                           float *y, int oh, int ow, int relu) {
+#if defined(__x86_64__)
+    if (kh == 3 && kw == 3 && stride == 1 && dilation == 1) {
+        if (isa == FERVID_GEMM_AVX512 && fervid_depthwise3x3_avx512(x, first_plane, planes, channels, h, w, weight, bias,
+                                                                    pad_top, pad_left, y, oh, ow, relu)) return;
+        if (isa == FERVID_GEMM_AVX2 && fervid_depthwise3x3_avx2(x, first_plane, planes, channels, h, w, weight, bias,
+                                                                pad_top, pad_left, y, oh, ow, relu)) return;
+    }
+    if (isa == FERVID_GEMM_AVX512) { depthwise_512 DEPTHWISE_ARGS; return; }
+    if (isa == FERVID_GEMM_AVX2) { depthwise_256 DEPTHWISE_ARGS; return; }
+#endif
+    depthwise_base DEPTHWISE_ARGS;
+}

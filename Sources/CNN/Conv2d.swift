@@ -195,7 +195,16 @@ public final class Conv2d: Loadable {
         return forward(x, residual: residual, activation: act)
     }
 
-    private func forward(_ x: Tensor, residual: Tensor?, activation act: Activation) -> Tensor {
+    /// prelu(conv(x)): MTCNN's conv → PReLU pairs. The direct kernel applies the slopes to each
+    /// output as it stores it; other paths run `prelu`'s C kernel over the output in place. The
+    /// layer's own activation must be `.none`; `prelu`'s own output buffer is not used.
+    public func callAsFunction(_ x: Tensor, prelu: PReLU) -> Tensor {
+        precondition(activation == .none && prelu.channels == outChannels,
+                     "\(name): a PReLU call needs a layer without its own activation and \(outChannels) slopes")
+        return forward(x, residual: nil, activation: .none, prelu: prelu)
+    }
+
+    private func forward(_ x: Tensor, residual: Tensor?, activation act: Activation, prelu: PReLU? = nil) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == inChannels,
                      "\(name): expects (N, \(inChannels), H, W), got \(x.shape)")
         let g = geometry(n: x.shape[0], h: x.shape[2], w: x.shape[3])
@@ -204,10 +213,13 @@ public final class Conv2d: Loadable {
         if let residual {
             precondition(residual.shape == y.shape, "\(name): residual \(residual.shape), output \(y.shape)")
         }
+        var fusedPReLU = false
+        defer { if let prelu, !fusedPReLU { prelu.apply(y, into: y, kernel: gemmKernel) } }
         if groups == inChannels && groups == outChannels {
             depthwise(x, y, g)
         } else if usesDirect(g) {
-            direct(x, y, g)
+            direct(x, y, g, slopes: prelu?.weight)
+            fusedPReLU = prelu != nil
         } else if let m = winogradTileSize(g) {
             winogradConvolution(x, y, g, tile: m)
         } else {
@@ -424,21 +436,29 @@ public final class Conv2d: Loadable {
     }
 
     /// Stride-1 convolution straight from zero-padded input rows (C, per instruction set).
-    private func direct(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) {
+    private func direct(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, slopes: [Float]? = nil) {
         let act = activation, xdata = x.data, ydata = y.data
         let isa = (gemmKernel ?? Engine.gemmKernel).isa ?? fervid_gemm_best_isa()
         let (inC, outC) = (inChannels, outChannels)
+        // A 1×1 unpadded convolution reads each input pixel once: the whole plane is one row, so
+        // small planes (mini-Xception's 15×15, 8×8, 4×4) fill the kernel's vectors.
+        var g = g
+        if kernelH == 1 && kernelW == 1 && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0 {
+            (g.h, g.w, g.oh, g.ow) = (1, g.h * g.w, 1, g.oh * g.ow)
+        }
         let scratchCount = fervid_conv_direct_scratch(Int32(inC), Int32(kernelH), Int32(kernelW), Int32(g.ow))
         weight.withUnsafeBufferPointer { wbuf in
             bias.withUnsafeBufferPointer { bbuf in
                 let wp = wbuf.baseAddress!, bp = bbuf.baseAddress!
-                parallelFor(g.n, work: g.n * outC * g.oh * g.ow * inC * kernelH * kernelW) { range in
-                    let scratch = ConvScratch.current.columns.reserve(scratchCount)
-                    fervid_conv_direct(isa, xdata + range.lowerBound * inC * g.h * g.w, Int32(range.count), Int32(inC),
-                                       Int32(g.h), Int32(g.w), wp, bp, Int32(outC), Int32(kernelH), Int32(kernelW),
-                                       Int32(g.padTop), Int32(g.padLeft),
-                                       ydata + range.lowerBound * outC * g.oh * g.ow, Int32(g.oh), Int32(g.ow),
-                                       act == .relu ? 1 : 0, scratch)
+                withOptionalBuffer(slopes) { sp in
+                    parallelFor(g.n, work: g.n * outC * g.oh * g.ow * inC * kernelH * kernelW) { range in
+                        let scratch = ConvScratch.current.columns.reserve(scratchCount)
+                        fervid_conv_direct_act(isa, xdata + range.lowerBound * inC * g.h * g.w, Int32(range.count), Int32(inC),
+                                               Int32(g.h), Int32(g.w), wp, bp, Int32(outC), Int32(kernelH), Int32(kernelW),
+                                               Int32(g.padTop), Int32(g.padLeft),
+                                               ydata + range.lowerBound * outC * g.oh * g.ow, Int32(g.oh), Int32(g.ow),
+                                               act == .relu ? 1 : 0, sp, scratch)
+                    }
                 }
                 if act == .sigmoid {
                     parallelFor(y.count, work: y.count) { range in
@@ -517,4 +537,10 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, firstColumn c0: Int, c
             }
         }
     }
+}
+
+/// `body` with a pointer to `values`' elements, or nil.
+@inline(__always) func withOptionalBuffer<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let values else { return body(nil) }
+    return values.withUnsafeBufferPointer { body($0.baseAddress) }
 }

@@ -166,22 +166,40 @@ public final class PReLU: Loadable {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.shape.count >= 2 && x.shape[1] == channels,
-                     "\(name): expects (N, \(channels), …), got \(x.shape)")
         let y = output.tensor(x.shape)
-        let planes = x.shape[0] * channels, size = x.count / Swift.max(planes, 1)
-        let xd = x.data, yd = y.data
-        weight.withUnsafeBufferPointer { a in
-            parallelFor(planes, work: x.count) { range in
-                for plane in range {
-                    let slope = a[plane % channels]
-                    let src = xd + plane * size, dst = yd + plane * size
-                    for i in 0..<size { dst[i] = src[i] > 0 ? src[i] : slope * src[i] }
-                }
-            }
-        }
+        apply(x, into: y)
         return y
     }
+
+    /// The instruction set of the C kernel: nil (default) follows `Engine.gemmKernel` (tests pin each).
+    var gemmKernel: Engine.GemmKernel?
+
+    /// y = prelu(x), C per instruction set (`fervid_prelu`); `y` may be `x` (in place). `kernel`:
+    /// whose instruction set to use (a fused convolution passes its own), else the layer's.
+    func apply(_ x: Tensor, into y: Tensor, kernel: Engine.GemmKernel? = nil) {
+        precondition(x.shape.count >= 2 && x.shape[1] == channels && y.count == x.count,
+                     "\(name): expects (N, \(channels), …), got \(x.shape)")
+        let planes = x.shape[0] * channels, size = x.count / Swift.max(planes, 1)
+        let xd = x.data, yd = y.data
+        let isa = (kernel ?? gemmKernel ?? Engine.gemmKernel).isa ?? fervid_gemm_best_isa()
+        weight.withUnsafeBufferPointer { a in
+            parallelFor(planes, work: x.count) { range in
+                fervid_prelu(isa, xd + range.lowerBound * size, yd + range.lowerBound * size, range.lowerBound,
+                             range.count, Int32(channels), size, a.baseAddress!)
+            }
+        }
+    }
+}
+
+/// Naive twin of `PReLU`: y = x > 0 ? x : a_c · x over (N, C, …).
+public func naivePReLU(_ x: Tensor, slopes: [Float]) -> Tensor {
+    let y = Tensor(shape: x.shape)
+    let c = x.shape[1], size = x.count / Swift.max(x.shape[0] * c, 1)
+    for i in 0..<x.count {
+        let v = x.data[i], a = slopes[(i / size) % c]
+        y.data[i] = v > 0 ? v : a * v
+    }
+    return y
 }
 
 /// Elementwise activation into a layer-owned buffer.

@@ -18,7 +18,7 @@ extension Engine {
         case avx512
 
         /// The CKernels instruction-set id, nil for OpenBLAS.
-        var isa: Int32? {
+        public var isa: Int32? {
             switch self {
             case .openBLAS: return nil
             case .generic: return Int32(FERVID_GEMM_GENERIC)

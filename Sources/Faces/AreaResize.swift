@@ -3,6 +3,7 @@
 // image pyramid and its 24×24 / 48×48 crops all use it; the boxes depend on matching it.
 
 import CKernels
+import CNN
 
 /// The input span [start, end) that output `i` of `m` averages over an axis of `n`.
 @inline(__always) func areaSpan(_ i: Int, _ n: Int, _ m: Int) -> (Int, Int) {
@@ -33,10 +34,10 @@ public struct PlanarRegion {
 
 /// Area-resizes `src` to (C, outH, outW) at `dst`, separably (a vertical pass over whole rows,
 /// then the horizontal spans), summing in Double: C in CKernels compiled per instruction set
-/// (`isa`: a CKernels instruction-set id; the widest the CPU runs by default). `scratch` is reused
-/// between calls.
+/// (`isa`: a CKernels instruction-set id; by default the engine's, `Engine.gemmKernel`, which
+/// `FERVID_GEMM` sets, else the widest the CPU runs). `scratch` is reused between calls.
 public func areaResize(_ src: PlanarRegion, outH: Int, outW: Int, into dst: UnsafeMutablePointer<Float>,
-                       scratch: inout [Double], isa: Int32 = fervid_gemm_best_isa()) {
+                       scratch: inout [Double], isa: Int32 = Engine.gemmKernel.isa ?? fervid_gemm_best_isa()) {
     precondition(outH > 0 && outW > 0, "areaResize: empty output")
     if scratch.count < src.width { scratch = [Double](repeating: 0, count: src.width) }
     scratch.withUnsafeMutableBufferPointer { buf in

@@ -7,13 +7,26 @@ public struct RGBImage: Sendable, Equatable {
     public let height: Int
     /// R, G, B per pixel, row-major; `width × height × 3` bytes.
     public var pixels: [UInt8]
+    /// The size of the frame this image was scaled from (its own size unless it is a scaled-down
+    /// copy): a detector reports boxes in these coordinates.
+    public let sourceWidth: Int
+    public let sourceHeight: Int
 
     public init(width: Int, height: Int, pixels: [UInt8]) {
+        self.init(width: width, height: height, pixels: pixels, sourceWidth: width, sourceHeight: height)
+    }
+
+    /// A scaled copy of a `sourceWidth × sourceHeight` frame (e.g. the detector's bounded-size
+    /// frame, `MTCNNDetector.detectionSize`).
+    public init(width: Int, height: Int, pixels: [UInt8], sourceWidth: Int, sourceHeight: Int) {
         precondition(width > 0 && height > 0 && pixels.count == width * height * 3,
                      "RGBImage: \(pixels.count) bytes for \(width)×\(height)×3")
+        precondition(sourceWidth > 0 && sourceHeight > 0, "RGBImage: source size \(sourceWidth)×\(sourceHeight)")
         self.width = width
         self.height = height
         self.pixels = pixels
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
     }
 }
 

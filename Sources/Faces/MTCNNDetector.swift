@@ -9,34 +9,87 @@ import Models
 
 /// Face detector: MTCNN (P-, R-, O-Net) over packed RGB images.
 ///
+/// Detection runs on a frame of bounded size (`maxSide`, long side 640 by default): a larger
+/// frame is scaled down first, so a detection costs about the same at 1280×720 or 1920×1080 as at
+/// 640×360, and the boxes are mapped back to the frame's pixels. The smallest face found is
+/// therefore `minFaceSize` pixels of the bounded frame, i.e. 20 px at 640×360, 40 px at 1280×720
+/// and 60 px at 1920×1080 in the source (`plan(width:height:).smallestSourceFace`); `minSourceFace`
+/// asks for smaller (or larger) faces in source pixels and enlarges (or keeps) the frame to match.
+///
 /// Not thread-safe (it owns the networks' buffers): one detector per thread.
 public final class MTCNNDetector {
-    /// Smallest face searched for, in pixels (facenet-pytorch default 20).
+    /// Smallest face searched for, in pixels of the detection frame (facenet-pytorch default 20).
     public let minFaceSize: Int
     /// Pyramid scale step (0.709).
     public let scaleFactor: Double
     /// Score thresholds of P-, R- and O-Net (0.6, 0.7, 0.7).
     public let thresholds: (pnet: Float, rnet: Float, onet: Float)
+    /// Long side of the frame the cascade runs on; nil: the full frame, whatever its size.
+    public let maxSide: Int?
+    /// Smallest face wanted, in source-frame pixels; nil: `minFaceSize` at the bounded size.
+    public let minSourceFace: Int?
+    /// `maxSide`'s default. Measured (docs/benchmarks.md, "Detection on a bounded frame"): one
+    /// detection on the 1920×1080 sample took ~12× as long at full size as at long side 640, and
+    /// 640 keeps the 640×360 sample's detections exactly as before.
+    public static let defaultMaxSide = 640
     let nets: MTCNN
     private var scratch: [Double] = []
+    private var planes: [Float] = []
+    private var scaled: [Float] = []
 
     public init(nets: MTCNN, minFaceSize: Int = 20, scaleFactor: Double = 0.709,
-                thresholds: (pnet: Float, rnet: Float, onet: Float) = (0.6, 0.7, 0.7)) {
+                thresholds: (pnet: Float, rnet: Float, onet: Float) = (0.6, 0.7, 0.7),
+                maxSide: Int? = MTCNNDetector.defaultMaxSide, minSourceFace: Int? = nil) {
         precondition(minFaceSize >= 12 && scaleFactor > 0 && scaleFactor < 1, "MTCNNDetector: bad parameters")
+        precondition((maxSide ?? 12) >= 12 && (minSourceFace ?? 12) >= 1, "MTCNNDetector: bad maxSide / minSourceFace")
         self.nets = nets
         self.minFaceSize = minFaceSize
         self.scaleFactor = scaleFactor
         self.thresholds = thresholds
+        self.maxSide = maxSide
+        self.minSourceFace = minSourceFace
     }
 
     /// Loads `mtcnn.safetensors` and builds a detector with the default parameters.
-    public convenience init(modelPath: String) throws {
-        try self.init(nets: MTCNN(path: modelPath))
+    public convenience init(modelPath: String, maxSide: Int? = MTCNNDetector.defaultMaxSide, minSourceFace: Int? = nil) throws {
+        try self.init(nets: MTCNN(path: modelPath), maxSide: maxSide, minSourceFace: minSourceFace)
+    }
+
+    /// How a `width × height` frame is detected on.
+    public struct Plan: Equatable, Sendable {
+        /// Size of the detection frame.
+        public let width: Int, height: Int
+        /// Smallest face searched for, in detection-frame pixels (the pyramid starts at 12 / it).
+        public let minFace: Double
+        /// The same in source pixels (along the long side).
+        public let smallestSourceFace: Double
+    }
+
+    /// The detection frame for a `width × height` source: scaled by f = min(1, maxSide / long
+    /// side), raised to minFaceSize / minSourceFace when that asks for smaller faces (never above
+    /// 1); the smallest face is max(minFaceSize, minSourceFace · f) detection pixels, 12 at least.
+    public func plan(width: Int, height: Int) -> Plan {
+        let long = Double(max(width, height))
+        var f = 1.0
+        if let maxSide, long > Double(maxSide) { f = Double(maxSide) / long }
+        if let m = minSourceFace { f = min(1, max(f, Double(minFaceSize) / Double(m))) }
+        let w = f == 1 ? width : max(1, Int((Double(width) * f).rounded()))
+        let h = f == 1 ? height : max(1, Int((Double(height) * f).rounded()))
+        let actual = Double(max(w, h)) / long
+        let minFace = minSourceFace.map { max(12, Double($0) * actual) } ?? Double(minFaceSize)
+        return Plan(width: w, height: h, minFace: minFace, smallestSourceFace: minFace / actual)
+    }
+
+    /// The size to scale a `width × height` frame to before `detect` (its own size when small
+    /// enough): pass the scaled pixels as `RGBImage(…, sourceWidth: width, sourceHeight: height)`.
+    public func detectionSize(width: Int, height: Int) -> (width: Int, height: Int) {
+        let p = plan(width: width, height: height)
+        return (p.width, p.height)
     }
 
     /// Pyramid scales: 12/minFace, × factor while the shorter side × scale ≥ 12.
-    func scales(width: Int, height: Int) -> [Double] {
-        let m = 12.0 / Double(minFaceSize)
+    func scales(width: Int, height: Int, minFace: Double? = nil) -> [Double] {
+        let m = 12.0 / (minFace ?? Double(minFaceSize))
         var minl = Double(min(width, height)) * m
         var s = m
         var out: [Double] = []
@@ -55,12 +108,14 @@ public final class MTCNNDetector {
         var reg = SIMD4<Float>(repeating: 0)
     }
 
-    /// All faces in `image`, as facenet-pytorch's `MTCNN.detect` finds them (in NMS order,
-    /// best score first).
+    /// All faces in `image`, as facenet-pytorch's `MTCNN.detect` finds them on the detection frame
+    /// (`plan`: the image itself when small enough, else a scaled copy), in the coordinates of
+    /// the image's source frame (`sourceWidth × sourceHeight`), in NMS order, best score first.
     public func detect(_ image: RGBImage) -> [FaceDetection] {
         let (w, h) = (image.width, image.height)
+        let plan = plan(width: image.sourceWidth, height: image.sourceHeight)
         // (3, H, W) planes of 0…255 floats.
-        var planes = [Float](repeating: 0, count: 3 * w * h)
+        if planes.count < 3 * w * h { planes = [Float](repeating: 0, count: 3 * w * h) }
         image.pixels.withUnsafeBufferPointer { px in
             planes.withUnsafeMutableBufferPointer { out in
                 let (src, dst, n) = (px.baseAddress!, out.baseAddress!, w * h)
@@ -73,14 +128,33 @@ public final class MTCNNDetector {
                 }
             }
         }
-        return planes.withUnsafeBufferPointer { buf in
-            let full = PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: w * h, rowStride: w,
-                                    x: 0, y: 0, width: w, height: h)
-            var boxes = proposals(full)
+        let (dw, dh) = (plan.width, plan.height)
+        if dw != w || dh != h {
+            // The caller passed a frame of another size: area-resize it to the plan's.
+            if scaled.count < 3 * dw * dh { scaled = [Float](repeating: 0, count: 3 * dw * dh) }
+            planes.withUnsafeBufferPointer { buf in
+                let full = PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: w * h, rowStride: w,
+                                        x: 0, y: 0, width: w, height: h)
+                scaled.withUnsafeMutableBufferPointer { out in
+                    areaResize(full, outH: dh, outW: dw, into: out.baseAddress!, scratch: &scratch)
+                }
+            }
+            swap(&planes, &scaled)
+        }
+        let found = planes.withUnsafeBufferPointer { buf -> [FaceDetection] in
+            let frame = PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: dw * dh, rowStride: dw,
+                                     x: 0, y: 0, width: dw, height: dh)
+            var boxes = proposals(frame, minFace: plan.minFace)
             if boxes.isEmpty { return [] }
-            boxes = refine(full, boxes)
+            boxes = refine(frame, boxes)
             if boxes.isEmpty { return [] }
-            return output(full, boxes)
+            return output(frame, boxes)
+        }
+        let sx = Double(image.sourceWidth) / Double(dw), sy = Double(image.sourceHeight) / Double(dh)
+        if sx == 1 && sy == 1 { return found }
+        return found.map { d in
+            FaceDetection(rect: FaceRect(x: d.rect.x * sx, y: d.rect.y * sy, width: d.rect.width * sx, height: d.rect.height * sy),
+                          score: d.score, landmarks: d.landmarks.map { FacePoint(x: $0.x * sx, y: $0.y * sy) })
         }
     }
 
@@ -90,9 +164,9 @@ public final class MTCNNDetector {
     }
 
     // Stage 1: P-Net over the pyramid -> squared candidate boxes.
-    func proposals(_ image: PlanarRegion) -> [Candidate] {
+    func proposals(_ image: PlanarRegion, minFace: Double? = nil) -> [Candidate] {
         var all: [Candidate] = []
-        for scale in scales(width: image.width, height: image.height) {
+        for scale in scales(width: image.width, height: image.height, minFace: minFace) {
             let lh = Int(Double(image.height) * scale + 1), lw = Int(Double(image.width) * scale + 1)
             let level = Tensor(shape: [1, 3, lh, lw])
             areaResize(image, outH: lh, outW: lw, into: level.data, scratch: &scratch)

@@ -11,7 +11,23 @@ extension MTCNNDetector {
     /// box squared and regressed by O-Net (MTCNN's final box), `score` O-Net's face probability
     /// (0 for a box that lies outside the image), `landmarks` the five points. The caller
     /// decides what score is still a face (``thresholds``.onet is the detector's own).
+    ///
+    /// `boxes` and the results are in the pixels of the image's source frame (`sourceWidth ×
+    /// sourceHeight`): a scaled-down image (the detector's bounded frame) is cropped at the boxes
+    /// scaled to it, and the results are scaled back.
     public func verify(_ image: RGBImage, boxes: [FaceRect]) -> [FaceDetection] {
+        let sx = Double(image.sourceWidth) / Double(image.width), sy = Double(image.sourceHeight) / Double(image.height)
+        if sx == 1 && sy == 1 { return verifyInImage(image, boxes: boxes) }
+        let scaled = boxes.map { FaceRect(x: $0.x / sx, y: $0.y / sy, width: $0.width / sx, height: $0.height / sy) }
+        return zip(boxes, verifyInImage(image, boxes: scaled)).map { box, d in
+            guard d.score > 0 || !d.landmarks.isEmpty else { return FaceDetection(rect: box, score: d.score) }
+            return FaceDetection(rect: FaceRect(x: d.rect.x * sx, y: d.rect.y * sy, width: d.rect.width * sx, height: d.rect.height * sy),
+                                 score: d.score, landmarks: d.landmarks.map { FacePoint(x: $0.x * sx, y: $0.y * sy) })
+        }
+    }
+
+    /// `verify` with boxes in the image's own pixels.
+    private func verifyInImage(_ image: RGBImage, boxes: [FaceRect]) -> [FaceDetection] {
         guard !boxes.isEmpty else { return [] }
         let size = 48, per = 3 * 48 * 48
         let batch = Tensor(shape: [boxes.count, 3, size, size])

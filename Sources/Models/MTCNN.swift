@@ -5,6 +5,9 @@
 
 import CNN
 
+// Each conv → PReLU pair runs as one call (`Conv2d.callAsFunction(_:prelu:)`): the direct kernel
+// applies the slopes as it stores its outputs, other paths in place after the convolution.
+
 /// Proposal network: fully convolutional, any (N, 3, H, W) with H, W ≥ 12, normalised
 /// `(x − 127.5) / 128`. One output cell per 12×12 window at stride 2.
 public final class PNet {
@@ -24,8 +27,8 @@ public final class PNet {
     /// (N, 3, H, W) -> (regression (N, 4, H', W'), probabilities (N, 2, H', W')); channel 1 of
     /// the probabilities is the face score. Both tensors are owned by the network.
     public func callAsFunction(_ x: Tensor) -> (regression: Tensor, probabilities: Tensor) {
-        var y = pool1(prelu1(conv1(x)))
-        y = prelu3(conv3(prelu2(conv2(y))))
+        var y = pool1(conv1(x, prelu: prelu1))
+        y = conv3(conv2(y, prelu: prelu2), prelu: prelu3)
         return (conv4_2(y), softmax4_1(conv4_1(y)))
     }
 }
@@ -53,9 +56,9 @@ public final class RNet {
     /// (N, 3, 24, 24) -> (regression (N, 4), probabilities (N, 2)).
     public func callAsFunction(_ x: Tensor) -> (regression: Tensor, probabilities: Tensor) {
         precondition(x.shape.count == 4 && x.shape[2] == 24 && x.shape[3] == 24, "RNet: expects (N, 3, 24, 24), got \(x.shape)")
-        var y = pool1(prelu1(conv1(x)))                  // (N, 28, 11, 11)
-        y = pool2(prelu2(conv2(y)))                      // (N, 48, 4, 4)
-        y = prelu3(conv3(y))                             // (N, 64, 3, 3)
+        var y = pool1(conv1(x, prelu: prelu1))           // (N, 28, 11, 11)
+        y = pool2(conv2(y, prelu: prelu2))               // (N, 48, 4, 4)
+        y = conv3(y, prelu: prelu3)                      // (N, 64, 3, 3)
         let h = prelu4(dense4(flatten(y)))               // (N, 128)
         return (dense5_2(h), softmax5_1(dense5_1(h)))
     }
@@ -91,10 +94,10 @@ public final class ONet {
     /// of the box, probabilities (N, 2)).
     public func callAsFunction(_ x: Tensor) -> (regression: Tensor, landmarks: Tensor, probabilities: Tensor) {
         precondition(x.shape.count == 4 && x.shape[2] == 48 && x.shape[3] == 48, "ONet: expects (N, 3, 48, 48), got \(x.shape)")
-        var y = pool1(prelu1(conv1(x)))                  // (N, 32, 23, 23)
-        y = pool2(prelu2(conv2(y)))                      // (N, 64, 10, 10)
-        y = pool3(prelu3(conv3(y)))                      // (N, 64, 4, 4)
-        y = prelu4(conv4(y))                             // (N, 128, 3, 3)
+        var y = pool1(conv1(x, prelu: prelu1))           // (N, 32, 23, 23)
+        y = pool2(conv2(y, prelu: prelu2))               // (N, 64, 10, 10)
+        y = pool3(conv3(y, prelu: prelu3))               // (N, 64, 4, 4)
+        y = conv4(y, prelu: prelu4)                      // (N, 128, 3, 3)
         let h = prelu5(dense5(flatten(y)))               // (N, 256)
         return (dense6_2(h), dense6_3(h), softmax6_1(dense6_1(h)))
     }

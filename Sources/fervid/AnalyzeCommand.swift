@@ -58,6 +58,9 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("detect-interval"), help: ArgumentHelp("Run the full face detector at least every SECONDS of stream time (on every analyzed frame when frames are sparser); in between, carried boxes are verified on every frame.", valueName: "SECONDS"))
     var detectInterval: Double = FaceStageFactory.defaultDetectInterval
 
+    @Option(name: .customLong("min-face"), help: "Smallest face to detect, in pixels of the video frame (default: 20 px per 640 px of the frame's long side, at least 20; the detector runs on a frame scaled to a long side of 640 px, larger when --min-face asks for smaller faces).")
+    var minFace: Int?
+
     @Option(help: "Analyze at most RATE frames per second of stream time (sampled by timestamp).")
     var fps: Double?
 
@@ -128,6 +131,7 @@ struct Analyze: ParsableCommand {
         guard maxLag > 0, maxLag.isFinite, maxLag <= 3600 else { throw ValidationError("--max-lag must be seconds > 0 (at most 3600), e.g. --max-lag 4") }
         guard (1 ... 1024).contains(batch) else { throw ValidationError("--batch must be a whole number from 1 to 1024") }
         guard detectInterval >= 0, detectInterval.isFinite else { throw ValidationError("--detect-interval must be seconds ≥ 0, e.g. --detect-interval 0.5 (0: detect on every frame)") }
+        if let minFace { guard (12 ... 100_000).contains(minFace) else { throw ValidationError("--min-face must be a whole number of pixels from 12 to 100000") } }
         if let threads { guard (1 ... 256).contains(threads) else { throw ValidationError("--threads must be a whole number from 1 to 256") } }
         if let timeout { guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") } }
         if let reconnect { guard reconnect >= 0 else { throw ValidationError("--reconnect must be a whole number ≥ 0") } }
@@ -327,7 +331,7 @@ struct Analyze: ParsableCommand {
 
         let faceStage: FaceStage
         do {
-            faceStage = try FaceStageFactory.make(mode: faces, select: select, detectInterval: detectInterval)
+            faceStage = try FaceStageFactory.make(mode: faces, select: select, detectInterval: detectInterval, minFace: minFace)
         } catch {
             return failed("--faces \(faces)", "\(error)")
         }

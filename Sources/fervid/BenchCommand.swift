@@ -18,7 +18,12 @@ struct BenchCommand: ParsableCommand {
         case conv
         /// Whole DBA-Net forward passes (untrained weights), per backbone, at 100×100.
         case dbanet
+        /// Decoding alone (with the face detector's per-frame conversion) of `--input`.
+        case decode
     }
+
+    @Option(help: "The video --op decode reads.")
+    var input: String?
 
     @Option(help: "Operation to measure: \(Operation.allCases.map(\.rawValue).joined(separator: ", ")).")
     var op: Operation = .conv
@@ -53,6 +58,7 @@ struct BenchCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if clock == .thread && threads != 1 { throw ValidationError("--clock thread needs --threads 1") }
         if seconds <= 0 { throw ValidationError("--seconds must be positive") }
+        if op == .decode && input == nil { throw ValidationError("--op decode needs --input FILE") }
         if !shapeFilters.isEmpty && !ConvBenchmark.resnet101At100.contains(where: { s in shapeFilters.contains { s.name.contains($0) } }) {
             throw ValidationError("--shape matches none of: \(ConvBenchmark.resnet101At100.map(\.name).joined(separator: ", "))")
         }
@@ -84,6 +90,12 @@ struct BenchCommand: ParsableCommand {
             }
             return
         }
+        if op == .decode, let input {
+            let r = try DecodeBench.run(input: input)
+            print(String(format: "decode %@: %d frames of %dx%d in %.3f s: %.2f frames/s", input, r.frames, r.width, r.height,
+                         r.seconds, r.framesPerSecond))
+            return
+        }
         if let warning = Engine.blasCoreWarning { print("warning: \(warning)") }
         Engine.gemmThreading = gemmThreading
         if let threads { Engine.setThreads(threads) }
@@ -112,6 +124,8 @@ struct BenchCommand: ParsableCommand {
                           + "\(String(format: "%.1f", Double(b) / median)) |")
                 }
             }
+        case .decode:
+            break
         case .conv:
             for b in batch.map({ [$0] }) ?? [1, 16] {
                 print("")

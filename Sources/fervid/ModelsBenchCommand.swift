@@ -20,8 +20,9 @@ struct ModelsBench: ParsableCommand {
         abstract: "Time a classifier's forward passes (images/s) and measure the FMA peak.",
         discussion: """
             MODEL is a .safetensors checkpoint (DBA-Net or mini-Xception), a shipped model name \
-            (mini-xception), or a built-in DBA-Net name (dbanet-resnet101-dba: fixed random \
-            weights, no file). With --peak alone, only the FMA peak is measured.
+            (mini-xception), one of the face detector's networks (mtcnn-pnet: 3×217×385, the \
+            largest pyramid level of a 640×360 frame; mtcnn-rnet, mtcnn-onet), or a built-in \
+            DBA-Net name (dbanet-resnet101-dba: fixed random weights, no file). With --peak alone, only the FMA peak is measured.
             """)
 
     @Argument(help: "A checkpoint path, a shipped model name, or a built-in DBA-Net name.")
@@ -171,6 +172,12 @@ struct BenchModel {
     /// path (a batch split across the threads, each part in its own workspace, one copy of the
     /// weights) in place of the logits on the calling thread.
     static func load(_ spec: String, parallel: Bool) throws -> BenchModel {
+        if let network = MTCNNNetwork(rawValue: spec) {
+            let forward = network.forward(try MTCNNNetwork.load())
+            guard parallel else { return BenchModel(name: spec, inputShape: network.inputShape, forward: forward) }
+            let split = BatchParallel(forward)
+            return BenchModel(name: spec, inputShape: network.inputShape, forward: { split($0) })
+        }
         let (name, model) = try load(spec)
         return BenchModel(name: name, inputShape: model.inputShape,
                           forward: parallel ? { model.classify($0) } : { model.logits($0) })

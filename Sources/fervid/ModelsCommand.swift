@@ -76,7 +76,7 @@ struct ModelsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a checkpoint on a tensor file: `input` (N, C, H, W) in, `logits` and `probabilities` out.")
 
-        @Argument(help: "A DBA-Net or mini-Xception .safetensors checkpoint.")
+        @Argument(help: "A DBA-Net or mini-Xception .safetensors checkpoint, or mtcnn-pnet, mtcnn-rnet, mtcnn-onet (the face detector's networks; `logits` = their outputs concatenated per image).")
         var checkpoint: String
 
         @Option(help: "safetensors file with a float tensor `input` of shape (N, C, H, W), already normalized (DBA-Net: C = 3; mini-Xception: (N, 1, 64, 64)).")
@@ -86,6 +86,10 @@ struct ModelsCommand: ParsableCommand {
         var output: String
 
         func run() throws {
+            if let network = MTCNNNetwork(rawValue: checkpoint) {
+                try runMTCNN(network)
+                return
+            }
             let model = try ModelsCommand.loadClassifier(checkpoint)
             let x: Tensor
             do {
@@ -107,6 +111,31 @@ struct ModelsCommand: ParsableCommand {
             do {
                 try writeSafeTensors(path: output, tensors: [("logits", shape, logits), ("probabilities", shape, probabilities)],
                                      metadata: ["fervid.labels": labels.joined(separator: ",")])
+            } catch {
+                throw CommandFailure(subject: output, cause: error.detail)
+            }
+        }
+
+        /// One of MTCNN's networks: `logits` = its outputs concatenated per image (`MTCNNNetwork`).
+        private func runMTCNN(_ network: MTCNNNetwork) throws {
+            let nets = try MTCNNNetwork.load()
+            let x: Tensor
+            do {
+                let file = try SafeTensorsFile(path: input)
+                guard let shape = file.shape(of: "input") else {
+                    throw CommandFailure(subject: input, cause: "no tensor named 'input'")
+                }
+                guard network.accepts(shape) else {
+                    let expected = network == .pnet ? "(N, 3, H, W) with H, W >= 12" : "(N, \(network.inputShape.map(String.init).joined(separator: ", ")))"
+                    throw CommandFailure(subject: input, cause: "'input' has shape \(shape), expected \(expected)")
+                }
+                x = Tensor(shape: shape, values: try file.floats("input"))
+            } catch let error as SafeTensorsError {
+                throw CommandFailure(subject: input, cause: error.detail)
+            }
+            let y = network.forward(nets)(x)
+            do {
+                try writeSafeTensors(path: output, tensors: [("logits", y.shape, y.toArray())], metadata: ["fervid.model": network.rawValue])
             } catch {
                 throw CommandFailure(subject: output, cause: error.detail)
             }

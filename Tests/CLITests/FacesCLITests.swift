@@ -177,4 +177,22 @@ private func iou(_ a: (Double, Double, Double, Double), _ b: (Double, Double, Do
             }
         }
     }
+
+    /// The `box` column says where a box came from; given and centred boxes have score 1 and no
+    /// landmarks.
+    @Test("box column: center and given boxes")
+    func centerAndGivenBoxes() throws {
+        guard let bin = fervidBinary(), let sample = samplePath("single_face.mp4") else { return }
+        let (center, _) = try analyze(bin, sample, ["--faces", "center", "--landmarks", "--end", "0.3"])
+        #expect(!center.rows.isEmpty)
+        #expect(center.rows.allSatisfy { $0["box"] == "center" && $0["confidence"] == "1.000000" && $0["x_0"] == "" })
+        let boxes = temporaryPath(".csv")
+        defer { try? FileManager.default.removeItem(atPath: boxes) }
+        try "frame,face_id,x,y,w,h\n0,3,200,80,160,200\n1,3,202,80,160,200\n".write(toFile: boxes, atomically: true, encoding: .utf8)
+        let (given, _) = try analyze(bin, sample, ["--faces", "boxes:" + boxes, "--end", "0.1"])
+        let faces = given.rows.filter { $0["success"] == "1" }
+        #expect(faces.count == 2)
+        #expect(faces.allSatisfy { $0["box"] == "given" && $0["face_id"] == "3" && $0["confidence"] == "1.000000" })
+        #expect(given.rows.filter { $0["success"] == "0" }.allSatisfy { $0["box"] == "" })
+    }
 }

@@ -341,3 +341,101 @@ let convKernels = [Engine.GemmKernel.openBLAS] + packedKernels
         }
     }
 }
+
+/// conv → PReLU in one call (MTCNN): the slopes applied by the direct kernel as it stores (the
+/// AVX2 and AVX-512 register-blocked variants: output widths with and without a 16-column
+/// tail, channel counts with and without a 6- or 8-channel tail), or in place after the other
+/// paths; against the naive convolution followed by the naive PReLU.
+@Test func convWithPReLUMatchesNaive() throws {
+    let cases = [
+        ConvCase(n: 2, c: 3, h: 20, w: 37, out: 10),            // P-Net conv1: direct, ow 35
+        ConvCase(n: 1, c: 10, h: 13, w: 40, out: 16),           // P-Net conv2: direct, ow 38
+        ConvCase(n: 3, c: 3, h: 24, w: 24, out: 28),            // R-Net conv1: direct, ow 22
+        ConvCase(n: 1, c: 2, h: 5, w: 9, out: 7, padding: .same, bias: false),  // direct, ow 9 < 16
+        ConvCase(n: 2, c: 16, h: 14, w: 15, out: 32),           // P-Net conv3 shape: not direct
+        ConvCase(n: 2, c: 48, h: 4, w: 4, out: 64, kh: 2, kw: 2),  // R-Net conv3: GEMM
+    ]
+    for t in cases {
+        for kernel in convKernels {
+            let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), padding: t.padding, bias: t.bias)
+            conv.gemmKernel = kernel
+            let wShape = [t.out, t.c, t.kh, t.kw]
+            let weight = randomValues(wShape.reduce(1, *), seed: 911), bias = randomValues(t.out, seed: 912)
+            var tensors: [String: (shape: [Int], values: [Float])] = ["conv.weight": (wShape, weight)]
+            if t.bias { tensors["conv.bias"] = ([t.out], bias) }
+            try conv.load(loader(tensors))
+            let slopes = randomValues(t.out, seed: 913, range: 0 ... 0.5)
+            let prelu = PReLU("act", channels: t.out)
+            try prelu.load(loader(["act.weight": ([t.out], slopes)]))
+            let x = randomTensor([t.n, t.c, t.h, t.w], seed: 914)
+            let expected = naivePReLU(naiveConv2d(x, weight: weight, bias: t.bias ? bias : nil, outChannels: t.out,
+                                                  kernel: (t.kh, t.kw), padding: t.padding, activation: .none),
+                                      slopes: slopes)
+            // Winograd's transforms round differently (the tolerance of winogradMatchesNaive).
+            let tolerance: Float = conv.usesWinograd(conv.geometry(n: t.n, h: t.h, w: t.w)) ? 2e-4 : 1e-5
+            #expect(maxError(conv(x, prelu: prelu), expected) < tolerance, "\(t) \(kernel)")
+        }
+    }
+}
+
+/// The PReLU layer's C kernel, per instruction set, against its naive twin: exact (one multiply
+/// per negative value, nothing to round differently).
+@Test func preluMatchesNaive() throws {
+    for shape in [[3, 5, 7, 9], [4, 128], [1, 10, 1, 33]] {
+        let c = shape[1]
+        let slopes = randomValues(c, seed: 921, range: -0.5 ... 0.5)
+        let x = randomTensor(shape, seed: 922)
+        let expected = naivePReLU(x, slopes: slopes)
+        for kernel in convKernels {
+            let prelu = PReLU("act", channels: c)
+            prelu.gemmKernel = kernel
+            try prelu.load(loader(["act.weight": ([c], slopes)]))
+            #expect(maxError(prelu(x), expected) == 0, "\(shape) \(kernel)")
+        }
+    }
+}
+
+/// Depthwise 3×3 stride-1 convolutions (mini-Xception's separable convs) take the register
+/// kernels (AVX-512: 16 columns, AVX2: 8, tails masked) on every plane size from 1 to 60 wide,
+/// "same" and valid padding, with and without bias and ReLU; against the naive convolution.
+@Test func depthwise3x3MatchesNaive() throws {
+    var cases: [ConvCase] = []
+    for side in [1, 2, 4, 7, 8, 9, 15, 16, 17, 30, 60] {
+        cases.append(ConvCase(n: 2, c: 5, h: side, w: side + 1, out: 5, padding: .same, groups: 5, activation: .relu))
+        if side >= 3 {
+            cases.append(ConvCase(n: 1, c: 3, h: side, w: side, out: 3, padding: .symmetric(0), groups: 3, bias: false))
+        }
+    }
+    for t in cases {
+        for kernel in convKernels {
+            let conv = Conv2d("conv", in: t.c, out: t.out, kernel: 3, padding: t.padding, groups: t.groups, bias: t.bias,
+                              activation: t.activation)
+            conv.gemmKernel = kernel
+            let weight = randomValues(t.out * 9, seed: 931), bias = randomValues(t.out, seed: 932)
+            var tensors: [String: (shape: [Int], values: [Float])] = ["conv.weight": ([t.out, 1, 3, 3], weight)]
+            if t.bias { tensors["conv.bias"] = ([t.out], bias) }
+            try conv.load(loader(tensors))
+            let x = randomTensor([t.n, t.c, t.h, t.w], seed: 933)
+            let expected = naiveConv2d(x, weight: weight, bias: t.bias ? bias : nil, outChannels: t.out, kernel: (3, 3),
+                                       padding: t.padding, groups: t.groups, activation: t.activation)
+            #expect(maxError(conv(x), expected) < 1e-5, "\(t) \(kernel)")
+        }
+    }
+}
+
+/// A 1×1 unpadded convolution on the direct path runs over the whole plane as one row (so 8×8
+/// and 4×4 planes fill the vectors): against the naive convolution, planes of 1 to 60 pixels.
+@Test func pointwiseDirectMatchesNaive() throws {
+    for (side, c, out) in [(1, 8, 16), (4, 64, 128), (8, 32, 64), (15, 16, 32), (60, 8, 16), (7, 3, 5)] {
+        for kernel in convKernels {
+            let conv = Conv2d("conv", in: c, out: out, kernel: 1, bias: true, activation: .relu)
+            conv.gemmKernel = kernel
+            #expect(conv.usesDirect(conv.geometry(n: 2, h: side, w: side)))
+            let weight = randomValues(out * c, seed: 941), bias = randomValues(out, seed: 942)
+            try conv.load(loader(["conv.weight": ([out, c, 1, 1], weight), "conv.bias": ([out], bias)]))
+            let x = randomTensor([2, c, side, side], seed: 943)
+            let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: out, kernel: (1, 1), activation: .relu)
+            #expect(maxError(conv(x), expected) < 1e-5, "\(side)x\(side) \(c)->\(out) \(kernel)")
+        }
+    }
+}

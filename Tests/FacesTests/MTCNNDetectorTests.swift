@@ -25,7 +25,8 @@ struct DetectionsGolden: Decodable {
 
     @Test func boxesMatchTheNumPyReferenceOnSampleFrames() throws {
         let g = try golden("mtcnn_detections", as: DetectionsGolden.self)
-        let detector = try MTCNNDetector(modelPath: modelPath("mtcnn"))
+        // The reference runs on the whole frame (no_face.mp4 is 960×540): no bounded frame here.
+        let detector = try MTCNNDetector(modelPath: modelPath("mtcnn"), maxSide: nil)
         var worstIoU = 1.0, worstScore = 0.0, worstLandmark = 0.0, faces = 0
         for f in g.frames {
             let image = try decodeFrame(f.sample, index: f.frame, width: f.width, height: f.height)
@@ -48,5 +49,76 @@ struct DetectionsGolden: Decodable {
         #expect(faces >= 7)
         #expect(worstScore <= 1e-4)
         #expect(worstLandmark <= 0.5)
+    }
+
+    @Test func boundedFramePlan() throws {
+        let d = try MTCNNDetector(modelPath: modelPath("mtcnn"))
+        // 640×360 and smaller: the frame itself, 20-px faces.
+        #expect(d.plan(width: 640, height: 360) == .init(width: 640, height: 360, minFace: 20, smallestSourceFace: 20))
+        #expect(d.plan(width: 320, height: 240) == .init(width: 320, height: 240, minFace: 20, smallestSourceFace: 20))
+        // 1920×1080 -> 640×360 (f = 1/3): 20 detection px are 60 source px.
+        let hd = d.plan(width: 1920, height: 1080)
+        #expect(hd.width == 640 && hd.height == 360 && hd.minFace == 20 && abs(hd.smallestSourceFace - 60) < 1e-9)
+        // Portrait: the long side is the height.
+        #expect(d.detectionSize(width: 720, height: 1280) == (360, 640))
+        // Asking for 20-px faces in 1280×720 needs the full frame; 30-px faces in 1920×1080 a
+        // 1280×720 frame (f = 20/30); 100-px faces keep 640×360 and start the pyramid at 100/3.
+        let small = try MTCNNDetector(modelPath: modelPath("mtcnn"), minSourceFace: 20)
+        #expect(small.plan(width: 1280, height: 720) == .init(width: 1280, height: 720, minFace: 20, smallestSourceFace: 20))
+        let mid = try MTCNNDetector(modelPath: modelPath("mtcnn"), minSourceFace: 30)
+        let m = mid.plan(width: 1920, height: 1080)
+        #expect(m.width == 1280 && m.height == 720 && abs(m.minFace - 20) < 1e-9 && abs(m.smallestSourceFace - 30) < 1e-9)
+        let big = try MTCNNDetector(modelPath: modelPath("mtcnn"), minSourceFace: 100)
+        let b = big.plan(width: 1920, height: 1080)
+        #expect(b.width == 640 && b.height == 360 && abs(b.minFace - 100.0 / 3) < 1e-9 && abs(b.smallestSourceFace - 100) < 1e-9)
+        // Below MTCNN's 12-px window nothing is asked of the pyramid.
+        let tiny = try MTCNNDetector(modelPath: modelPath("mtcnn"), minSourceFace: 5)
+        #expect(tiny.plan(width: 640, height: 360).minFace == 12)
+        // Full-frame mode.
+        let full = try MTCNNDetector(modelPath: modelPath("mtcnn"), maxSide: nil)
+        #expect(full.plan(width: 1920, height: 1080) == .init(width: 1920, height: 1080, minFace: 20, smallestSourceFace: 20))
+    }
+
+    /// A 640×360 frame blown up 2× by pixel replication: the detector's area resize back to
+    /// 640×360 restores the original pixels exactly, so the boxes must be the original's × 2,
+    /// whether the detector scales the big frame itself or is handed the small one with its
+    /// source size.
+    @Test func boxesOnABigFrameAreMappedBackToItsPixels() throws {
+        let small = try decodeFrame("WolfgangLanger_Pexels.mp4", index: 120, width: 640, height: 360)
+        var big = [UInt8](repeating: 0, count: 1280 * 720 * 3)
+        for y in 0 ..< 720 {
+            for x in 0 ..< 1280 {
+                for c in 0 ..< 3 { big[(y * 1280 + x) * 3 + c] = small.pixels[((y / 2) * 640 + x / 2) * 3 + c] }
+            }
+        }
+        let d = try MTCNNDetector(modelPath: modelPath("mtcnn"))
+        let reference = d.detect(small)
+        try #require(reference.count == 1)
+        let bigFrame = RGBImage(width: 1280, height: 720, pixels: big)
+        let handedSmall = RGBImage(width: 640, height: 360, pixels: small.pixels, sourceWidth: 1280, sourceHeight: 720)
+        for found in [d.detect(bigFrame), d.detect(handedSmall)] {
+            try #require(found.count == 1)
+            let (r, f) = (reference[0], found[0])
+            for (a, b) in [(f.rect.x, r.rect.x), (f.rect.y, r.rect.y), (f.rect.width, r.rect.width), (f.rect.height, r.rect.height)] {
+                #expect(abs(a - 2 * b) < 1e-3, "\(f.rect) vs 2 × \(r.rect)")
+            }
+            #expect(f.score == r.score)
+            for (p, q) in zip(f.landmarks, r.landmarks) {
+                #expect(abs(p.x - 2 * q.x) < 1e-3 && abs(p.y - 2 * q.y) < 1e-3)
+            }
+        }
+        // O-Net verification of a source-pixel box on the scaled image: the small frame's answer × 2.
+        let small2 = d.verify(small, boxes: [reference[0].rect])
+        let big2 = d.verify(handedSmall, boxes: [FaceRect(x: 2 * reference[0].rect.x, y: 2 * reference[0].rect.y,
+                                                          width: 2 * reference[0].rect.width, height: 2 * reference[0].rect.height)])
+        try #require(small2.count == 1 && big2.count == 1)
+        #expect(small2[0].score == big2[0].score && small2[0].score > 0.7)
+        #expect(abs(big2[0].rect.x - 2 * small2[0].rect.x) < 1e-3 && abs(big2[0].rect.maxY - 2 * small2[0].rect.maxY) < 1e-3)
+        #expect(abs(big2[0].landmarks[2].x - 2 * small2[0].landmarks[2].x) < 1e-3)
+        // The same frame on the full 1280×720 grid finds the face too (a different pyramid).
+        let full = try MTCNNDetector(modelPath: modelPath("mtcnn"), maxSide: nil).detect(bigFrame)
+        try #require(full.count == 1)
+        #expect(full[0].rect.iou(FaceRect(x: 2 * reference[0].rect.x, y: 2 * reference[0].rect.y,
+                                         width: 2 * reference[0].rect.width, height: 2 * reference[0].rect.height)) > 0.8)
     }
 }

@@ -4,20 +4,21 @@
 1. export.py (in a subprocess: PyTorch stays out of the timing process) writes each network as
    safetensors + ONNX from the same weights.
 2. Parity: `fervid models run` and ONNX Runtime on the same check input; the logits must agree
-   within 1e-4 relative (max |fervid - ort| / max |ort|), for both OpenBLAS kernel families,
+   within 1e-4 relative (max |fervid - ort| / max |ort|), for each instruction set timed,
    before anything is timed.
 3. FMA peak: `fervid models bench --peak` per thread count, at the start and at the end; the
    per-CPU-time figure (the machine's limit, steady under load) is peak_fraction's denominator.
-4. Timing, per (model, threads, batch): two `fervid models bench --serve` processes, one with
-   OPENBLAS_CORETYPE=Haswell (OpenBLAS's AVX2 kernels, the workplace's setting) and one with
-   SkylakeX (AVX-512) -- on a CPU with AVX2 or AVX-512 fervid runs its own packed GEMM in both
-   (the widest kernel the CPU has), so the two differ only where OpenBLAS still runs (none of
-   the convolutions; see docs/benchmarks.md) -- and an ONNX Runtime session (intra_op_num_threads=T, inter_op_num_threads=1) in
+4. Timing, per (model, threads, batch): one `fervid models bench --serve` process per instruction
+   set fervid has kernels for and the CPU runs (isa=avx512 and isa=avx2 on an AVX-512 CPU, the
+   AVX2 one forced with FERVID_GEMM=avx2, which every kernel family follows; isa=avx2 alone on
+   an AVX2 CPU), and an ONNX Runtime session (intra_op_num_threads=T, inter_op_num_threads=1) in
    this process. After warm-up, rounds of one timed repeat each, the order rotating every round
    so no runner always follows another; a repeat runs whole forward passes for >= --seconds.
    Result: the median of each runner's repeats.
-5. End to end: `fervid analyze --stats` on the sample video with the default model and with the
-   DBA-Net ResNet-101 checkpoint (Haswell kernels): frames/s, real-time factor, busy seconds per
+5. Decode and end to end: `fervid bench --op decode` (decoding and the detector's per-frame
+   conversion alone) and `fervid analyze --stats` with the default model on the sample video and
+   on 1280x720 and 1920x1080 versions of it (made with the ffmpeg CLI, cached), and with the
+   DBA-Net ResNet-101 checkpoint on the sample: frames/s, real-time factor, busy seconds per
    stage.
 Output ends with one machine-readable line per measurement (the format issue 8 fixes).
 """
@@ -41,8 +42,9 @@ from safetensors.numpy import load_file
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TOLERANCE = 1e-4
-# blas label in the output -> OPENBLAS_CORETYPE for that fervid process.
-BLAS = {"haswell": "Haswell", "avx512": "SkylakeX"}
+# Batches per model where not all of --batches apply: P-Net runs one pyramid level at a time,
+# R-Net and O-Net a batch of candidate boxes.
+MODEL_BATCHES = {"mtcnn-pnet": [1], "mtcnn-rnet": [16], "mtcnn-onet": [16]}
 PAUSE = 0.2  # seconds between runners: idle worker threads stop spinning
 
 
@@ -50,9 +52,33 @@ def log(text: str = "") -> None:
     print(text, flush=True)
 
 
-def env_for(blas: str) -> dict:
+def cpu_isas() -> list[str]:
+    """The instruction sets fervid has kernels for that this CPU runs, widest first (what
+    Engine.gemmKernel checks: AVX-512 F, VL, DQ and BW; AVX2 and FMA)."""
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    isas = []
+    if {"avx512f", "avx512vl", "avx512dq", "avx512bw"} <= flags:
+        isas.append("avx512")
+    if {"avx2", "fma"} <= flags:
+        isas.append("avx2")
+    return isas or ["openblas"]
+
+
+ISAS = cpu_isas()
+
+
+def env_for(isa: str | None = None) -> dict:
+    """fervid's environment: FERVID_GEMM picks the instruction set of every kernel family."""
     env = dict(os.environ)
-    env["OPENBLAS_CORETYPE"] = BLAS[blas]
+    env.setdefault("FERVID_MODELS", os.path.join(ROOT, "models"))   # the shipped models (mtcnn-* by name)
+    env.pop("FERVID_GEMM", None)
+    if isa:
+        env["FERVID_GEMM"] = isa
     return env
 
 
@@ -98,15 +124,17 @@ class OrtRunner:
 class FervidServer:
     """`fervid models bench --serve`: one loaded model, one timed repeat per request."""
 
-    def __init__(self, fervid: str, ckpt: str, batch: int, threads: int, blas: str, seconds: float):
+    def __init__(self, fervid: str, ckpt: str, batch: int, threads: int, isa: str, seconds: float):
         self.batch = batch
         self.proc = subprocess.Popen(
             [fervid, "models", "bench", ckpt, "--batch", str(batch), "--threads", str(threads),
              "--seconds", str(seconds), "--warmup", "0", "--serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env_for(blas))
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env_for(isa))
         self.ready = self._read()
         if not self.ready.get("ready"):
             raise RuntimeError(f"fervid models bench --serve did not start: {self.ready}")
+        if self.ready.get("gemm") != isa:
+            raise RuntimeError(f"FERVID_GEMM={isa} ran fervid's {self.ready.get('gemm')} kernels")
 
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
@@ -132,11 +160,16 @@ class FervidServer:
                 self.proc.wait()
 
 
-def fervid_logits(fervid: str, ckpt: str, check: str, blas: str) -> np.ndarray:
+def fervid_model(m: dict) -> str:
+    """What fervid is given for a manifest entry: a checkpoint, or an MTCNN network's name."""
+    return m.get("fervid_model", m["safetensors"])
+
+
+def fervid_logits(fervid: str, ckpt: str, check: str, isa: str) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "logits.safetensors")
         subprocess.run([fervid, "models", "run", ckpt, "--input", check, "--output", out],
-                       check=True, env=env_for(blas))
+                       check=True, env=env_for(isa))
         return load_file(out)["logits"]
 
 
@@ -146,44 +179,38 @@ def parity(fervid: str, models: list[dict]) -> list[dict]:
         x = load_file(m["check_input"])["input"]
         ref = ort_session(m["onnx"], 1).run(None, {"input": x})[0]
         torch_err = relative_error(ref, np.array(m["torch_logits"], dtype=np.float32))
-        for blas in BLAS:
-            err = relative_error(fervid_logits(fervid, m["safetensors"], m["check_input"], blas), ref)
-            rows.append({"model": m["name"], "blas": blas, "fervid_vs_ort": err, "ort_vs_torch": torch_err})
-            log(f"parity {m['name']} blas={blas}: fervid vs onnxruntime {err:.2e}, onnxruntime vs PyTorch "
-                f"{torch_err:.2e} (max |a - b| / max |b| over the logits of a batch of 2; budget {TOLERANCE:g})")
+        for isa in ISAS:
+            err = relative_error(fervid_logits(fervid, fervid_model(m), m["check_input"], isa), ref)
+            rows.append({"model": m["name"], "isa": isa, "fervid_vs_ort": err, "ort_vs_torch": torch_err})
+            log(f"parity {m['name']} isa={isa}: fervid vs onnxruntime {err:.2e}, onnxruntime vs PyTorch "
+                f"{torch_err:.2e} (max |a - b| / max |b| over the outputs of a batch of 2; budget {TOLERANCE:g})")
             if not err <= TOLERANCE:
-                sys.exit(f"bench: {m['name']}: fervid and onnxruntime logits differ by {err:.2e} "
-                         f"(> {TOLERANCE:g}) with {BLAS[blas]} kernels; not timing a wrong network")
+                sys.exit(f"bench: {m['name']}: fervid and onnxruntime outputs differ by {err:.2e} "
+                         f"(> {TOLERANCE:g}) with fervid's {isa} kernels; not timing a wrong network")
     return rows
 
 
 def peak(fervid: str, threads: int) -> dict:
     out = subprocess.run([fervid, "models", "bench", "--peak", "--threads", str(threads), "--json"],
-                         check=True, capture_output=True, text=True, env=env_for("haswell")).stdout
+                         check=True, capture_output=True, text=True, env=env_for()).stdout
     return json.loads(out)
 
 
 def time_config(fervid: str, m: dict, session, batch: int, threads: int, seconds: float, rounds: int) -> dict:
     servers = {}
     try:
-        for blas in BLAS:
-            servers[blas] = FervidServer(fervid, m["safetensors"], batch, threads, blas, seconds)
+        for isa in ISAS:
+            servers[isa] = FervidServer(fervid, fervid_model(m), batch, threads, isa, seconds)
         runner = OrtRunner(session, m["input_shape"], batch)
         runner.warm_up()
-        cores = {blas: s.ready["blas_core"] for blas, s in servers.items()}
-        for blas, core in cores.items():
-            if core != BLAS[blas]:
-                sys.exit(f"bench: OPENBLAS_CORETYPE={BLAS[blas]} gave OpenBLAS core {core}")
-        runners = [("haswell", servers["haswell"].repeat), ("onnxruntime", lambda: runner.repeat(seconds)),
-                   ("avx512", servers["avx512"].repeat)]
+        runners = [("onnxruntime", lambda: runner.repeat(seconds))] + [(isa, s.repeat) for isa, s in servers.items()]
         samples = {name: [] for name, _ in runners}
         for r in range(rounds):
-            for name, run in runners[r % 3:] + runners[:r % 3]:
+            k = r % len(runners)
+            for name, run in runners[k:] + runners[:k]:
                 time.sleep(PAUSE)
                 samples[name].append(run())
-        # Which GEMM each fervid process ran (fervid's own packed kernels on an AVX2/AVX-512 CPU,
-        # whatever OPENBLAS_CORETYPE says; OpenBLAS only without AVX2 or with FERVID_GEMM=openblas).
-        result = {"samples": samples, "gemm": {blas: s.ready.get("gemm", "openblas") for blas, s in servers.items()}}
+        result = {"samples": samples, "gemm": {isa: s.ready.get("gemm", "openblas") for isa, s in servers.items()}}
         for name, v in samples.items():
             result[name] = statistics.median(wall for wall, _ in v)
             result[name + "_cpu"] = statistics.median(cpu for _, cpu in v)
@@ -196,11 +223,41 @@ def time_config(fervid: str, m: dict, session, batch: int, threads: int, seconds
 STATS = re.compile(r"^stats (.*)$", re.M)
 
 
+def scaled_video(video: str, height: int, work: str) -> str:
+    """`video` re-encoded at `height` lines (same aspect, same frames) with the ffmpeg CLI, cached."""
+    base = os.path.splitext(os.path.basename(video))[0]
+    out = os.path.join(work, f"{base}_{height}p.mp4")
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(video):
+        tmp = out + ".part.mp4"
+        subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", video, "-vf", f"scale=-2:{height}:flags=bicubic",
+                        "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", "-an", tmp],
+                       check=True)
+        os.replace(tmp, out)
+    return out
+
+
+def video_height(video: str) -> int:
+    return int(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=height",
+                               "-of", "default=nw=1:nk=1", video], check=True, capture_output=True, text=True).stdout)
+
+
+DECODE = re.compile(r"(\d+) frames of (\d+)x(\d+) in ([\d.]+) s: ([\d.]+) frames/s")
+
+
+def decode_only(fervid: str, video: str) -> dict:
+    done = subprocess.run([fervid, "bench", "--op", "decode", "--input", video], capture_output=True, text=True,
+                          env=env_for())
+    match = DECODE.search(done.stdout)
+    if done.returncode != 0 or not match:
+        sys.exit(f"bench: fervid bench --op decode --input {video} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return {"frames": int(match.group(1)), "seconds": float(match.group(4)), "fps": float(match.group(5))}
+
+
 def analyze(fervid: str, video: str, model: str | None, out_dir: str) -> dict:
     out = os.path.join(out_dir, "e2e.emotions.csv")
     cmd = [fervid, "analyze", video, "-o", out, "--quiet", "--stats"] + (["--model", model] if model else [])
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env_for("haswell"))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env_for())
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         sys.exit(f"bench: {' '.join(cmd)} failed: {done.stderr.strip()}")
@@ -230,15 +287,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="fervid vs ONNX Runtime (issue 8)")
     ap.add_argument("--fervid", required=True, help="the release fervid binary")
     ap.add_argument("--work", default=os.path.join(ROOT, "tools", ".cache", "bench"), help="exported models")
-    ap.add_argument("--models", default="vgg16-dba,resnet101-dba,densenet161-dba,mini-xception")
+    ap.add_argument("--models", default="vgg16-dba,resnet101-dba,densenet161-dba,mini-xception,"
+                                        "mtcnn-pnet,mtcnn-rnet,mtcnn-onet")
     ap.add_argument("--batches", default="1,16")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--seconds", type=float, default=1.0, help="minimum seconds per timed repeat")
     ap.add_argument("--rounds", type=int, default=5, help="timed repeats per runner")
     ap.add_argument("--video", default=os.path.join(ROOT, "samples", "WolfgangLanger_Pexels.mp4"))
-    ap.add_argument("--no-e2e", action="store_true", help="skip fervid analyze")
+    ap.add_argument("--heights", default="360,720,1080", help="end to end at these frame heights (the sample "
+                    "itself where its height matches, else a version scaled with the ffmpeg CLI)")
+    ap.add_argument("--isas", help="comma-separated instruction sets to time (default: all the CPU runs)")
+    ap.add_argument("--no-dba-e2e", action="store_true", help="skip fervid analyze with the ResNet-101 DBA-Net")
+    ap.add_argument("--no-e2e", action="store_true", help="skip decoding and fervid analyze")
     ap.add_argument("--json", help="also write every number to this file")
     args = ap.parse_args()
+    global ISAS
+    if args.isas:
+        ISAS = [i for i in args.isas.split(",") if i in ISAS]
+        if not ISAS:
+            sys.exit(f"bench: --isas {args.isas}: this CPU runs {','.join(cpu_isas())}")
     fervid = os.path.abspath(args.fervid)
     batches = [int(b) for b in args.batches.split(",")]
     thread_counts = [int(t) for t in args.threads.split(",")]
@@ -250,7 +317,7 @@ def main() -> None:
     models = [by_name[n] for n in args.models.split(",")]
     info = machine()
     log(f"machine: {info['cpu']}, {info['cores']} cores, load average {info['load'][0]:.1f}; "
-        f"onnxruntime {info['onnxruntime']}")
+        f"onnxruntime {info['onnxruntime']}; fervid instruction sets timed: {', '.join(ISAS)}")
 
     parity_rows = parity(fervid, models)
     peaks = {t: [peak(fervid, t)] for t in thread_counts}
@@ -264,12 +331,12 @@ def main() -> None:
     for m in models:
         for t in thread_counts:
             session = ort_session(m["onnx"], t)
-            for b in batches:
+            for b in [b for b in batches if b in MODEL_BATCHES.get(m["name"], batches)]:
                 r = time_config(fervid, m, session, b, t, args.seconds, args.rounds)
                 r.update(model=m["name"], batch=b, threads=t, macs=m["macs_per_image"])
                 results.append(r)
-                log(f"{m['name']} batch={b} threads={t}: fervid haswell {r['haswell']:.2f}, avx512 "
-                    f"{r['avx512']:.2f}, onnxruntime {r['onnxruntime']:.2f} images/s "
+                rates = ", ".join(f"{isa} {r[isa]:.2f}" for isa in ISAS)
+                log(f"{m['name']} batch={b} threads={t}: fervid {rates}, onnxruntime {r['onnxruntime']:.2f} images/s "
                     f"({time.time() - started:.0f} s elapsed)")
             del session
 
@@ -282,48 +349,58 @@ def main() -> None:
     peak_machine = {t: best("avx512", "_cpu", t) or best("avx2", "_cpu", t) for t in thread_counts}
     peak_isa = {"avx512": peak_machine, "avx2": {t: best("avx2", "_cpu", t) for t in thread_counts}}
 
-    def family_peak(r: dict, blas: str, t: int) -> float:
-        """The FMA peak of the instruction set the fervid process's GEMM ran: its own kernel's
-        (avx512 / avx2), or OpenBLAS's family (Haswell = AVX2) when OpenBLAS ran the GEMMs."""
-        gemm = r.get("gemm", {}).get(blas, "openblas")
-        isa = gemm if gemm in peak_isa else ("avx2" if blas == "haswell" else "avx512")
-        return peak_isa[isa][t]
+    def family_peak(isa: str, t: int) -> float:
+        """The FMA peak of the instruction set the fervid process ran (AVX2's for OpenBLAS)."""
+        return peak_isa.get(isa, peak_isa["avx2"])[t]
 
-    e2e = []
+    e2e, decodes = [], []
     if not args.no_e2e:
+        sample_height = video_height(args.video)
+        videos = []
+        for h in [int(x) for x in args.heights.split(",") if x]:
+            videos.append((h, args.video if h == sample_height else scaled_video(args.video, h, args.work)))
+        runs = [("mini-xception", None, h, v) for h, v in videos]
+        if not args.no_dba_e2e and "resnet101-dba" in by_name:
+            runs.append(("resnet101-dba", by_name["resnet101-dba"]["safetensors"], sample_height, args.video))
         with tempfile.TemporaryDirectory() as tmp:
-            for label, model in (("mini-xception", None), ("resnet101-dba", by_name["resnet101-dba"]["safetensors"])):
-                r = analyze(fervid, args.video, model, tmp)
-                r["model"] = label
+            for h, v in videos:
+                d = decode_only(fervid, v)
+                d.update(input=v, height=h)
+                decodes.append(d)
+                log(f"decode {os.path.basename(v)} ({h} lines): {d['frames']} frames in {d['seconds']:.2f} s: "
+                    f"{d['fps']:.1f} frames/s")
+            for label, model, h, v in runs:
+                r = analyze(fervid, v, model, tmp)
+                r.update(model=label, height=h, input=v)
                 e2e.append(r)
                 s = r["stats"]
-                log(f"e2e {label}: {s['frames_analyzed']} frames, {s['faces']} faces in {float(s['wall_s']):.1f} s "
-                    f"(process {r['process_wall']:.1f} s): {r['fps']:.2f} frames/s, real-time factor "
-                    f"{r['realtime']:.2f}; busy seconds: decode {s['decode_s']}, face {s['face_s']}, "
+                log(f"e2e {label} {os.path.basename(v)}: {s['frames_analyzed']} frames, {s['faces']} faces in "
+                    f"{float(s['wall_s']):.1f} s (process {r['process_wall']:.1f} s): {r['fps']:.2f} frames/s, "
+                    f"real-time factor {r['realtime']:.2f}; busy seconds: decode {s['decode_s']}, face {s['face_s']}, "
                     f"classify {s['classify_s']}, write {s['write_s']}")
 
     # ---- report ---------------------------------------------------------------------------
     log()
     log(f"## Engine: images/s, median of {args.rounds} alternated repeats of >= {args.seconds:g} s; "
         f"GFLOP/s = 2 x MACs x images/s; peak fraction: of the machine's AVX-512 FMA peak, "
-        f"family fraction: of the peak of the instruction set fervid's GEMM ran (its own kernels: the "
-        f"widest the CPU has, whatever OPENBLAS_CORETYPE says; OpenBLAS's family only when OpenBLAS ran)")
+        f"family fraction: of the peak of the row's instruction set (isa: fervid's kernels, every family, "
+        f"forced with FERVID_GEMM)")
     log("ratio per CPU s: the same ratio with each engine's images per CPU-second of its process (all threads, "
         "spinning included): steadier than wall clock while other processes load the machine")
-    log("| model | GMACs | batch | threads | blas | fervid | onnxruntime | ratio | ratio per CPU s | GFLOP/s | peak fraction | family fraction |")
+    log("| model | GMACs | batch | threads | isa | fervid | onnxruntime | ratio | ratio per CPU s | GFLOP/s | peak fraction | family fraction |")
     log("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     lines = []
     for r in results:
-        for blas in BLAS:
-            f, o = r[blas], r["onnxruntime"]
+        for isa in ISAS:
+            f, o = r[isa], r["onnxruntime"]
             gflops = f * 2 * r["macs"] / 1e9
             t = r["threads"]
             fraction = gflops / peak_machine[t] if peak_machine[t] else 0
-            family = gflops / family_peak(r, blas, t) if family_peak(r, blas, t) else 0
-            r[f"{blas}_peak_fraction"] = fraction
-            log(f"| {r['model']} | {r['macs'] / 1e9:.3f} | {r['batch']} | {t} | {blas} | {f:.2f} | {o:.2f} | "
-                f"{f / o:.2f} | {r[blas + '_cpu'] / r['onnxruntime_cpu']:.2f} | {gflops:.1f} | {fraction:.3f} | {family:.3f} |")
-            lines.append(f"bench model={r['model']} batch={r['batch']} threads={r['threads']} blas={blas} "
+            family = gflops / family_peak(isa, t) if family_peak(isa, t) else 0
+            r[f"{isa}_peak_fraction"] = fraction
+            log(f"| {r['model']} | {r['macs'] / 1e9:.4f} | {r['batch']} | {t} | {isa} | {f:.2f} | {o:.2f} | "
+                f"{f / o:.2f} | {r[isa + '_cpu'] / r['onnxruntime_cpu']:.2f} | {gflops:.1f} | {fraction:.3f} | {family:.3f} |")
+            lines.append(f"bench model={r['model']} batch={r['batch']} threads={r['threads']} isa={isa} "
                          f"fervid={f:.2f} onnxruntime={o:.2f} ratio={f / o:.3f} peak_fraction={fraction:.3f}")
     log()
     log("FMA peak GFLOP/s, best of start and end (per CPU time = the machine's limit; wall clock = under this run's load)")
@@ -334,21 +411,32 @@ def main() -> None:
             f"| {best('avx2', '', t):.1f} |")
     log(f"load average (1 min) at start {info['load'][0]:.1f}, at end {os.getloadavg()[0]:.1f}")
     if e2e:
-        engine = {r["model"]: r["haswell"] for r in results if r["batch"] == 16 and r["threads"] == max(thread_counts)}
+        engine = {r["model"]: r[ISAS[0]] for r in results if r["batch"] == 16 and r["threads"] == max(thread_counts)}
+        decode_fps = {d["input"]: d["fps"] for d in decodes}
         log()
-        log("## End to end: fervid analyze (OPENBLAS_CORETYPE=Haswell, default threads)")
-        log("| model | frames | faces | wall s | frames/s | real-time | decode s | face s | classify s | write s | vs engine batch 16 |")
-        log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        log("## Decoding alone: fervid bench --op decode (decode + the detector's per-frame RGB conversion)")
+        log("| input | height | frames | seconds | frames/s |")
+        log("|---|---:|---:|---:|---:|")
+        for d in decodes:
+            log(f"| {os.path.basename(d['input'])} | {d['height']} | {d['frames']} | {d['seconds']:.2f} | {d['fps']:.1f} |")
+            lines.append(f"bench decode input={os.path.basename(d['input'])} fps={d['fps']:.2f}")
+        log()
+        log("## End to end: fervid analyze --stats (default threads; widest instruction set)")
+        log("| model | input | height | frames | faces | wall s | frames/s | real-time | vs decode | decode s | face s | classify s | write s | vs engine batch 16 |")
+        log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in e2e:
             s = r["stats"]
             vs = f"{r['fps'] / engine[r['model']]:.2f}" if r["model"] in engine else "—"
-            log(f"| {r['model']} | {s['frames_analyzed']} | {s['faces']} | {float(s['wall_s']):.1f} | {r['fps']:.2f} | "
-                f"{r['realtime']:.2f} | {s['decode_s']} | {s['face_s']} | {s['classify_s']} | {s['write_s']} | {vs} |")
-            lines.append(f"bench e2e model={r['model']} input={os.path.basename(args.video)} fps={r['fps']:.2f} "
-                         f"realtime={r['realtime']:.2f}")
+            vd = f"{r['fps'] / decode_fps[r['input']]:.2f}" if r["input"] in decode_fps else "—"
+            log(f"| {r['model']} | {os.path.basename(r['input'])} | {r['height']} | {s['frames_analyzed']} | {s['faces']} | "
+                f"{float(s['wall_s']):.1f} | {r['fps']:.2f} | {r['realtime']:.2f} | {vd} | {s['decode_s']} | {s['face_s']} | "
+                f"{s['classify_s']} | {s['write_s']} | {vs} |")
+            lines.append(f"bench e2e model={r['model']} input={os.path.basename(r['input'])} height={r['height']} "
+                         f"fps={r['fps']:.2f} realtime={r['realtime']:.2f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": info, "parity": parity_rows, "peaks": peaks, "engine": results, "e2e": e2e}, f, indent=1)
+            json.dump({"machine": info, "isas": ISAS, "parity": parity_rows, "peaks": peaks, "engine": results,
+                       "decode": decodes, "e2e": e2e}, f, indent=1)
     log()
     log(f"total {time.time() - started:.0f} s")
     for line in lines:

@@ -7,6 +7,9 @@ ONNX Runtime) from the same weights, plus a check input and the MAC count.
   dbanet.export (the checkpoint contract) and torch.onnx.export of the same module.
 - mini-Xception: the shipped models/mini-xception.safetensors as is for fervid, and a PyTorch
   re-implementation reading that file (minixception_torch.py) exported to ONNX.
+- MTCNN's P-, R- and O-Net (mtcnn-pnet, mtcnn-rnet, mtcnn-onet): the shipped
+  models/mtcnn.safetensors for fervid, facenet-pytorch's networks reading that file
+  (mtcnn_torch.py) exported to ONNX; P-Net at the largest pyramid level of a 640x360 frame.
 
 Writes <out>/<name>.safetensors, <name>.onnx, <name>.check.safetensors (`input`, batch 2) and
 <out>/manifest.json. Skips the work when the manifest's stamp (hash of the sources and the
@@ -34,18 +37,19 @@ sys.path.insert(0, HERE)
 import dbanet  # noqa: E402
 import formula  # noqa: E402
 import minixception_torch  # noqa: E402
+import mtcnn_torch  # noqa: E402
 import onnx_macs  # noqa: E402
 
 DBA_MODELS = {"vgg16-dba": "vgg16", "resnet101-dba": "resnet101", "densenet161-dba": "densenet161"}
 # Issue 8's table: GMACs per image at 100x100 for the DBA variants.
 ISSUE_GMACS = {"vgg16-dba": 2.97, "resnet101-dba": 1.93, "densenet161-dba": 1.48}
-SOURCES = [os.path.join(HERE, f) for f in ("export.py", "minixception_torch.py", "onnx_macs.py")] + \
+SOURCES = [os.path.join(HERE, f) for f in ("export.py", "minixception_torch.py", "mtcnn_torch.py", "onnx_macs.py")] + \
           [os.path.join(ROOT, "tools", "reference", f) for f in ("dbanet.py", "formula.py")]
 
 
-def stamp(mini_path: str) -> str:
+def stamp(*model_paths: str) -> str:
     h = hashlib.sha256()
-    for p in SOURCES + [mini_path]:
+    for p in SOURCES + list(model_paths):
         with open(p, "rb") as f:
             h.update(f.read())
     h.update(torch.__version__.encode())
@@ -64,10 +68,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, help="directory for the exported files")
     ap.add_argument("--mini-xception", default=os.path.join(ROOT, "models", "mini-xception.safetensors"))
+    ap.add_argument("--mtcnn", default=os.path.join(ROOT, "models", "mtcnn.safetensors"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     manifest_path = os.path.join(args.out, "manifest.json")
-    current = stamp(args.mini_xception)
+    current = stamp(args.mini_xception, args.mtcnn)
     if os.path.exists(manifest_path):
         with open(manifest_path) as f:
             if json.load(f).get("stamp") == current:
@@ -78,6 +83,10 @@ def main() -> None:
 
     def build(name: str):
         """(module, checkpoint path for fervid, check input batch of 2, per-image input shape)."""
+        if name in mtcnn_torch.NETWORKS:
+            shape = mtcnn_torch.NETWORKS[name][2]
+            x = rng.uniform(-1, 1, [2] + shape).astype(np.float32)
+            return mtcnn_torch.load(name, args.mtcnn), os.path.abspath(args.mtcnn), x, shape
         if name == "mini-xception":
             x = rng.uniform(-1, 1, (2, 1, 64, 64)).astype(np.float32)
             return minixception_torch.MiniXception(args.mini_xception), os.path.abspath(args.mini_xception), x, [1, 64, 64]
@@ -89,7 +98,7 @@ def main() -> None:
         return model, ckpt, rng.standard_normal((2, 3, 100, 100)).astype(np.float32), [3, 100, 100]
 
     models = []
-    for name in list(DBA_MODELS) + ["mini-xception"]:
+    for name in list(DBA_MODELS) + ["mini-xception"] + list(mtcnn_torch.NETWORKS):
         t0 = time.time()
         model, ckpt, x, shape = build(name)
         onnx_path = os.path.join(args.out, f"{name}.onnx")
@@ -106,6 +115,8 @@ def main() -> None:
         if name in ISSUE_GMACS and abs(gmacs / ISSUE_GMACS[name] - 1) > 0.01:
             sys.exit(f"export: {name}: {gmacs:.3f} GMACs/image differs from issue 8's {ISSUE_GMACS[name]} by more than 1%")
         models.append({"name": name, "safetensors": ckpt, "onnx": onnx_path, "check_input": check,
+                       # what fervid is given: the checkpoint, or the network's name for MTCNN's
+                       "fervid_model": name if name in mtcnn_torch.NETWORKS else ckpt,
                        "input_shape": shape, "macs_per_image": macs["total"],
                        "torch_logits": model(torch.from_numpy(x)).numpy().tolist()})
     with open(manifest_path, "w") as f:

@@ -11,11 +11,35 @@ void fervid_conv_direct(int isa, const float *x, int n, int cin, int h, int w, c
                         float *scratch);
 long fervid_conv_direct_scratch(int cin, int kh, int kw, int ow);
 
+/// fervid_conv_direct with a per-output-channel PReLU (`slopes`, cout floats; y = v > 0 ? v :
+/// slope·v) applied to each output instead of ReLU when `slopes` is not NULL.
+void fervid_conv_direct_act(int isa, const float *x, int n, int cin, int h, int w, const float *weight,
+                            const float *bias, int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh,
+                            int ow, int relu, const float *slopes, float *scratch);
+
+/// The AVX2 + FMA variant of fervid_conv_direct_act (direct_avx2.c): blocks of 6 output channels
+/// × 16 columns in registers. Call it only on a CPU with AVX2 and FMA.
+void fervid_direct_avx2(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
+                        int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
+                        const float *slopes, float *scratch);
+
 /// Depthwise convolution: plane p (0 ≤ p < planes) of x (h×w planes) convolved with filter
 /// (first_plane + p) % channels of weight (channels, kh, kw), plus bias (nullable), ReLU when
 /// `relu`, into plane p of y (oh×ow); stride, dilation and padding as in PyTorch.
 void fervid_conv_depthwise(int isa, const float *x, long first_plane, long planes, int channels, int h, int w, const float *weight,
                            const float *bias, int kh, int kw, int stride, int dilation, int pad_top, int pad_left,
                            float *y, int oh, int ow, int relu);
+
+/// Depthwise 3×3, stride 1, undilated (depthwise3x3.c): fervid_conv_depthwise's arguments for
+/// that shape, each plane zero-padded into a stack buffer and convolved with the 9 taps in
+/// registers (16 columns per AVX-512 vector, 8 per AVX2 one). Returns 0, doing nothing, when the
+/// padded plane exceeds the buffer ((oh + 2) × (ow + 18) > 16384 floats). CPU: AVX-512 F/VL/DQ/BW,
+/// resp. AVX2 + FMA.
+int fervid_depthwise3x3_avx512(const float *x, long first_plane, long planes, int channels, int h, int w,
+                               const float *weight, const float *bias, int pad_top, int pad_left, float *y, int oh,
+                               int ow, int relu);
+int fervid_depthwise3x3_avx2(const float *x, long first_plane, long planes, int channels, int h, int w,
+                             const float *weight, const float *bias, int pad_top, int pad_left, float *y, int oh,
+                             int ow, int relu);
 
 #endif
