@@ -17,14 +17,21 @@ OUT         ?= out
 export FERVID_BIN        = $(abspath $(BIN))
 export FERVID_SAMPLES    = $(abspath samples)
 export FERVID_MODELS     = $(abspath models)
+# The release binary carries the Swift runtime and Foundation (Package.swift reads this); a plain
+# `swift build` (the sanitizer builds) links them shared.
+export FERVID_STATIC_RUNTIME = 1
 
-.PHONY: all setup venv samples models build test run clean bench golden test-reference docs-image fuzz soak
+.PHONY: all setup setup-serve venv samples models build build-serve serve test run clean bench golden test-reference docs-image fuzz soak
 
 all: build
 
 ## setup: apt packages (FFmpeg dev libraries, OpenBLAS, pkg-config, ffmpeg CLI, xmllint); idempotent.
 setup:
 	@bash tools/setup.sh
+
+## setup-serve: apt packages the service's tests use (postgresql-15, chromium, wrk); idempotent.
+setup-serve:
+	@bash tools/setup-serve.sh
 
 ## venv: the Python helpers' packages (numpy, h5py) in tools/.venv.
 venv: $(VENV)/.ok
@@ -46,8 +53,18 @@ build: setup
 	@bash tools/build-info.sh
 	$(SWIFT) build $(SWIFTFLAGS) --product fervid
 
-## test: set-up, then every test (XCTest and Swift Testing) against the built binary.
-test: setup samples models build
+## build-serve: release build of fervid-serve, the service `fervid serve` runs (its own product:
+## the analysis-only build does not compile the server stack; docs/serve.md).
+build-serve: setup
+	$(SWIFT) build $(SWIFTFLAGS) --product fervid-serve
+
+## serve: the service on http://127.0.0.1:8080/ (dashboard at /), streams written under out/streams.
+serve: setup models build build-serve
+	$(BIN) serve --listen 127.0.0.1:8080 --out $(OUT)/streams
+
+## test: set-up, then every test (XCTest and Swift Testing) against the built binaries.
+## The service's tests start their own PostgreSQL, Chromium, ffmpeg and wrk on loopback.
+test: setup setup-serve samples models build
 	$(PY) -m unittest discover -s tools/tests -t tools
 	$(SWIFT) build $(SWIFTFLAGS) --build-tests
 	$(SWIFT) test $(SWIFTFLAGS) --skip-build

@@ -4,15 +4,30 @@ import PackageDescription
 // Module layout: docs/architecture.md. Dependencies point downward only:
 // fervid -> (Analysis, Corpus) ; Analysis -> (Video, Faces, Timeline, Models) ; Corpus -> Timeline ; Faces -> (Models, CNN, CKernels, Timeline) ;
 // Models -> CNN -> (CKernels, CBLAS).
+// The static runtime is what the Makefile builds (it exports FERVID_STATIC_RUNTIME=1): a plain
+// `swift build` links the shared runtime, which is what the sanitizers need — ThreadSanitizer
+// aborts at start-up in the static Foundation (its environment read frees memory that TSan's
+// allocator never handed out: "CHECK failed: sanitizer_allocator_secondary.h:297").
+let staticRuntime = Context.environment["FERVID_STATIC_RUNTIME"] == "1"
+
 let package = Package(
     name: "fervid",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "fervid", targets: ["fervid"]),
         .library(name: "FervidKit", targets: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN"]),
+        // The service (`fervid serve`): its own binary, so that the analysis-only build (`make run`)
+        // does not compile the server stack (docs/serve.md, "Build cost").
+        .executable(name: "fervid-serve", targets: ["fervid-serve"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The service's stack (FervidServe only).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -45,13 +60,27 @@ let package = Package(
             name: "fervid",
             dependencies: ["Analysis", "Corpus", "Video", "Faces", "Timeline", "Models", "CNN", "CPeak",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            linkerSettings: [
+            linkerSettings: staticRuntime ? [
                 .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux])),
                 .linkedLibrary("CoreFoundation", .when(platforms: [.linux])),
                 .linkedLibrary("_FoundationCShims", .when(platforms: [.linux])),
                 .linkedLibrary("_FoundationCollections", .when(platforms: [.linux])),
                 .linkedLibrary("_FoundationICU", .when(platforms: [.linux])),
-            ]),
+            ] : []),
+        // `fervid serve`: many live streams in one process (HTTP API, WebSocket/SSE rows, metrics,
+        // PostgreSQL, dashboard). docs/serve.md.
+        .target(
+            name: "FervidServe",
+            dependencies: ["Analysis", "Video", "Timeline", "CNN",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .executableTarget(
+            name: "fervid-serve",
+            dependencies: ["FervidServe", "Analysis", "CNN",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Shared by the test targets: samples, the binary under test, processes, ports, ffprobe.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
@@ -62,6 +91,10 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "Timeline", "TestSupport"]),
+        .testTarget(name: "ServeTests", dependencies: [
+            "FervidServe", "TestSupport",
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "PostgresNIO", package: "postgres-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )

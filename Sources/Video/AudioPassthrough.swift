@@ -12,6 +12,9 @@ public enum AudioCopyStatus: Sendable, Equatable, CustomStringConvertible {
     case unsupportedByContainer(codec: String, container: String)
     /// The input is a network stream: no second connection is opened for its audio; video only.
     case liveInput
+    /// The input is a pipe (`-`, `pipe:N`), read once by the video decoder: opening it again for
+    /// its audio would take bytes from the video; video only.
+    case pipeInput
     /// The audio input could not be opened (`cause`): video only.
     case unreadable(cause: String)
 
@@ -28,6 +31,7 @@ public enum AudioCopyStatus: Sendable, Equatable, CustomStringConvertible {
         case .noAudioStream: "the input has no audio stream"
         case let .unsupportedByContainer(codec, container): "\(codec) audio cannot be stored in \(container); not copied"
         case .liveInput: "live input; not copied"
+        case .pipeInput: "the input is a pipe, read once for its video; not copied"
         case let .unreadable(cause): "not copied: \(cause)"
         }
     }
@@ -65,6 +69,7 @@ final class AudioPassthrough {
     /// status, not an error: the video is written either way. Failures of the output throw.
     static func attach(url: String, to output: OutputContainer) throws(VideoError) -> (AudioPassthrough?, AudioCopyStatus) {
         if isNetworkURL(url) { return (nil, .liveInput) }
+        if isPipeInput(url) { return (nil, .pipeInput) }
         let interrupt = VideoInterrupt()
         let input: FormatInput
         do {

@@ -9,12 +9,15 @@ struct Fervid: AsyncParsableCommand {
         commandName: "fervid",
         abstract: "Facial-expression analysis of video on a CPU.",
         version: "fervid " + FervidVersion.description,
-        subcommands: [Analyze.self, Collect.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self])
+        subcommands: [Analyze.self, Collect.self, Probe.self, Plot.self, ModelsCommand.self, BenchCommand.self, ServeCommand.self])
 
     /// Exit codes (``ExitStatus``, docs/reliability.md): 0 every output complete, 1 a failure
     /// (one line `fervid: <input>: <cause>`), 2 bad usage (nothing done), 3 a partial result,
     /// 130 a second Ctrl-C.
     static func main() async {
+        if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "serve" {
+            ServeCommand.exec(Array(CommandLine.arguments.dropFirst(2)))
+        }
         do {
             var command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {

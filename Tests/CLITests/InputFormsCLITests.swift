@@ -44,6 +44,16 @@ struct InputFormsCLITests {
             #expect(r.status == 0, "\(input): \(r.stderr)")
             #expect(try Self.rows(dir + "/pipe.csv") == expected, "\(input)")
         }
+        // --annotate does not open the pipe a second time for its audio (that would take bytes
+        // from the video): every frame is still analyzed, and the annotated video has no audio.
+        let annotated = try run(binary, ["analyze", "-", "-o", dir + "/ann.csv", "--annotate", dir + "/ann.mp4", "--quiet"],
+                                stdin: bytes)
+        #expect(annotated.status == 0, "\(annotated.stderr)")
+        #expect(try Self.rows(dir + "/ann.csv") == expected)
+        #expect(try ffprobeTimestamps(dir + "/ann.mp4").count == expected.count - 1)
+        let streams = try run("ffprobe", ["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", dir + "/ann.mp4"])
+        #expect(streams.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } == ["video"])
+
         // Without -o: stdin.emotions.csv in the current directory.
         let named = try run(binary, ["analyze", "-", "--quiet"], currentDirectory: dir, stdin: bytes)
         #expect(named.status == 0, "\(named.stderr)")
