@@ -411,13 +411,17 @@ public final class StreamRunner: @unchecked Sendable {
     var columns: TimelineColumns { state.withLock { $0.columns } }
 
     /// Rows with `timestamp >= since`, from memory when it still holds them, else from the file.
+    /// `since` is compared at the precision timestamps are written with (6 decimals), so a client
+    /// that passes a timestamp it read from the timeline gets that row too (a rounded-up 10.066667
+    /// is not after the row's own 10.0666666…).
     func rows(since: Double) throws -> [TimelineRow] {
+        let bound = since - 0.5e-6
         let (recent, evicted) = state.withLock { ($0.recent, $0.evicted) }
-        if !evicted || (recent.first.map { $0.timestamp < since } ?? false) {
-            return recent.filter { $0.timestamp >= since }
+        if !evicted || (recent.first.map { $0.timestamp < bound } ?? false) {
+            return recent.filter { $0.timestamp >= bound }
         }
         let document = try EmotionTimelineReader.read(path: outputPath)
-        return document.rows.filter { $0.timestamp >= since }
+        return document.rows.filter { $0.timestamp >= bound }
     }
 }
 

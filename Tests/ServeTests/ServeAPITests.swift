@@ -53,7 +53,10 @@ extension ServeSuites {
             guard let sample = samplePath("WolfgangLanger_Pexels.mp4") else { return }
             let server = try await ServeInstance()
             defer { server.stop() }
-            let clip = try sampleClip(sample, seconds: 6, dir: server.dir)
+            // 20 s of stream (served in real time): the WebSocket must connect while the stream is
+            // live. With 6 s, a loaded CI machine connected it only after the end (statuses
+            // ["ended"], 0 rows).
+            let clip = try sampleClip(sample, seconds: 20, dir: server.dir)
             let port = freePort()
             let ffmpeg = try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg.log")
             defer { ffmpeg.stop() }
