@@ -250,7 +250,7 @@ extension ServeSuites {
             #expect(try await server.request("GET", "/", auth: false).status == 200)
 
             guard let binary = serveBinary() else { return }
-            let r = try run(binary, ["--listen", "0.0.0.0:0", "--out", server.dir + "/x"])
+            let r = try Child.run([binary, "--listen", "0.0.0.0:0", "--out", server.dir + "/x"], timeout: 60)
             #expect(r.status == 1)
             #expect(r.stderr.contains("needs --token"), "\(r.stderr)")
         }
