@@ -39,13 +39,25 @@ final class Child: @unchecked Sendable {
     let pid: pid_t
     let log: String
     let errorLog: String?
+    let group: Bool
     private var status: Int32?
 
     /// Starts `arguments` (a bare name looked up on PATH); stdout to `log`, stderr to `errorLog`
     /// or also to `log`.
-    init(_ arguments: [String], log: String, errorLog: String? = nil, environment: [String: String] = [:]) throws {
+    /// With `group`, the child leads a process group of its own, and ``stop()`` ends the whole
+    /// group (a browser's helper processes with it).
+    init(_ arguments: [String], log: String, errorLog: String? = nil, environment: [String: String] = [:],
+         group: Bool = false) throws {
         self.log = log
         self.errorLog = errorLog
+        self.group = group
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        if group {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -63,7 +75,7 @@ final class Child: @unchecked Sendable {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) }; for p in envp { free(p) } }
         var child: pid_t = 0
-        let rc = posix_spawnp(&child, arguments[0], &actions, nil, &argv, &envp)
+        let rc = posix_spawnp(&child, arguments[0], &actions, &attributes, &argv, &envp)
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
         pid = child
     }
@@ -90,6 +102,11 @@ final class Child: @unchecked Sendable {
     var exited: Bool { wait(timeout: 0) != nil }
 
     func stop() {
+        if group {
+            // The group: SIGTERM first (a browser closes its helpers), SIGKILL to what is left.
+            if status == nil { kill(-pid, SIGTERM); _ = wait(timeout: 5) }
+            kill(-pid, SIGKILL)
+        }
         guard status == nil else { return }
         kill(pid, SIGKILL)
         _ = wait(timeout: 10)
