@@ -477,5 +477,4 @@ private final class RowSink: AnalysisSink {
     unowned let runner: StreamRunner
     init(runner: StreamRunner) { self.runner = runner }
     func rows(_ rows: [TimelineRow]) throws { runner.received(rows) }
-    func finish(summary: TimelineSummary) throws {}
 }
