@@ -171,8 +171,9 @@ public final class StreamRunner: @unchecked Sendable {
     public let outputPath: String
     public let createdAt = Date()
 
-    /// Rows as they become final (the runner's thread).
-    var onRows: (@Sendable (StreamRunner, [TimelineRow]) -> Void)?
+    /// Rows as they become final (the runner's thread), with the index of the first among all
+    /// the stream's rows (0 for its first row).
+    var onRows: (@Sendable (StreamRunner, [TimelineRow], Int) -> Void)?
     /// Status changes (any thread).
     var onStatus: (@Sendable (StreamRunner, StreamStatus, String?) -> Void)?
 
@@ -328,7 +329,8 @@ public final class StreamRunner: @unchecked Sendable {
         let now = Date()
         var newFrames = 0
         var becameLive = false
-        state.withLock { s in
+        let firstIndex = state.withLock { s -> Int in
+            let firstIndex = s.rows
             for row in rows {
                 if row.frame != s.lastFrame {
                     s.lastFrame = row.frame
@@ -360,9 +362,38 @@ public final class StreamRunner: @unchecked Sendable {
                 s.evicted = true
             }
             if s.status == .reconnecting { becameLive = true }
+            return firstIndex
         }
         if becameLive { setStatus(.live, reason: nil) }
-        onRows?(self, rows)
+        onRows?(self, rows, firstIndex)
+    }
+
+    /// Rows so far: the index the next row will have.
+    var rowCount: Int { state.withLock { $0.rows } }
+
+    /// For a new subscriber: the rows still in memory that match (`since`: timestamp at or after
+    /// it; `last`: the newest N), at most `limit` (the newest), and the index the next row will
+    /// have. `complete` is false when matching rows were left out (evicted, or over `limit`).
+    func replay(since: Double?, last: Int?, limit: Int) -> (rows: [TimelineRow], next: Int, complete: Bool) {
+        state.withLock { s in
+            var start = s.recent.count
+            if let since {
+                let bound = since - 0.5e-6
+                start = s.recent.firstIndex { $0.timestamp >= bound } ?? s.recent.count
+            }
+            if let last { start = min(start, max(0, s.recent.count - last)) }
+            var complete = true
+            // Rows before the memory's first that would have matched.
+            if start == 0, s.recentStart > 0 {
+                if let since, s.recent.first.map({ $0.timestamp > since }) ?? true { complete = false }
+                if let last, last > s.recent.count { complete = false }
+            }
+            if s.recent.count - start > limit {
+                start = s.recent.count - limit
+                complete = false
+            }
+            return (Array(s.recent[start...]), s.rows, complete)
+        }
     }
 
     /// Re-evaluates `live` vs `reconnecting`: no frame for `stall` seconds while running.
@@ -430,5 +461,4 @@ private final class RowSink: AnalysisSink {
     unowned let runner: StreamRunner
     init(runner: StreamRunner) { self.runner = runner }
     func rows(_ rows: [TimelineRow]) throws { runner.received(rows) }
-    func finish(summary: TimelineSummary) throws {}
 }

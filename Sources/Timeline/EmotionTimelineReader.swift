@@ -149,7 +149,7 @@ public enum EmotionTimelineReader {
                 }
             }
             let face = FaceEmotion(faceID: try integer(2), confidence: try number(3),
-                                   box: FaceBox(x: try number(5), y: try number(6), width: try number(7), height: try number(8)),
+                                   box: FaceRect(x: try number(5), y: try number(6), width: try number(7), height: try number(8)),
                                    probabilities: probabilities, rawProbabilities: raw, boxSource: source, landmarks: landmarks)
             var row = TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: face)
             row.latency = latency
