@@ -3,7 +3,7 @@ import PackageDescription
 
 // Module layout: docs/architecture.md. Dependencies point downward only:
 // fervid -> (Analysis, Corpus) ; Analysis -> (Video, Faces, Timeline, Models) ; Corpus -> Timeline ; Faces -> (Models, CNN, CKernels, Timeline) ;
-// Models -> CNN -> (CKernels, CBLAS).
+// Models -> CNN -> (CKernels, CBLAS) ; (Video, Timeline, Faces) -> Geometry.
 // The static runtime is what the Makefile builds (it exports FERVID_STATIC_RUNTIME=1): a plain
 // `swift build` links the shared runtime, which is what the sanitizers need — ThreadSanitizer
 // aborts at start-up in the static Foundation (its environment read frees memory that TSan's
@@ -15,7 +15,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "fervid", targets: ["fervid"]),
-        .library(name: "FervidKit", targets: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN"]),
+        .library(name: "FervidKit", targets: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "Geometry"]),
         // The service (`fervid serve`): its own binary, so that the analysis-only build (`make run`)
         // does not compile the server stack (docs/serve.md, "Build cost").
         .executable(name: "fervid-serve", targets: ["fervid-serve"]),
@@ -40,9 +40,11 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "CNN", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Models", dependencies: ["CNN"]),
-        .target(name: "Video", dependencies: ["CFFmpeg"]),
-        .target(name: "Faces", dependencies: ["CNN", "Models", "CKernels", "Timeline"]),
-        .target(name: "Timeline"),
+        // The rectangles every module shares: `FaceRect` (real, source pixels), `PixelRect` (integer).
+        .target(name: "Geometry"),
+        .target(name: "Video", dependencies: ["CFFmpeg", "Geometry"]),
+        .target(name: "Faces", dependencies: ["CNN", "Models", "CKernels", "Timeline", "Geometry"]),
+        .target(name: "Timeline", dependencies: ["Geometry"]),
         // The git commit `fervid --version` prints (tools/build-info.sh records it).
         .target(name: "CBuildInfo"),
         // FMA peak loops for `fervid models bench --peak` (C: per-function AVX2/AVX-512 targets).

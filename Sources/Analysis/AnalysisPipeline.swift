@@ -418,7 +418,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
                     }
                     observations.append(FaceObservation(
                         faceID: face.id, confidence: face.score,
-                        box: FaceBox(x: face.rect.x, y: face.rect.y, width: face.rect.width, height: face.rect.height),
+                        box: face.rect,
                         probabilities: mapping.schemaProbabilities(probabilities[k]),
                         boxSource: FaceBoxSource(face.source),
                         landmarks: face.landmarks.map { Landmark(x: $0.x, y: $0.y) }))

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Timeline
 import Video
@@ -9,6 +8,8 @@ public struct AnalyzerOptions: Sendable {
     public var input: String
     /// Timeline output path, or `-` for standard output (no sidecar then).
     public var output: String
+    /// Write the sidecar `<output>.json` when the timeline is a regular file.
+    public var sidecar = true
     public var format: TimelineFormat = .csv
     public var smoothing: SmoothingSpec = .ema(tau: SmoothingSpec.defaultTau)
     /// Add the unsmoothed `raw_<class>` columns.
@@ -120,8 +121,9 @@ public struct AnalysisProgress: Sendable {
     public var live: Bool
 }
 
-/// Runs one input end to end: source → pipeline → per-track smoother → timeline writer, sidecar
-/// and summary. Everything the CLI's `analyze` does for one input, as a library call:
+/// Runs one input end to end: source → pipeline → per-track smoother → sinks (the timeline, its
+/// sidecar, the summary, the plot and the annotated video the options name, then the caller's
+/// own). Everything the CLI's `analyze` does for one input, as a library call:
 /// ```swift
 /// let analyzer = try Analyzer(options: options, faceStage: stage, classifier: model)
 /// let report = try analyzer.run()
@@ -131,20 +133,31 @@ public final class Analyzer: @unchecked Sendable {
     public let options: AnalyzerOptions
     public let source: VideoSource
     public let pipeline: AnalysisPipeline
-    /// The outputs besides the timeline, in the order they finish: the summary, the annotated
-    /// video and the plot the options ask for, then the caller's own sinks.
+    /// Every output, in the order they start and finish: the sidecar, the timeline, then the
+    /// summary, the annotated video and the plot the options ask for, then the caller's own sinks.
     public let sinks: [any AnalysisSink]
+    /// The timeline (`options.output`).
+    public let timeline: TimelineSink
     private let startTime = Date()
 
-    /// Opens the input, then the outputs the options name. Throws ``VideoError`` when the input
-    /// cannot be opened (``VideoError/interrupted`` when `interrupt` fired meanwhile: another
-    /// thread can stop a blocked open), ``OutputError`` (naming the file) when an output cannot.
+    /// Opens the input, then the outputs the options name (the timeline and its sidecar are
+    /// created when the run starts). Throws ``VideoError`` when the input cannot be opened
+    /// (``VideoError/interrupted`` when `interrupt` fired meanwhile: another thread can stop a
+    /// blocked open), ``OutputError`` (naming the file) when an output cannot.
     /// `sinks` receive the run's frames, rows and end besides those (a library user's outputs).
     public init(options: AnalyzerOptions, faceStage: FaceStage, classifier: FrameClassifier,
                 interrupt: VideoInterrupt = VideoInterrupt(), sinks extra: [any AnalysisSink] = []) throws {
         self.options = options
         source = try VideoSource(url: options.input, options: options.video, interrupt: interrupt)
+        timeline = TimelineSink(path: options.output, format: options.format)
         var sinks: [any AnalysisSink] = []
+        // A sidecar goes next to a regular file only (never `/dev/null.json`). It starts before
+        // the timeline, so that a timeline never exists without one (a run killed at any point
+        // leaves a sidecar that says it is not complete), and finishes after it is closed.
+        if options.sidecar, let path = TimelineSidecar.path(forOutputIfRegular: options.output) {
+            sinks.append(SidecarSink(path: path, timeline: timeline, interval: options.sidecarInterval))
+        }
+        sinks.append(timeline)
         if let path = options.summaryPath { sinks.append(SummarySink(path: path)) }
         if let path = options.annotatedVideoPath {
             sinks.append(try AnnotatedVideoSink(path: path, copyAudio: options.copyAudio, source: source.info))
@@ -166,56 +179,10 @@ public final class Analyzer: @unchecked Sendable {
 
     private let stopLock = NSLock()
     private var stopDetail: String?
-    /// Serialises sidecar writes; once the final one is written, periodic ones stop.
-    private let sidecarLock = NSLock()
-    private var sidecarFinal = false
 
     public var isLive: Bool { source.isLive }
 
-    /// The input file's size and modification time when the run started (nil for URLs).
-    private lazy var inputStamp = FileStamp.of(options.input)
-
-    private func sidecar(columns: TimelineColumns, stats: PipelineStats, summary: TimelineSummary?,
-                         outcome: RunOutcome, rows: Int, decode: DecodeStats?) -> TimelineSidecar {
-        var sidecar = TimelineSidecar(
-            fervidVersion: options.fervidVersion,
-            model: .init(name: options.modelName, labels: pipeline.classifier.labels, metadata: options.modelMetadata,
-                         sha256: options.modelSHA256),
-            columns: columns, format: options.format, smoothing: options.smoothing,
-            source: .init(location: options.input, live: source.isLive,
-                          rotation: source.info.autorotated ? source.info.orientation.rotation : 0,
-                          mirrored: source.info.autorotated && source.info.orientation.mirrored,
-                          stamp: inputStamp, duration: source.info.duration),
-            startTime: startTime,
-            endTime: outcome.reason == .running ? nil : Date(),
-            status: outcome.status, reason: outcome.reason, detail: outcome.detail, rows: rows,
-            frames: .init(read: stats.framesRead, analyzed: stats.framesAnalyzed, dropped: stats.framesDropped,
-                          corrupt: decode.map { $0.corruptPackets + $0.corruptFrames }, lastTimestamp: stats.lastTimestamp),
-            faces: summary.map { s in s.tracks.reduce(0) { $0 + $1.frames } } ?? stats.faces,
-            tracks: summary?.tracks.count ?? stats.tracks.count,
-            live: stats.live.map(Self.sidecarLive))
-        sidecar.settings = options.settings
-        return sidecar
-    }
-
-    /// Writes a running sidecar unless the final one is written (timer thread).
-    private func writeRunningSidecar(to path: String, columns: TimelineColumns, writer: EmotionTimelineWriter) {
-        sidecarLock.withLock {
-            guard !sidecarFinal else { return }
-            // A failed periodic write is not fatal: the final write reports its own failure.
-            try? sidecar(columns: columns, stats: pipeline.stats, summary: nil, outcome: .running,
-                         rows: writer.rowsWritten, decode: nil).write(to: path)
-        }
-    }
-
-    static func sidecarLive(_ s: LiveStats) -> TimelineSidecar.Live {
-        TimelineSidecar.Live(maxLag: s.maxLag, droppedThinned: s.droppedThinned, droppedStale: s.droppedStale,
-                             dropsPerMinute: s.dropsPerMinute, latencyP50: s.latency.p50, latencyP95: s.latency.p95,
-                             latencyMax: s.latency.max, streamFps: s.streamRate, sustainedFps: s.sustainedRate,
-                             bufferedPeak: s.bufferedPeak, lagPeak: s.lagPeak)
-    }
-
-    /// Runs to the end of the input (or ``stop()``). Rows are written and flushed as they come.
+    /// Runs to the end of the input (or ``stop()``). Rows go to the sinks as they come.
     public func run() throws -> AnalysisReport {
         let columns = TimelineColumns(includeRaw: options.raw, includeWallclock: source.isLive,
                                       includeLandmarks: options.landmarks,
@@ -223,40 +190,23 @@ public final class Analyzer: @unchecked Sendable {
         // The smoother validates `window` on a live source before anything is written.
         var smoother = try TimelineSmoother(spec: options.smoothing, live: source.isLive)
         _ = try ClassMapping(modelLabels: pipeline.classifier.labels)
-        // A sidecar goes next to a regular file only (never `/dev/null.json`). It is written
-        // before the timeline is created, so that a timeline never exists without one (a run
-        // killed at any point leaves a sidecar that says it is not complete). Its first write
-        // also initialises `inputStamp` on this thread, before the timer reads it.
-        let sidecarPath = TimelineSidecar.path(forOutputIfRegular: options.output)
-        if let sidecarPath {
-            try sidecar(columns: columns, stats: PipelineStats(), summary: nil, outcome: .running, rows: 0,
-                        decode: nil).write(to: sidecarPath)
-        }
-        let writer: EmotionTimelineWriter
-        do {
-            writer = try EmotionTimelineWriter(path: options.output, format: options.format, columns: columns)
-        } catch {
-            if let sidecarPath {
-                try? sidecar(columns: columns, stats: PipelineStats(), summary: nil,
-                             outcome: RunOutcome(status: .failed, reason: .error, detail: "\(error)"), rows: 0,
-                             decode: nil).write(to: sidecarPath)
+        let pipeline = pipeline
+        let run = AnalysisRun(options: options, columns: columns, labels: pipeline.classifier.labels,
+                              source: source.info, live: source.isLive, startTime: startTime,
+                              stats: { pipeline.stats })
+        for (i, sink) in sinks.enumerated() {
+            do { try sink.start(run) } catch {
+                // The sinks already started (the sidecar) record the failure; nothing else starts.
+                let end = AnalysisEnd(summary: TimelineSummaryBuilder().summary(), stats: PipelineStats(), decode: nil,
+                                      outcome: RunOutcome(status: .failed, reason: .error, detail: "\(error)"))
+                for started in sinks[..<i] { try? started.finish(end) }
+                throw error
             }
-            throw error
         }
-        var timer: DispatchSourceTimer?
-        if let sidecarPath {
-            let t = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
-            let period = max(0.05, options.sidecarInterval)
-            t.schedule(deadline: .now() + period, repeating: period)
-            t.setEventHandler { [weak self] in self?.writeRunningSidecar(to: sidecarPath, columns: columns, writer: writer) }
-            t.resume()
-            timer = t
-        }
-        defer { timer?.cancel() }
         var builder = TimelineSummaryBuilder()
         let raw = options.raw, landmarks = options.landmarks
         // The summary always sees the raw probabilities (label changes raw vs smoothed); the
-        // timeline, the plot and the annotated video only with --raw (landmarks: --landmarks).
+        // sinks (timeline, plot, annotated video) only with --raw (landmarks: --landmarks).
         func emit(_ rows: [TimelineRow]) throws {
             builder.add(rows)
             let written = Date()
@@ -267,7 +217,6 @@ public final class Analyzer: @unchecked Sendable {
                 if let wall = row.wallclock { row.latency = max(0, written.timeIntervalSince(wall)) }
                 return row
             }
-            try writer.write(kept)
             for sink in sinks { try sink.rows(kept) }
         }
         var runError: Error?
@@ -284,7 +233,9 @@ public final class Analyzer: @unchecked Sendable {
         // Whatever happened, flush what the smoothers hold and close the outputs properly.
         let tail = smoother.finish()
         do { try emit(tail) } catch { if runError == nil { runError = error } }
-        do { try writer.close() } catch { if runError == nil { runError = error } }
+        for sink in sinks {
+            do { try sink.close() } catch { if runError == nil { runError = error } }
+        }
         let stats = pipeline.stats
         let summary = builder.summary()
         // The decoder's counters are read here, after every stage has stopped.
@@ -297,24 +248,17 @@ public final class Analyzer: @unchecked Sendable {
                                     stopped: stopLock.withLock { stopDetail },
                                     maxDecodeErrors: options.maxDecodeErrors)
         }
-        timer?.cancel()
-        if let sidecarPath {
-            try sidecarLock.withLock {
-                sidecarFinal = true
-                try sidecar(columns: columns, stats: stats, summary: summary, outcome: outcome,
-                            rows: writer.rowsWritten, decode: decode).write(to: sidecarPath)
-            }
-        }
         // Every sink finishes, also after a failure; the run's error comes first, then the
         // first sink's.
+        let end = AnalysisEnd(summary: summary, stats: stats, decode: decode, outcome: outcome)
         var sinkError: Error?
         for sink in sinks {
-            do { try sink.finish(summary: summary) } catch { sinkError = sinkError ?? error }
+            do { try sink.finish(end) } catch { sinkError = sinkError ?? error }
         }
         if let runError { throw runError }
         if let sinkError { throw sinkError }
         return AnalysisReport(summary: summary, stats: stats, decode: decode, endReason: source.endReason,
-                              rowsWritten: writer.rowsWritten, interrupted: pipeline.isStopping,
+                              rowsWritten: timeline.rowsWritten, interrupted: pipeline.isStopping,
                               status: outcome.status, reason: outcome.reason, detail: outcome.detail)
     }
 

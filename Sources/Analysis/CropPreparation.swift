@@ -1,5 +1,5 @@
 // Where a face box becomes a model input, in one place: the model's crop geometry gives the
-// region (`CropGeometry.rect`), the region is brought to the model's size and colours
+// region (`CropGeometry.rect`, a `FaceRect` → a `PixelRect`), the region is brought to the model's size and colours
 // (libswscale in one step, or fer's grey bilinear resize), and the bytes become planar
 // normalised floats. The face stage's thread owns one `CropPreparation`.
 import Faces
@@ -49,16 +49,35 @@ public final class CropPreparation {
     }
 
     /// fer's crop: the region at its own resolution, then grey and a plain bilinear resize in `Faces`.
-    func ferGreyCrop(_ frame: DecodedFrame, rect: CropRect, width: Int, height: Int) throws -> [UInt8] {
+    func ferGreyCrop(_ frame: DecodedFrame, rect: PixelRect, width: Int, height: Int) throws -> [UInt8] {
         // Even origin and size (4:2:0 chroma needs no shift; libswscale's last column of an
         // odd-sized output is not exact), and a 2-pixel border: chroma upsampling at a region's
         // edge clamps where the whole frame would interpolate, so the edge pixels are not used.
         let x0 = max(0, (rect.x - 2) & ~1), y0 = max(0, (rect.y - 2) & ~1)
         let x1 = min(frame.width, (rect.x + rect.width + 3) & ~1), y1 = min(frame.height, (rect.y + rect.height + 3) & ~1)
-        let region = CropRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        let region = PixelRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
         let rgb = try scaler.convert(frame, to: .rgb24, width: region.width, height: region.height, crop: region)
         let image = RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes)
         let inner = PixelRect(x: rect.x - rgb.source.x, y: rect.y - rgb.source.y, width: rect.width, height: rect.height)
         return greyBilinearCrop(image, region: inner, outW: width, outH: height)
+    }
+}
+
+extension CropGeometry {
+    /// The crop rectangle for `box` in an image of `width`×`height`.
+    public func rect(for box: FaceRect, imageWidth width: Int, imageHeight height: Int) -> PixelRect {
+        switch self {
+        case .squarePlusPixels(let p):
+            // fer works on integer boxes (its detector's), then squares, grows and clamps.
+            return ferCropRegion(box.integral, imageWidth: width, imageHeight: height, margin: p)
+                ?? PixelRect(x: 0, y: 0, width: width, height: height)
+        case .squarePlusFraction(let f):
+            let side = max(box.width, box.height)
+            let cx = box.x + box.width / 2, cy = box.y + box.height / 2
+            let half = side / 2 * (1 + 2 * f)
+            let x0 = max(0, pixelInt(cx - half, .down)), y0 = max(0, pixelInt(cy - half, .down))
+            let x1 = min(width, pixelInt(cx + half, .up)), y1 = min(height, pixelInt(cy + half, .up))
+            return PixelRect(x: x0, y: y0, width: max(1, x1 - x0), height: max(1, y1 - y0))
+        }
     }
 }

@@ -61,26 +61,6 @@ extension Preprocessing {
     }
 }
 
-extension CropGeometry {
-    /// The crop rectangle for `box` in an image of `width`×`height`.
-    public func rect(for box: FaceRect, imageWidth width: Int, imageHeight height: Int) -> CropRect {
-        switch self {
-        case .squarePlusPixels(let p):
-            // fer works on integer boxes (its detector's), then squares, grows and clamps.
-            let r = ferCropRegion(box.integral, imageWidth: width, imageHeight: height, margin: p)
-                ?? PixelRect(x: 0, y: 0, width: width, height: height)
-            return CropRect(x: r.x, y: r.y, width: r.width, height: r.height)
-        case .squarePlusFraction(let f):
-            let side = max(box.width, box.height)
-            let cx = box.x + box.width / 2, cy = box.y + box.height / 2
-            let half = side / 2 * (1 + 2 * f)
-            let x0 = max(0, pixelInt(cx - half, .down)), y0 = max(0, pixelInt(cy - half, .down))
-            let x1 = min(width, pixelInt(cx + half, .up)), y1 = min(height, pixelInt(cy + half, .up))
-            return CropRect(x: x0, y: y0, width: max(1, x1 - x0), height: max(1, y1 - y0))
-        }
-    }
-}
-
 /// Classifies a batch of preprocessed crops. Called from one thread.
 public protocol FrameClassifier: AnyObject {
     /// Labels in output order.

@@ -41,7 +41,7 @@ public enum CenterCrop {
     /// The centre square as the single face of every frame (id 0, score 1).
     public static func face(imageWidth: Int, imageHeight: Int) -> TrackedFace {
         let r = rect(imageWidth: imageWidth, imageHeight: imageHeight)
-        return TrackedFace(id: 0, rect: FaceRect(x: Double(r.x), y: Double(r.y), width: Double(r.width), height: Double(r.height)),
+        return TrackedFace(id: 0, rect: FaceRect(r),
                            score: 1, source: .center)
     }
 }

@@ -1,5 +1,7 @@
 // Plain value types of the face stage. The Faces module never sees FFmpeg: it works on packed
-// RGB buffers, which the Analysis module fills from decoded video frames.
+// RGB buffers, which the Analysis module fills from decoded video frames. Rectangles
+// (`FaceRect`, `PixelRect`) are the `Geometry` module's.
+@_exported import Geometry
 
 /// A packed 8-bit RGB image: `height` rows of `width × 3` bytes, no padding.
 public struct RGBImage: Sendable, Equatable {
@@ -27,78 +29,6 @@ public struct RGBImage: Sendable, Equatable {
         self.pixels = pixels
         self.sourceWidth = sourceWidth
         self.sourceHeight = sourceHeight
-    }
-}
-
-/// An axis-aligned rectangle in image pixels (x, y = top-left corner).
-public struct FaceRect: Sendable, Equatable, Hashable {
-    public var x: Double
-    public var y: Double
-    public var width: Double
-    public var height: Double
-
-    public init(x: Double, y: Double, width: Double, height: Double) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
-
-    /// From corners (x1, y1) top-left and (x2, y2) bottom-right.
-    public init(x1: Double, y1: Double, x2: Double, y2: Double) {
-        self.init(x: x1, y: y1, width: x2 - x1, height: y2 - y1)
-    }
-
-    public var maxX: Double { x + width }
-    public var maxY: Double { y + height }
-    public var area: Double { max(width, 0) * max(height, 0) }
-    public var centerX: Double { x + width / 2 }
-    public var centerY: Double { y + height / 2 }
-
-    /// Intersection over union (0 when either is empty).
-    public func iou(_ o: FaceRect) -> Double {
-        let iw = min(maxX, o.maxX) - max(x, o.x), ih = min(maxY, o.maxY) - max(y, o.y)
-        guard iw > 0, ih > 0 else { return 0 }
-        let inter = iw * ih
-        let union = area + o.area - inter
-        return union > 0 ? inter / union : 0
-    }
-
-    /// Integer (x, y, width, height), each rounded to the nearest pixel: the integer box that
-    /// crop geometries (e.g. fer's) start from. Values past ±2^40 pixels (and NaN, as 0) are
-    /// clamped, so an absurd box from a file never traps (see ``pixelInt(_:)``).
-    public var integral: PixelRect {
-        PixelRect(x: pixelInt(x), y: pixelInt(y), width: pixelInt(width), height: pixelInt(height))
-    }
-
-    /// The part of this box inside a `width`×`height` image (empty: width or height ≤ 0).
-    public func clamped(toWidth width: Int, height: Int) -> FaceRect {
-        let x0 = Swift.max(0, x), y0 = Swift.max(0, y)
-        let x1 = Swift.min(Double(width), maxX), y1 = Swift.min(Double(height), maxY)
-        return FaceRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
-    }
-}
-
-/// `v` rounded to the nearest integer, clamped to ±2^40 (NaN → 0): a pixel coordinate that can
-/// be added to and multiplied without overflow, from any Double.
-public func pixelInt(_ v: Double, _ rule: FloatingPointRoundingRule = .toNearestOrAwayFromZero) -> Int {
-    let limit = Double(1 << 40)
-    guard !v.isNaN else { return 0 }
-    return Int(Swift.min(Swift.max(v.rounded(rule), -limit), limit))
-}
-
-/// An integer rectangle in image pixels.
-public struct PixelRect: Sendable, Equatable, Hashable {
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
-
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
     }
 }
 

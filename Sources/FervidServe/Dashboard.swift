@@ -67,7 +67,8 @@ enum Dashboard {
             el.querySelector('button').onclick = () => api('DELETE', '/streams/' + s.id).then(refresh).catch(e => msg(e.message));
             document.getElementById('streams').appendChild(el);
             state[s.id] = {points: [], el};
-            connect(s.id);
+            // The chart starts with the last WINDOW seconds the server still holds (replayed).
+            connect(s.id, Math.max(0, (s.lastTimestamp || 0) - WINDOW));
           }
           el.querySelector('.name').textContent = s.name || s.id;
           el.querySelector('.url').textContent = s.url;
@@ -75,8 +76,8 @@ enum Dashboard {
           el.querySelector('.label').textContent = s.label || '';
           el.querySelector('.stats').textContent = `${fmt(s.fps,1)} fps · read ${s.framesRead} · analyzed ${s.framesAnalyzed} · dropped ${s.framesDropped} · latency p50 ${fmt(s.latencyP50,2)} s p95 ${fmt(s.latencyP95,2)} s · faces ${s.faces}` + (s.dbDropped ? ` · db dropped ${s.dbDropped}` : '');
         }
-        function connect(id) {
-          const q = token ? '?token=' + encodeURIComponent(token) : '';
+        function connect(id, since) {
+          const q = '?since=' + since + (token ? '&token=' + encodeURIComponent(token) : '');
           const onMessage = (text) => { const e = JSON.parse(text); if (e.type === 'row') addRow(id, e.row); };
           let ws;
           try { ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/streams/' + id + '/events' + q); } catch (e) { ws = null; }
@@ -99,10 +100,11 @@ enum Dashboard {
             const s = state[id]; if (!s.dirty) continue; s.dirty = false;
             const c = s.el.querySelector('canvas'), g = c.getContext('2d'); g.clearRect(0, 0, c.width, c.height);
             if (!s.points.length) continue;
-            const t1 = s.points[s.points.length - 1][0], t0 = t1 - WINDOW;
+            // The last WINDOW seconds; a younger stream spans the width (at least 10 s of it).
+            const t1 = s.points[s.points.length - 1][0], span = Math.max(10, Math.min(WINDOW, t1 - s.points[0][0])), t0 = t1 - span;
             CLASSES.forEach((cls, k) => {
               g.strokeStyle = COLOURS[cls]; g.lineWidth = 2; g.beginPath();
-              s.points.forEach(([t, p], i) => { const x = (t - t0) / WINDOW * c.width, y = c.height - p[k] * c.height; i ? g.lineTo(x, y) : g.moveTo(x, y); });
+              s.points.forEach(([t, p], i) => { const x = (t - t0) / span * c.width, y = c.height - p[k] * c.height; i ? g.lineTo(x, y) : g.moveTo(x, y); });
               g.stroke();
             });
           }

@@ -29,7 +29,12 @@ public enum FervidServer {
             let sink = PostgresSink(configuration: try PostgresSink.Configuration(url: url), capacity: config.databaseBuffer,
                                     batchSize: config.databaseBatch, drainTimeout: config.drainTimeout, metrics: metrics,
                                     logger: logger)
-            sink.onDropped = { [weak registry] id, n in registry?.runner(id)?.addDBDropped(n) }
+            sink.onDropped = { [weak registry, weak sink] id, n in
+                // The stream's status and its fervid_streams record say how many rows were lost.
+                guard let runner = registry?.runner(id) else { return }
+                runner.addDBDropped(n)
+                sink?.upsert(runner.snapshot())
+            }
             registry.database = sink
             services.append(sink)
         }

@@ -52,10 +52,19 @@ public final class PostgresSink: Service, @unchecked Sendable {
         var nextSeq = 0
         var streams: [String: StreamSnapshot] = [:]
         var dropped: [String: Int] = [:]
+        /// Sequence numbers of the batch being inserted, and rows of it the buffer evicted
+        /// meanwhile: written if the insert succeeds, dropped (and counted) if it fails.
+        var inFlight: ClosedRange<Int>?
+        var evictedInFlight: [String: Int] = [:]
         var written = 0
         var connected = false
         var lastError: String?
     }
+
+    /// Seconds one round of database calls (tables, stream records, one batch) may take before it
+    /// is abandoned and retried: a server that vanished without closing the connection cannot
+    /// stall the writer.
+    static let callTimeout = 5.0
 
     public let configuration: Configuration
     public let capacity: Int
@@ -93,7 +102,13 @@ public final class PostgresSink: Service, @unchecked Sendable {
             }
             let excess = s.rows.count - s.head - capacity
             if excess > 0 {
-                for r in s.rows[s.head ..< s.head + excess] { droppedNow[r.stream, default: 0] += 1 }
+                for r in s.rows[s.head ..< s.head + excess] {
+                    if s.inFlight?.contains(r.seq) ?? false {
+                        s.evictedInFlight[r.stream, default: 0] += 1
+                    } else {
+                        droppedNow[r.stream, default: 0] += 1
+                    }
+                }
                 s.head += excess
             }
             if s.head > 4096, s.head * 2 > s.rows.count {
@@ -103,11 +118,15 @@ public final class PostgresSink: Service, @unchecked Sendable {
             for (k, v) in droppedNow { s.dropped[k, default: 0] += v }
             metrics.dbBuffered.set(Double(s.rows.count - s.head))
         }
-        for (k, v) in droppedNow {
+        reportDropped(droppedNow)
+        wake.continuation.yield()
+    }
+
+    private func reportDropped(_ counts: [String: Int]) {
+        for (k, v) in counts where v > 0 {
             metrics.dbDropped(v, stream: k)
             onDropped?(k, v)
         }
-        wake.continuation.yield()
     }
 
     /// Queues the latest record of a stream.
@@ -145,7 +164,10 @@ public final class PostgresSink: Service, @unchecked Sendable {
         while true {
             if let deadline, Date() >= deadline { return }
             let (streams, batch) = state.withLock { s in
-                (Array(s.streams.values), Array(s.rows[s.head ..< min(s.rows.count, s.head + batchSize)]))
+                let batch = Array(s.rows[s.head ..< min(s.rows.count, s.head + batchSize)])
+                s.inFlight = batch.isEmpty ? nil : batch.first!.seq ... batch.last!.seq
+                s.evictedInFlight = [:]
+                return (Array(s.streams.values), batch)
             }
             if streams.isEmpty, batch.isEmpty {
                 if deadline != nil { return }
@@ -155,7 +177,7 @@ public final class PostgresSink: Service, @unchecked Sendable {
                 continue
             }
             do {
-                try await withTimeout(seconds: 10) {
+                try await withTimeout(seconds: Self.callTimeout) {
                     if !self.state.withLock({ $0.connected }) {
                         try await self.createTables(client)
                         self.state.withLock { $0.connected = true }
@@ -164,7 +186,7 @@ public final class PostgresSink: Service, @unchecked Sendable {
                     if !batch.isEmpty { try await self.insert(batch, client) }
                 }
                 state.withLock { s in
-                    for snapshot in streams where s.streams[snapshot.id].map({ $0.status == snapshot.status && $0.rows == snapshot.rows && $0.framesRead == snapshot.framesRead }) ?? false {
+                    for snapshot in streams where s.streams[snapshot.id].map({ $0.status == snapshot.status && $0.rows == snapshot.rows && $0.framesRead == snapshot.framesRead && $0.dbDropped == snapshot.dbDropped }) ?? false {
                         s.streams[snapshot.id] = nil
                     }
                     // Rows up to the batch's last are in (the buffer may have dropped some meanwhile).
@@ -172,6 +194,8 @@ public final class PostgresSink: Service, @unchecked Sendable {
                         while s.head < s.rows.count, s.rows[s.head].seq <= last { s.head += 1 }
                     }
                     s.written += batch.count
+                    s.inFlight = nil
+                    s.evictedInFlight = [:]  // evicted while in flight, but written
                     s.lastError = nil
                     metrics.dbBuffered.set(Double(s.rows.count - s.head))
                 }
@@ -180,7 +204,15 @@ public final class PostgresSink: Service, @unchecked Sendable {
             } catch {
                 metrics.dbFailures.increment()
                 let text = "\(String(reflecting: error))"
-                state.withLock { $0.lastError = text }
+                let lost = state.withLock { s -> [String: Int] in
+                    s.lastError = text
+                    let lost = s.evictedInFlight
+                    for (k, v) in lost { s.dropped[k, default: 0] += v }
+                    s.inFlight = nil
+                    s.evictedInFlight = [:]
+                    return lost
+                }
+                reportDropped(lost)
                 logger.warning("database: \(text); retrying in \(backoff) s (\(buffered) rows buffered)")
                 try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
                 backoff = min(5, backoff * 2)
@@ -267,13 +299,42 @@ struct TimeoutError: Error, CustomStringConvertible {
     var description: String { "timed out after \(seconds) s" }
 }
 
-/// Runs `body`, throwing ``TimeoutError`` when it takes longer than `seconds` (the body is cancelled).
+/// Runs `body`, throwing ``TimeoutError`` when it takes longer than `seconds`. The body is
+/// cancelled then, but not waited for: a task group would wait for a child that ignores
+/// cancellation (a query on a connection whose server vanished), and the caller would hang
+/// with it. Every database call of the writer goes through this.
 func withTimeout(seconds: Double, _ body: @escaping @Sendable () async throws -> Void) async throws {
-    try await withThrowingTaskGroup(of: Bool.self) { group in
-        group.addTask { try await body(); return true }
-        group.addTask { try await Task.sleep(for: .milliseconds(Int(seconds * 1000))); return false }
-        let finished = try await group.next() ?? false
-        group.cancelAll()
-        if !finished { throw TimeoutError(seconds: seconds) }
+    let once = Locked<CheckedContinuation<Void, Error>?>(nil)
+    let tasks = Locked<[Task<Void, Never>]>([])
+    @Sendable func finish(_ result: Result<Void, Error>) {
+        guard let continuation = once.withLock({ c -> CheckedContinuation<Void, Error>? in defer { c = nil }; return c }) else { return }
+        for t in tasks.withLock({ $0 }) { t.cancel() }
+        continuation.resume(with: result)
+    }
+    try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            once.withLock { $0 = continuation }
+            let work = Task {
+                do {
+                    try await body()
+                    finish(.success(()))
+                } catch {
+                    finish(.failure(error))
+                }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                if !Task.isCancelled { finish(.failure(TimeoutError(seconds: seconds))) }
+            }
+            tasks.withLock { $0 = [work, timer] }
+            // Finished (or cancelled) before the tasks were known: stop what is left.
+            if once.withLock({ $0 == nil }) || Task.isCancelled {
+                work.cancel()
+                timer.cancel()
+                if Task.isCancelled { finish(.failure(CancellationError())) }
+            }
+        }
+    } onCancel: {
+        finish(.failure(CancellationError()))
     }
 }

@@ -170,19 +170,22 @@ func makeRouter(registry: StreamRegistry, ready: @escaping @Sendable () -> Bool)
                         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    let upgrade = WebSocketUpgradeMiddleware<ServeContext>(shouldUpgrade: { _, context in
+    let upgrade = WebSocketUpgradeMiddleware<ServeContext>(shouldUpgrade: { request, context in
         let id = try context.parameters.require("id")
         guard registry.runner(id) != nil else { throw RequestError(404, "no stream \(id)") }
+        _ = try replayRequest(request)
         return .upgrade([:])
     }, onUpgrade: { _, outbound, context in
-        guard let id = context.requestContext.parameters.get("id"), let events = registry.subscribe(id) else { return }
+        guard let id = context.requestContext.parameters.get("id"),
+              let events = registry.subscribe(id, replay: (try? replayRequest(context.request)) ?? ReplayRequest()) else { return }
         for await event in events {
             try await outbound.write(.text(event))
         }
     })
-    router.group("/streams/:id/events").add(middleware: EventsUpgradeMiddleware(upgrade: upgrade)).get { _, context in
+    router.group("/streams/:id/events").add(middleware: EventsUpgradeMiddleware(upgrade: upgrade)).get { request, context in
         let id = try context.parameters.require("id")
-        guard let events = registry.subscribe(id) else { throw RequestError(404, "no stream \(id)") }
+        let replay = try replayRequest(request)
+        guard let events = registry.subscribe(id, replay: replay) else { throw RequestError(404, "no stream \(id)") }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                         body: ResponseBody { writer in
                             for await event in events {
@@ -192,6 +195,21 @@ func makeRouter(registry: StreamRegistry, ready: @escaping @Sendable () -> Bool)
                         })
     }
     return router
+}
+
+/// `events?since=T` (rows at or after stream time T) or `?last=N` (the newest N rows) to replay
+/// before the live rows.
+func replayRequest(_ request: Request) throws(RequestError) -> ReplayRequest {
+    var replay = ReplayRequest()
+    if let text = request.uri.queryParameters.get("since") {
+        guard let v = Double(text), v.isFinite else { throw RequestError(400, "since must be a number of seconds (stream time)") }
+        replay.since = v
+    }
+    if let text = request.uri.queryParameters.get("last") {
+        guard let n = Int(text), n >= 0 else { throw RequestError(400, "last must be a number of rows (0 or more)") }
+        replay.last = n
+    }
+    return replay
 }
 
 /// What was wrong with a request body, in a few words.

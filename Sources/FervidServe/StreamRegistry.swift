@@ -25,8 +25,6 @@ public struct ServeConfiguration: Sendable {
     public var keepRows = 20_000
     /// Seconds SIGTERM may take: streams stopped and outputs closed, then the database flushed.
     public var drainTimeout = 20.0
-    /// Seconds without a frame before a live stream reports `reconnecting`.
-    public var stallSeconds = 3.0
     /// Defaults for streams' options.
     public var openTimeout = 10.0
     public var modelName = ModelLocator.defaultModel
@@ -41,6 +39,24 @@ public struct ServeConfiguration: Sendable {
 /// An event for `GET /streams/{id}/events` subscribers: one JSON text each.
 typealias EventStream = AsyncStream<String>
 
+/// One subscriber of a stream's events: rows from index `next` on go to it (the rows before
+/// were replayed, or came before it joined).
+struct Subscriber {
+    var continuation: EventStream.Continuation
+    var next: Int
+}
+
+/// What a new subscriber asks to be replayed (`events?since=T` or `?last=N`).
+public struct ReplayRequest: Sendable {
+    public var since: Double?
+    public var last: Int?
+    public init(since: Double? = nil, last: Int? = nil) {
+        self.since = since
+        self.last = last
+    }
+    public var isEmpty: Bool { since == nil && last == nil }
+}
+
 /// Every stream of the process, the limits, and the fan-out of their rows and status changes.
 public final class StreamRegistry: @unchecked Sendable {
     public let config: ServeConfiguration
@@ -51,7 +67,7 @@ public final class StreamRegistry: @unchecked Sendable {
     private struct State {
         var runners: [String: StreamRunner] = [:]
         var order: [String] = []
-        var subscribers: [String: [UUID: EventStream.Continuation]] = [:]
+        var subscribers: [String: [UUID: Subscriber]] = [:]
         var draining = false
     }
     private let state = Locked(State())
@@ -145,7 +161,7 @@ public final class StreamRegistry: @unchecked Sendable {
             s.order.append(id)
             return runner
         }
-        runner.onRows = { [weak self] runner, rows in self?.rowsArrived(runner, rows) }
+        runner.onRows = { [weak self] runner, rows, first in self?.rowsArrived(runner, rows, first) }
         runner.onStatus = { [weak self] runner, status, reason in self?.statusChanged(runner, status, reason) }
         database?.upsert(runner.snapshot())
         runner.start()
@@ -156,7 +172,7 @@ public final class StreamRegistry: @unchecked Sendable {
     private func newIdentity(format: TimelineFormat, taken: [String: StreamRunner]) throws(RequestError) -> (String, String) {
         for _ in 0 ..< 100 {
             let id = String(UInt64.random(in: 0 ... UInt64(UInt32.max)) | (1 << 32), radix: 16).dropFirst().description
-            let path = (config.outDirectory as NSString).appendingPathComponent("\(id).emotions.\(format.rawValue)")
+            let path = PathText.appending("\(id).emotions.\(format.rawValue)", to: config.outDirectory)
             if taken[id] == nil, !FileManager.default.fileExists(atPath: path),
                !FileManager.default.fileExists(atPath: TimelineSidecar.path(forOutput: path)) {
                 return (id, path)
@@ -178,27 +194,42 @@ public final class StreamRegistry: @unchecked Sendable {
         metrics.publish(runner)
         let snapshot = runner.snapshot()
         database?.upsert(snapshot)
-        let subscribers = state.withLock { s -> [EventStream.Continuation] in
+        let subscribers = state.withLock { s -> [Subscriber] in
             s.runners[id] = nil
             s.order.removeAll { $0 == id }
             return Array((s.subscribers.removeValue(forKey: id) ?? [:]).values)
         }
-        for c in subscribers { c.finish() }
+        for c in subscribers { c.continuation.finish() }
         return snapshot
     }
 
     // MARK: - Events
 
+    /// Rows a subscriber may have replayed (its buffer holds them and the live events after).
+    static let replayLimit = 2000
+
     /// A new subscriber's event stream; it ends when the stream is deleted or the server drains.
-    func subscribe(_ id: String) -> EventStream? {
+    /// The first event is the stream's status; with a `replay` request, then a
+    /// `{"type":"replay","rows":N,"complete":bool}` event and the N rows still in memory that
+    /// match (at most ``replayLimit``, the newest); then the live rows, each exactly once and none
+    /// missing: replay and registration happen under the lock the live rows are sent under, and a
+    /// row's index tells whether the subscriber already has it.
+    func subscribe(_ id: String, replay: ReplayRequest = ReplayRequest()) -> EventStream? {
         guard let runner = runner(id) else { return nil }
         let key = UUID()
-        let (stream, continuation) = EventStream.makeStream(bufferingPolicy: .bufferingNewest(4096))
-        let first = Self.statusEvent(runner.snapshot())
-        continuation.yield(first)
+        let (stream, continuation) = EventStream.makeStream(bufferingPolicy: .bufferingNewest(4096 + Self.replayLimit))
+        continuation.yield(Self.statusEvent(runner.snapshot()))
+        let columns = runner.columns
         let ok = state.withLock { s -> Bool in
             guard !s.draining, s.runners[id] != nil else { return false }
-            s.subscribers[id, default: [:]][key] = continuation
+            var next = runner.rowCount
+            if !replay.isEmpty {
+                let r = runner.replay(since: replay.since, last: replay.last, limit: Self.replayLimit)
+                continuation.yield("{\"type\":\"replay\",\"stream\":\"\(id)\",\"rows\":\(r.rows.count),\"complete\":\(r.complete)}")
+                for row in r.rows { continuation.yield(Self.rowEvent(id, row, columns)) }
+                next = r.next
+            }
+            s.subscribers[id, default: [:]][key] = Subscriber(continuation: continuation, next: next)
             return true
         }
         if !ok { continuation.finish() }
@@ -209,8 +240,12 @@ public final class StreamRegistry: @unchecked Sendable {
     }
 
     private func broadcast(_ id: String, _ text: String) {
-        let targets = state.withLock { s in s.subscribers[id].map { Array($0.values) } ?? [] }
+        let targets = state.withLock { s in s.subscribers[id].map { $0.values.map(\.continuation) } ?? [] }
         for c in targets { c.yield(text) }
+    }
+
+    static func rowEvent(_ id: String, _ row: TimelineRow, _ columns: TimelineColumns) -> String {
+        "{\"type\":\"row\",\"stream\":\"\(id)\",\"row\":" + EmotionTimelineWriter.jsonLine(row, columns: columns) + "}"
     }
 
     static func statusEvent(_ s: StreamSnapshot) -> String {
@@ -221,15 +256,22 @@ public final class StreamRegistry: @unchecked Sendable {
         return (try? String(decoding: JSONEncoder().encode(Event(stream: s)), as: UTF8.self)) ?? "{}"
     }
 
-    private func rowsArrived(_ runner: StreamRunner, _ rows: [TimelineRow]) {
+    private func rowsArrived(_ runner: StreamRunner, _ rows: [TimelineRow], _ firstIndex: Int) {
         metrics.rows(rows, stream: runner.id, at: Date())
         database?.enqueue(stream: runner.id, rows: rows)
         let columns = runner.columns
-        let hasSubscribers = state.withLock { !($0.subscribers[runner.id]?.isEmpty ?? true) }
-        guard hasSubscribers else { return }
-        for row in rows {
-            broadcast(runner.id, "{\"type\":\"row\",\"stream\":\"\(runner.id)\",\"row\":"
-                + EmotionTimelineWriter.jsonLine(row, columns: columns) + "}")
+        let id = runner.id
+        // Under the lock a new subscriber replays under: each row goes to the subscribers that
+        // do not have it yet (index at or after theirs).
+        state.withLock { s in
+            guard var subscribers = s.subscribers[id], !subscribers.isEmpty else { return }
+            let texts = rows.map { Self.rowEvent(id, $0, columns) }
+            for (key, var sub) in subscribers {
+                for (i, text) in texts.enumerated() where firstIndex + i >= sub.next { sub.continuation.yield(text) }
+                sub.next = max(sub.next, firstIndex + rows.count)
+                subscribers[key] = sub
+            }
+            s.subscribers[id] = subscribers
         }
     }
 
@@ -239,15 +281,9 @@ public final class StreamRegistry: @unchecked Sendable {
         broadcast(runner.id, Self.statusEvent(snapshot))
     }
 
-    /// Called periodically: stall detection, counters.
+    /// Called periodically: counters.
     func tick() {
-        let now = Date()
-        for runner in all() {
-            // Three sampling intervals at least: a stream analyzed at 0.2 fps is not stalled after 3 s.
-            let stall = max(config.stallSeconds, 3 / (runner.spec.options.fps ?? 1000))
-            runner.checkStall(now: now, stall: stall)
-            metrics.publish(runner)
-        }
+        for runner in all() { metrics.publish(runner) }
     }
 
     /// Status counts for the gauge.
@@ -274,7 +310,7 @@ public final class StreamRegistry: @unchecked Sendable {
             database?.upsert(runner.snapshot())
         }
         let subscribers = state.withLock { s -> [EventStream.Continuation] in
-            let all = s.subscribers.values.flatMap { $0.values }
+            let all = s.subscribers.values.flatMap { $0.values.map(\.continuation) }
             s.subscribers = [:]
             return all
         }

@@ -144,7 +144,7 @@ extension RGBCanvas {
             let rows = BitmapFont.glyph(c) ?? BitmapFont.missingGlyph
             for (r, bits) in rows.enumerated() where bits != 0 {
                 for col in 0..<BitmapFont.glyphWidth where bits & (0b10000 >> UInt8(col)) != 0 {
-                    fill(CanvasRect(x: cx + col * scale, y: y + r * scale, width: scale, height: scale), color)
+                    fill(PixelRect(x: cx + col * scale, y: y + r * scale, width: scale, height: scale), color)
                 }
             }
         }

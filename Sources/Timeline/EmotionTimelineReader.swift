@@ -65,17 +65,7 @@ public enum EmotionTimelineReader {
     }
 
     private static func columnsFrom(_ names: [String], name: String) throws(TimelineError) -> TimelineColumns {
-        for raw in [false, true] {
-            for wall in [false, true] {
-                for marks in [false, true] {
-                    for latency in [false, true] {
-                        let c = TimelineColumns(includeRaw: raw, includeWallclock: wall, includeLandmarks: marks,
-                                                includeLatency: latency)
-                        if c.names == names { return c }
-                    }
-                }
-            }
-        }
+        if let c = TimelineColumns.all.first(where: { $0.names == names }) { return c }
         let expected = TimelineColumns(includeLandmarks: names.contains("x_0")).names
         for (i, n) in expected.enumerated() where i >= names.count || names[i] != n {
             throw .malformed(path: name, line: 1, reason: "column \(i + 1) is '\(i < names.count ? names[i] : "")', expected '\(n)' (CSV schema version \(TimelineColumns.schemaVersion))")
@@ -159,7 +149,7 @@ public enum EmotionTimelineReader {
                 }
             }
             let face = FaceEmotion(faceID: try integer(2), confidence: try number(3),
-                                   box: FaceBox(x: try number(5), y: try number(6), width: try number(7), height: try number(8)),
+                                   box: FaceRect(x: try number(5), y: try number(6), width: try number(7), height: try number(8)),
                                    probabilities: probabilities, rawProbabilities: raw, boxSource: source, landmarks: landmarks)
             var row = TimelineRow(frame: frame, timestamp: timestamp, wallclock: wallclock, face: face)
             row.latency = latency

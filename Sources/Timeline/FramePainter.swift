@@ -44,35 +44,6 @@ public struct RGB: Sendable, Equatable, Hashable, CustomStringConvertible {
     public var description: String { "(\(r), \(g), \(b))" }
 }
 
-/// A rectangle of pixels: origin at the top left, may lie partly or wholly outside a canvas.
-public struct CanvasRect: Sendable, Equatable, Hashable {
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
-
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
-
-    public var maxX: Int { x + width }
-    public var maxY: Int { y + height }
-    public var isEmpty: Bool { width <= 0 || height <= 0 }
-
-    /// True when (`px`, `py`) lies inside.
-    public func contains(x px: Int, y py: Int) -> Bool { px >= x && px < maxX && py >= y && py < maxY }
-
-    /// This rectangle intersected with `0..<width` × `0..<height` (empty when they do not meet).
-    public func clamped(width w: Int, height h: Int) -> CanvasRect {
-        let x0 = min(max(x, 0), w), y0 = min(max(y, 0), h)
-        let x1 = min(max(maxX, 0), w), y1 = min(max(maxY, 0), h)
-        return CanvasRect(x: x0, y: y0, width: max(0, x1 - x0), height: max(0, y1 - y0))
-    }
-}
-
 /// A packed RGB24 picture someone else owns (a scaled video frame): `height` rows of `width`
 /// pixels, 3 bytes each (R, G, B), rows `stride` bytes apart. Everything drawn is clipped to
 /// `0..<width` × `0..<height`; the padding at the end of each row is never touched.
@@ -106,8 +77,8 @@ public struct RGBCanvas {
 
     /// Fills the visible part of `rect` with `color`, blended at `alpha` (255 opaque):
     /// `out = (color · alpha + in · (255 − alpha)) / 255`, rounded.
-    public func fill(_ rect: CanvasRect, _ color: RGB, alpha: UInt8 = 255) {
-        let r = rect.clamped(width: width, height: height)
+    public func fill(_ rect: PixelRect, _ color: RGB, alpha: UInt8 = 255) {
+        let r = rect.clamped(toWidth: width, height: height)
         guard !r.isEmpty, alpha > 0 else { return }
         let a = Int(alpha), ia = 255 - a
         let cr = Int(color.r) * a, cg = Int(color.g) * a, cb = Int(color.b) * a
@@ -129,38 +100,38 @@ public struct RGBCanvas {
     }
 
     /// Draws the outline of `rect`, `thickness` pixels wide, inside its edges.
-    public func strokeRect(_ rect: CanvasRect, _ color: RGB, thickness: Int) {
+    public func strokeRect(_ rect: PixelRect, _ color: RGB, thickness: Int) {
         guard !rect.isEmpty, thickness > 0 else { return }
         let t = min(thickness, rect.width, rect.height)
-        fill(CanvasRect(x: rect.x, y: rect.y, width: rect.width, height: t), color)
-        fill(CanvasRect(x: rect.x, y: rect.maxY - t, width: rect.width, height: t), color)
-        fill(CanvasRect(x: rect.x, y: rect.y + t, width: t, height: rect.height - 2 * t), color)
-        fill(CanvasRect(x: rect.maxX - t, y: rect.y + t, width: t, height: rect.height - 2 * t), color)
+        fill(PixelRect(x: rect.x, y: rect.y, width: rect.width, height: t), color)
+        fill(PixelRect(x: rect.x, y: rect.maxY - t, width: rect.width, height: t), color)
+        fill(PixelRect(x: rect.x, y: rect.y + t, width: t, height: rect.height - 2 * t), color)
+        fill(PixelRect(x: rect.maxX - t, y: rect.y + t, width: t, height: rect.height - 2 * t), color)
     }
 }
 
 /// Where ``FramePainter`` draws one face, in canvas pixels (parts may lie off the canvas).
 public struct FaceLayout: Sendable, Equatable {
     /// The face box (outline drawn inside it).
-    public var box: CanvasRect
+    public var box: PixelRect
     /// The caption, e.g. `#3 happy 87%`.
     public var caption: String
     /// The caption's filled background: above the box, or inside its top when there is no room.
-    public var captionBox: CanvasRect
+    public var captionBox: PixelRect
     /// Top-left corner of the caption text.
     public var captionText: (x: Int, y: Int)
     /// The dark panel holding the class bars: right of the box, or left when it does not fit.
-    public var barPanel: CanvasRect
+    public var barPanel: PixelRect
     /// Per class (``EmotionClass`` order): the full-length bar track.
-    public var barTracks: [CanvasRect]
+    public var barTracks: [PixelRect]
     /// Per class: the filled part of the track, `round(p × track width)` wide.
-    public var bars: [CanvasRect]
+    public var bars: [PixelRect]
     /// Per class: top-left corner of the class initials.
     public var initials: [(x: Int, y: Int)]
     /// The colour of the box and caption: the smoothed label's class colour.
     public var colour: RGB
     /// One small square per landmark, centred on it (none when the face has no landmarks).
-    public var landmarks: [CanvasRect] = []
+    public var landmarks: [PixelRect] = []
 
     public static func == (a: Self, b: Self) -> Bool {
         a.landmarks == b.landmarks && a.box == b.box && a.caption == b.caption && a.captionBox == b.captionBox
@@ -218,7 +189,7 @@ public struct FramePainter: Sendable {
             // Landmarks: a dot in the class colour with a dark rim, visible on skin.
             for p in l.landmarks {
                 canvas.fill(p, .black)
-                canvas.fill(CanvasRect(x: p.x + 1, y: p.y + 1, width: p.width - 2, height: p.height - 2), l.colour)
+                canvas.fill(PixelRect(x: p.x + 1, y: p.y + 1, width: p.width - 2, height: p.height - 2), l.colour)
             }
         }
         for l in layouts {
@@ -249,7 +220,7 @@ public struct FramePainter: Sendable {
         // Far-off coordinates are clamped before the conversion to Int (which traps when out of range).
         let limit = Double(4 * max(w, h) + 1024)
         let e = edges.map { Int(min(max($0, -limit), limit).rounded()) }
-        let box = CanvasRect(x: min(e[0], e[2]), y: min(e[1], e[3]), width: max(abs(e[2] - e[0]), 1), height: max(abs(e[3] - e[1]), 1))
+        let box = PixelRect(x: min(e[0], e[2]), y: min(e[1], e[3]), width: max(abs(e[2] - e[0]), 1), height: max(abs(e[3] - e[1]), 1))
 
         let label = face.label
         let colour = RGB.of(label)
@@ -263,7 +234,7 @@ public struct FramePainter: Sendable {
         let cw = text.width + 2 * pad, ch = text.height + 2 * pad
         let cx = cw <= w ? min(max(box.x, 0), w - cw) : 0
         let cy = box.y - ch >= 0 ? box.y - ch : max(box.y, 0)
-        let captionBox = CanvasRect(x: cx, y: cy, width: cw, height: ch)
+        let captionBox = PixelRect(x: cx, y: cy, width: cw, height: ch)
 
         // Bars: one row per class, initials then a thin bar whose filled part is p × track.
         let bs = barScale
@@ -278,23 +249,23 @@ public struct FramePainter: Sendable {
         var px = box.maxX + gap
         if px + pw > w, box.x - gap - pw >= 0 { px = box.x - gap - pw }
         let py = ph <= h ? min(max(box.y, 0), h - ph) : 0
-        let panel = CanvasRect(x: px, y: py, width: pw, height: ph)
-        var tracks: [CanvasRect] = [], bars: [CanvasRect] = [], initials: [(x: Int, y: Int)] = []
+        let panel = PixelRect(x: px, y: py, width: pw, height: ph)
+        var tracks: [PixelRect] = [], bars: [PixelRect] = [], initials: [(x: Int, y: Int)] = []
         for c in EmotionClass.allCases {
             let top = py + bpad + c.index * row
             initials.append((px + bpad, top))
-            let track = CanvasRect(x: px + bpad + initialsWidth + 2 * bs, y: top + (BitmapFont.glyphHeight * bs - barHeight) / 2,
+            let track = PixelRect(x: px + bpad + initialsWidth + 2 * bs, y: top + (BitmapFont.glyphHeight * bs - barHeight) / 2,
                                   width: trackWidth, height: barHeight)
             tracks.append(track)
             let p = min(max(face.probabilities[c.index], 0), 1)
-            bars.append(CanvasRect(x: track.x, y: track.y, width: Int((p * Double(trackWidth)).rounded()), height: barHeight))
+            bars.append(PixelRect(x: track.x, y: track.y, width: Int((p * Double(trackWidth)).rounded()), height: barHeight))
         }
         // Landmarks: squares of 2 × line width + 2 pixels (odd), centred on the rounded point.
         let half = lineWidth + 1
-        let points: [CanvasRect] = face.landmarks.compactMap { p in
+        let points: [PixelRect] = face.landmarks.compactMap { p in
             let x = p.x * sx, y = p.y * sy
             guard x.isFinite, y.isFinite, abs(x) < limit, abs(y) < limit else { return nil }
-            return CanvasRect(x: Int(x.rounded()) - half, y: Int(y.rounded()) - half, width: 2 * half + 1, height: 2 * half + 1)
+            return PixelRect(x: Int(x.rounded()) - half, y: Int(y.rounded()) - half, width: 2 * half + 1, height: 2 * half + 1)
         }
         return FaceLayout(box: box, caption: caption, captionBox: captionBox, captionText: (cx + pad, cy + pad),
                           barPanel: panel, barTracks: tracks, bars: bars, initials: initials, colour: colour,

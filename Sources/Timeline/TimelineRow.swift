@@ -1,19 +1,5 @@
 import Foundation
-
-/// A face box in source-frame pixels (top-left corner and size).
-public struct FaceBox: Sendable, Equatable, Codable {
-    public var x: Double
-    public var y: Double
-    public var width: Double
-    public var height: Double
-
-    public init(x: Double, y: Double, width: Double, height: Double) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
-}
+@_exported import Geometry
 
 /// How a face box of one row was obtained (the `box` column).
 public enum FaceBoxSource: String, Sendable, Equatable, CaseIterable, Codable {
@@ -44,14 +30,14 @@ public struct FaceObservation: Sendable, Equatable {
     public var faceID: Int
     /// The box's face score in this frame, `0...1` (1 for a centre crop or a boxes file).
     public var confidence: Double
-    public var box: FaceBox
+    public var box: FaceRect
     /// Classifier probabilities in ``EmotionClass`` order (see ``ClassMapping``).
     public var probabilities: [Double]
     public var boxSource: FaceBoxSource
     /// Five points (left eye, right eye, nose, left and right mouth corner), or none.
     public var landmarks: [Landmark]
 
-    public init(faceID: Int, confidence: Double, box: FaceBox, probabilities: [Double],
+    public init(faceID: Int, confidence: Double, box: FaceRect, probabilities: [Double],
                 boxSource: FaceBoxSource = .detected, landmarks: [Landmark] = []) {
         self.faceID = faceID
         self.confidence = confidence
@@ -84,7 +70,7 @@ public struct AnalyzedFrame: Sendable, Equatable {
 public struct FaceEmotion: Sendable, Equatable {
     public var faceID: Int
     public var confidence: Double
-    public var box: FaceBox
+    public var box: FaceRect
     /// Smoothed probabilities in ``EmotionClass`` order, summing to 1.
     public var probabilities: [Double]
     /// Unsmoothed probabilities (the `raw_<class>` columns), when kept.
@@ -94,7 +80,7 @@ public struct FaceEmotion: Sendable, Equatable {
     /// Five landmarks (`x_0…x_4, y_0…y_4`), or none.
     public var landmarks: [Landmark]
 
-    public init(faceID: Int, confidence: Double, box: FaceBox, probabilities: [Double], rawProbabilities: [Double]? = nil,
+    public init(faceID: Int, confidence: Double, box: FaceRect, probabilities: [Double], rawProbabilities: [Double]? = nil,
                 boxSource: FaceBoxSource = .detected, landmarks: [Landmark] = []) {
         self.faceID = faceID
         self.confidence = confidence

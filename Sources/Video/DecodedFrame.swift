@@ -1,6 +1,7 @@
 import CFFmpeg
 import Foundation
 import Synchronization
+@_exported import Geometry
 
 /// Counts a source's frames that are still alive (delivered, not yet released).
 final class FrameLifeCounter: Sendable {
@@ -62,28 +63,6 @@ public final class DecodedFrame: @unchecked Sendable {
     }
 }
 
-/// A rectangle of a frame in source pixels: origin at the top left.
-public struct CropRect: Equatable, Hashable, Sendable {
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
-
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
-
-    /// This rectangle intersected with a `width`×`height` frame (empty when they do not meet).
-    public func clamped(toWidth frameWidth: Int, height frameHeight: Int) -> CropRect {
-        let x0 = min(max(x, 0), frameWidth), y0 = min(max(y, 0), frameHeight)
-        let x1 = min(max(x + width, 0), frameWidth), y1 = min(max(y + height, 0), frameHeight)
-        return CropRect(x: x0, y: y0, width: max(0, x1 - x0), height: max(0, y1 - y0))
-    }
-}
-
 /// Packed 8-bit pixel layouts the scaler produces.
 public enum PixelLayout: Sendable, Equatable {
     /// R, G, B per pixel, rows packed with no padding.
@@ -103,7 +82,7 @@ public struct PixelImage: Sendable, Equatable {
     public let height: Int
     public let layout: PixelLayout
     /// The source rectangle actually converted (the crop origin snapped to the chroma grid).
-    public let source: CropRect
+    public let source: PixelRect
     public var bytes: [UInt8]
 
     /// The bytes of pixel (`x`, `y`): 3 for RGB24, 1 for GRAY8.

@@ -68,12 +68,12 @@ public final class FrameScaler {
 
     /// Converts `frame` (or its `crop` rectangle) to `layout` at `width`×`height`.
     public func convert(_ frame: DecodedFrame, to layout: PixelLayout, width: Int, height: Int,
-                        crop: CropRect? = nil) throws(VideoError) -> PixelImage {
+                        crop: PixelRect? = nil) throws(VideoError) -> PixelImage {
         guard width > 0, height > 0, width <= 1 << 16, height <= 1 << 16 else {
             throw .invalidOutputSize(width: width, height: height)
         }
         // Every byte is written by the conversion (or the array is dropped on failure): no zero fill.
-        var result: Result<CropRect, VideoError> = .failure(.invalidOutputSize(width: width, height: height))
+        var result: Result<PixelRect, VideoError> = .failure(.invalidOutputSize(width: width, height: height))
         let count = width * height * layout.channels
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             // Array.withUnsafeMutableBytes is untyped-rethrows: carry the typed result out by hand.
@@ -93,8 +93,8 @@ public final class FrameScaler {
     /// bytes (packed rows). Returns the source rectangle actually converted.
     @discardableResult
     public func convert(_ frame: DecodedFrame, to layout: PixelLayout, width: Int, height: Int,
-                        crop: CropRect? = nil,
-                        into destination: UnsafeMutableRawBufferPointer) throws(VideoError) -> CropRect {
+                        crop: PixelRect? = nil,
+                        into destination: UnsafeMutableRawBufferPointer) throws(VideoError) -> PixelRect {
         guard width > 0, height > 0, width <= 1 << 16, height <= 1 << 16,
               destination.count == width * height * layout.channels, let dstBase = destination.baseAddress
         else { throw .invalidOutputSize(width: width, height: height) }
@@ -105,7 +105,7 @@ public final class FrameScaler {
               desc.flags & UInt64(AV_PIX_FMT_FLAG_HWACCEL) == 0 else {
             throw .unsupportedPixelFormat(frame.pixelFormatName)
         }
-        let frameRect = CropRect(x: 0, y: 0, width: frame.width, height: frame.height)
+        let frameRect = PixelRect(x: 0, y: 0, width: frame.width, height: frame.height)
         let requested = crop ?? frameRect
         guard requested.width > 0, requested.height > 0, requested.x >= 0, requested.y >= 0,
               requested.x + requested.width <= frame.width, requested.y + requested.height <= frame.height
@@ -113,7 +113,7 @@ public final class FrameScaler {
 
         // Snap the origin to the chroma grid so every plane starts on a whole sample.
         let xAlign = 1 << Int(desc.log2_chroma_w), yAlign = 1 << Int(desc.log2_chroma_h)
-        let rect = CropRect(x: requested.x & ~(xAlign - 1), y: requested.y & ~(yAlign - 1),
+        let rect = PixelRect(x: requested.x & ~(xAlign - 1), y: requested.y & ~(yAlign - 1),
                             width: requested.width, height: requested.height)
 
         // Source planes offset to the rectangle's origin (FFmpeg's own crop arithmetic: chroma

@@ -24,7 +24,7 @@ public enum VideoError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A file ended before all the packets its index lists: `present` of `indexed` video packets were read.
     case truncated(present: Int, indexed: Int)
     /// A crop rectangle that is empty or not inside the frame.
-    case invalidCrop(CropRect, frameWidth: Int, frameHeight: Int)
+    case invalidCrop(PixelRect, frameWidth: Int, frameHeight: Int)
     /// A pixel format this module cannot crop or convert (hardware or bitstream formats).
     case unsupportedPixelFormat(String)
     /// An output size that is not positive, or a destination buffer of the wrong size.

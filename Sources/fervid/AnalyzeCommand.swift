@@ -34,6 +34,9 @@ struct Analyze: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file, '-' for standard output, a directory ending in '/' (mirrors the input tree), or a pattern with {stem} / {relpath}.")
     var output: String?
 
+    @Flag(help: "Replace existing output files even when they are not fervid's own outputs (by default such a file is refused before any work; an input is never overwritten).")
+    var overwrite = false
+
     @Flag(help: "Skip inputs whose sidecar says complete for the same input (size, modification time), model file and settings; redo the rest.")
     var resume = false
 
@@ -205,6 +208,15 @@ struct Analyze: ParsableCommand {
             try OutputSafety.check(inputs: readPaths, outputs: writePaths)
         } catch {
             throw CommandFailure(subject: "\(error.outputRole) \(error.output)", cause: error.cause, exitCode: ExitStatus.usage)
+        }
+        // Nothing is replaced that fervid did not write: an existing output must be fervid's own
+        // output of that kind (docs/reliability.md), unless --overwrite.
+        if !overwrite {
+            do {
+                try OutputSafety.checkReplaceable(plans.flatMap(\.kinds).map { (role: $0.option, path: $0.path, kind: $0.kind) })
+            } catch {
+                throw CommandFailure(subject: "\(error.role) \(error.path)", cause: error.cause, exitCode: ExitStatus.usage)
+            }
         }
         var chosen = Array(all.indices)
         if let shard, let (index, count) = CorpusInputs.parseShard(shard) {

@@ -16,7 +16,10 @@ final class EventCollector: @unchecked Sendable {
     private var _rows: [[String: Any]] = []
     private var _statuses: [String] = []
     private var _reasons: [String] = []
+    private var _replays: [[String: Any]] = []
     var rows: [[String: Any]] { lock.withLock { _rows } }
+    /// `{"type":"replay",…}` events.
+    var replays: [[String: Any]] { lock.withLock { _replays } }
     var statuses: [String] { lock.withLock { _statuses } }
     var reasons: [String] { lock.withLock { _reasons } }
 
@@ -25,6 +28,8 @@ final class EventCollector: @unchecked Sendable {
         return lock.withLock {
             if event["type"] as? String == "row", let row = event["row"] as? [String: Any] {
                 _rows.append(row)
+            } else if event["type"] as? String == "replay" {
+                _replays.append(event)
             } else if event["type"] as? String == "status", let s = event["stream"] as? [String: Any],
                       let status = s["status"] as? String {
                 _statuses.append(status)
@@ -65,7 +70,8 @@ extension ServeSuites {
                                                 name: "wolfgang")
             let events = EventCollector()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await events.run(url: "ws://127.0.0.1:\(server.port)/streams/\(id)/events") }
+                // since=0: the rows from the stream's start are replayed, however late the socket connects.
+                group.addTask { try await events.run(url: "ws://127.0.0.1:\(server.port)/streams/\(id)/events?since=0") }
                 group.addTask { try await Task.sleep(for: .seconds(90)); throw ServeTestError("no end event in 90 s") }
                 try await group.next()
                 group.cancelAll()
@@ -85,15 +91,11 @@ extension ServeSuites {
             #expect(jsonl.status == 200)
             let rows = jsonLines(jsonl.text)
             #expect(!rows.isEmpty)
-            // A subscriber gets the rows written after it joined (no replay): on a loaded machine
-            // the socket may connect a few rows in, so the WebSocket rows must be the timeline's
-            // tail from the WebSocket's first row on, every one of them, in order.
-            #expect(!events.rows.isEmpty)
-            let first = events.rows.first?["frame"] as? Int
-            let start = rows.firstIndex { $0["frame"] as? Int == first } ?? rows.count
-            let tail = Array(rows[start...])
-            #expect(tail.count == events.rows.count, "timeline tail \(tail.count) rows, WebSocket \(events.rows.count)")
-            for (a, b) in zip(tail, events.rows) {
+            // The WebSocket (since=0) got every row of the timeline, in order, each once: the
+            // replayed ones (however many the stream had when the socket connected) and the live ones.
+            #expect(events.replays.count == 1 && events.replays.first?["complete"] as? Bool == true, "\(events.replays)")
+            #expect(rows.count == events.rows.count, "timeline \(rows.count) rows, WebSocket \(events.rows.count)")
+            for (a, b) in zip(rows, events.rows) {
                 #expect(a["frame"] as? Int == b["frame"] as? Int && a["face_id"] as? Int == b["face_id"] as? Int
                         && a["happy"] as? Double == b["happy"] as? Double)
             }
@@ -164,6 +166,110 @@ extension ServeSuites {
             #expect(try await server.request("DELETE", "/streams/\(id)").status == 404)
         }
 
+        @Test("late subscribers: SSE with since=0 gets every row once, WebSocket with last=N the newest N then the live rows")
+        func lateSubscribersReplay() async throws {
+            guard let sample = samplePath("WolfgangLanger_Pexels.mp4") else { return }
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else {
+                Issue.record("curl is not installed: run tools/setup-serve.sh (make test does)")
+                return
+            }
+            let server = try await ServeInstance()
+            defer { server.stop() }
+            let clip = try sampleClip(sample, seconds: 12, dir: server.dir)
+            let port = freePort()
+            let ffmpeg = try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg.log")
+            defer { ffmpeg.stop() }
+            try await waitListening(port)
+            let id = try await server.addStream("http://127.0.0.1:\(port)/live.ts", options: ["fps": 5, "reconnect": 0])
+            // Both join late, on purpose: more than 10 rows in.
+            let joined = try await server.waitStream(id) { ($0["rows"] as? Int ?? 0) > 10 }
+            let rowsAtJoin = joined["rows"] as? Int ?? 0
+            #expect(rowsAtJoin > 10)
+            let sseLog = server.dir + "/sse.txt"
+            let sse = try Child(["curl", "-sN", "--max-time", "120", "\(server.base)/streams/\(id)/events?since=0"], log: sseLog)
+            defer { sse.stop() }
+            let events = EventCollector()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await events.run(url: "ws://127.0.0.1:\(server.port)/streams/\(id)/events?last=5") }
+                group.addTask { try await Task.sleep(for: .seconds(90)); throw ServeTestError("no end event in 90 s") }
+                try await group.next()
+                group.cancelAll()
+            }
+            let rows = jsonLines(try await server.get("/streams/\(id)/timeline").text)
+            // Deleting the stream ends the SSE response; curl exits.
+            #expect(try await server.request("DELETE", "/streams/\(id)").status == 200)
+            #expect(sse.wait(timeout: 30) == 0, "curl: \(sse.output.suffix(500))")
+            let sseEvents = sse.output.split(separator: "\n").filter { $0.hasPrefix("data: ") }
+                .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8))) as? [String: Any] }
+            let sseRows = sseEvents.filter { $0["type"] as? String == "row" }.compactMap { $0["row"] as? [String: Any] }
+            let sseReplay = sseEvents.first { $0["type"] as? String == "replay" }
+            func key(_ r: [String: Any]) -> String { "\(r["frame"] ?? "")|\(r["face_id"] ?? "")|\(r["happy"] ?? "")" }
+            // SSE, since=0: the whole timeline, in order, each row once.
+            #expect(sseEvents.first?["type"] as? String == "status")
+            #expect((sseReplay?["rows"] as? Int ?? 0) >= rowsAtJoin, "replayed \(sseReplay ?? [:]), \(rowsAtJoin) rows at join")
+            #expect(sseReplay?["complete"] as? Bool == true)
+            #expect(sseRows.map(key) == rows.map(key), "SSE \(sseRows.count) rows, timeline \(rows.count)")
+            // WebSocket, last=5: 5 replayed rows, then every later row: the timeline's tail from
+            // 5 rows before the point it joined, contiguous to the end.
+            #expect(events.replays.first?["rows"] as? Int == 5, "\(events.replays)")
+            let first = events.rows.first.map(key)
+            let start = rows.firstIndex { key($0) == first } ?? rows.count
+            #expect(start >= rowsAtJoin - 5, "WebSocket starts at row \(start), \(rowsAtJoin) rows at join")
+            #expect(events.rows.map(key) == rows[start...].map(key), "WebSocket \(events.rows.count) rows, tail \(rows.count - start)")
+            #expect(try await server.get("/streams/nope/events?since=0").status == 404)
+        }
+
+        @Test("reconnecting comes from the live reader: a loopback feed killed and restarted turns the stream reconnecting, then live")
+        func reconnectingFromTheReader() async throws {
+            guard let sample = samplePath("WolfgangLanger_Pexels.mp4") else { return }
+            let server = try await ServeInstance()
+            defer { server.stop() }
+            let clip = try sampleClip(sample, seconds: 10, dir: server.dir)
+            let port = freePort()
+            var feed = try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg-1.log")
+            defer { feed.stop() }
+            try await waitListening(port)
+            // Reopen attempts wait 0.5, 1, 2, 4, 8 s: the feed is back well before they run out.
+            let id = try await server.addStream("http://127.0.0.1:\(port)/live.ts", options: ["fps": 5, "reconnect": 5])
+            let events = EventCollector()
+            let listener = Task { try await events.run(url: "ws://127.0.0.1:\(server.port)/streams/\(id)/events") }
+            defer { listener.cancel() }
+            _ = try await server.waitStream(id) { ($0["rows"] as? Int ?? 0) > 5 }
+            // The feed dies: the reader sees the connection end and reopens it.
+            feed.stop()
+            let dropped = try await server.waitStream(id, timeout: 30) { $0["status"] as? String == "reconnecting" }
+            #expect(dropped["status"] as? String == "reconnecting", "\(dropped)")
+            let reason = dropped["reason"] as? String ?? ""
+            #expect(reason.hasPrefix("input dropped (") && reason.contains("reconnect attempt "), "reason: \(reason)")
+            #expect(dropped["disconnects"] as? Int == 1)
+            #expect(dropped["reconnects"] as? Int == 0)
+            // It comes back on the same port: the reader reopens it, the stream is live again,
+            // and rows continue.
+            feed = try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg-2.log")
+            let rowsBefore = dropped["rows"] as? Int ?? 0
+            let back = try await server.waitStream(id, timeout: 60) {
+                $0["status"] as? String == "live" && ($0["rows"] as? Int ?? 0) > rowsBefore + 5
+            }
+            #expect(back["status"] as? String == "live", "\(back)")
+            #expect(back["reconnects"] as? Int == 1)
+            #expect(back["reason"] == nil || back["reason"] is NSNull)
+            #expect(try await server.request("DELETE", "/streams/\(id)").status == 200)
+            _ = try? await listener.value
+            // The subscriber saw it: live, reconnecting (with the attempt), live again, ended.
+            let statuses = events.statuses
+            let firstDrop = statuses.firstIndex(of: "reconnecting")
+            #expect(firstDrop != nil && statuses[..<firstDrop!].contains("live") && statuses[firstDrop!...].contains("live"),
+                    "\(statuses)")
+            #expect(statuses.last == "ended", "\(statuses)")
+            // Stream time goes on across the outage: the file's timestamps never go back.
+            let text = try String(contentsOfFile: back["output"] as? String ?? "", encoding: .utf8)
+            let header = text.split(separator: "\n").first?.split(separator: ",").map(String.init) ?? []
+            let tsColumn = header.firstIndex(of: "timestamp") ?? 1
+            let stamps = text.split(separator: "\n").dropFirst().compactMap { Double($0.split(separator: ",", omittingEmptySubsequences: false)[tsColumn]) }
+            #expect(stamps.count > rowsBefore + 5)
+            #expect(zip(stamps, stamps.dropFirst()).allSatisfy { $0 <= $1 }, "timestamps go back across the reconnect")
+        }
+
         @Test("a URL nobody serves fails with its reason; bad requests get 4xx JSON errors")
         func failuresAndBadRequests() async throws {
             let server = try await ServeInstance(extra: ["--max-streams", "2"])
@@ -194,6 +300,8 @@ extension ServeSuites {
             #expect(try await server.get("/streams/nope").json["error"] is String)
             #expect(try await server.get("/no/such/path").status == 404)
             #expect(try await server.get("/streams/\(id)/timeline?since=abc").status == 400)
+            #expect(try await server.get("/streams/\(id)/events?last=-1").status == 400)
+            #expect(try await server.get("/streams/\(id)/events?since=x").json["error"] as? String == "since must be a number of seconds (stream time)")
 
             // At most --max-streams running: the failed stream does not count; two that are still
             // connecting (to a socket that accepts and never sends) do, and a third is refused.
@@ -250,7 +358,7 @@ extension ServeSuites {
             #expect(try await server.request("GET", "/", auth: false).status == 200)
 
             guard let binary = serveBinary() else { return }
-            let r = try run(binary, ["--listen", "0.0.0.0:0", "--out", server.dir + "/x"])
+            let r = try Child.run([binary, "--listen", "0.0.0.0:0", "--out", server.dir + "/x"], timeout: 60)
             #expect(r.status == 1)
             #expect(r.stderr.contains("needs --token"), "\(r.stderr)")
         }

@@ -52,8 +52,8 @@ extension ServeSuites {
             }
             // Load the API while the streams run.
             _ = try await server.waitStream(ids[7]) { ($0["rows"] as? Int ?? 0) > 0 }
-            let wrkStreams = try run("wrk", ["-t1", "-c4", "-d4s", "--latency", server.base + "/streams"])
-            let wrkMetrics = try run("wrk", ["-t1", "-c4", "-d4s", "--latency", server.base + "/metrics"])
+            let wrkStreams = try Child.run(["wrk", "-t1", "-c4", "-d4s", "--latency", server.base + "/streams"], timeout: 60)
+            let wrkMetrics = try Child.run(["wrk", "-t1", "-c4", "-d4s", "--latency", server.base + "/metrics"], timeout: 60)
             let live = try await server.get("/streams").json["streams"] as? [[String: Any]] ?? []
             var report: [String: Any] = [:]
             for (name, result) in [("streams", WrkResult(wrkStreams.stdout)), ("metrics", WrkResult(wrkMetrics.stdout))] {

@@ -28,26 +28,54 @@ func serveBinary(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
 }
 
 /// A child process the test owns: output to a log file, stopped by pid, its exit status kept.
+///
+/// The child inherits no descriptor of the test process but its standard input (/dev/null) and
+/// outputs (the log files). Foundation's `Process` detects a child's exit by the end of a socket
+/// the child holds: a daemon started through it (`pg_ctl start` forks the PostgreSQL server)
+/// keeps that socket, so `waitUntilExit` never returned and the suite hung with a postgres left
+/// behind. Every process the service's tests start goes through here instead (`posix_spawn`,
+/// descriptors from 3 up closed, `waitpid` with a time limit).
 final class Child: @unchecked Sendable {
     let pid: pid_t
     let log: String
+    let errorLog: String?
+    let group: Bool
     private var status: Int32?
 
-    init(_ arguments: [String], log: String, environment: [String: String] = [:]) throws {
+    /// Starts `arguments` (a bare name looked up on PATH); stdout to `log`, stderr to `errorLog`
+    /// or also to `log`.
+    /// With `group`, the child leads a process group of its own, and ``stop()`` ends the whole
+    /// group (a browser's helper processes with it).
+    init(_ arguments: [String], log: String, errorLog: String? = nil, environment: [String: String] = [:],
+         group: Bool = false) throws {
         self.log = log
+        self.errorLog = errorLog
+        self.group = group
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        if group {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorLog {
+            posix_spawn_file_actions_addopen(&actions, 2, errorLog, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        if let closeFrom = spawnCloseFrom { _ = closeFrom(&actions, 3) }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) }; for p in envp { free(p) } }
         var child: pid_t = 0
-        let rc = posix_spawnp(&child, arguments[0], &actions, nil, &argv, &envp)
+        let rc = posix_spawnp(&child, arguments[0], &actions, &attributes, &argv, &envp)
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
         pid = child
     }
@@ -74,15 +102,42 @@ final class Child: @unchecked Sendable {
     var exited: Bool { wait(timeout: 0) != nil }
 
     func stop() {
+        if group {
+            // The group: SIGTERM first (a browser closes its helpers), SIGKILL to what is left.
+            if status == nil { kill(-pid, SIGTERM); _ = wait(timeout: 5) }
+            kill(-pid, SIGKILL)
+        }
         guard status == nil else { return }
         kill(pid, SIGKILL)
         _ = wait(timeout: 10)
     }
 
     var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+    var errors: String { errorLog.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "" }
 
     deinit { stop() }
+
+    /// Runs `arguments` to completion within `timeout` seconds (killed beyond that: an error
+    /// naming the command); its exit code, stdout and stderr.
+    static func run(_ arguments: [String], timeout: Double,
+                    environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let out = temporaryPath(".out"), err = temporaryPath(".err")
+        defer { unlink(out); unlink(err) }
+        let child = try Child(arguments, log: out, errorLog: err, environment: environment)
+        guard let status = child.wait(timeout: timeout) else {
+            child.stop()
+            throw ServeTestError("`\(arguments.joined(separator: " "))` did not finish in \(timeout) s (killed): \(child.output) \(child.errors)")
+        }
+        return (status, child.output, child.errors)
+    }
 }
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+; Swift's Glibc module does not
+/// export it): closes every descriptor from N up in the child.
+private let spawnCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+}()
 
 /// A temporary directory, removed by `remove()`.
 func temporaryDirectory(_ tag: String) throws -> String {
@@ -135,7 +190,7 @@ final class ServeInstance: @unchecked Sendable {
         port = found
         if waitReady {
             for _ in 0 ..< 600 {
-                if let r = try? await get("/readyz"), r.status == 200 { return }
+                if let r = try? await request("GET", "/readyz", timeout: 5), r.status == 200 { return }
                 try await Task.sleep(for: .milliseconds(100))
             }
             throw ServeTestError("fervid-serve never became ready: \(process.output)")
@@ -145,11 +200,11 @@ final class ServeInstance: @unchecked Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
 
     func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:],
-                 auth: Bool = true) async throws -> HTTPReply {
+                 auth: Bool = true, timeout: Double = 60) async throws -> HTTPReply {
         var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = method
         request.httpBody = body
-        request.timeoutInterval = 60
+        request.timeoutInterval = timeout
         if let body, !body.isEmpty { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         if auth, let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
@@ -226,11 +281,11 @@ func ffmpegHTTPServer(file: String, port: UInt16, log: String) throws -> Child {
 /// frame count by ffprobe.
 func sampleClip(_ sample: String, seconds: Double, dir: String) throws -> (path: String, frames: Int) {
     let path = dir + "/clip-\(Int(seconds)).ts"
-    let r = try run("ffmpeg", ["-nostdin", "-v", "error", "-y", "-i", sample, "-t", String(seconds), "-an", "-c:v", "copy",
-                               "-f", "mpegts", path])
+    let r = try Child.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", sample, "-t", String(seconds), "-an", "-c:v", "copy",
+                           "-f", "mpegts", path], timeout: 120)
     guard r.status == 0 else { throw ServeTestError("ffmpeg clip: \(r.stderr)") }
-    let count = try run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
-                                    "stream=nb_read_frames", "-of", "csv=p=0", path])
+    let count = try Child.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+                               "stream=nb_read_frames", "-of", "csv=p=0", path], timeout: 120)
     guard let frames = count.stdout.split(whereSeparator: \.isNewline).compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }).first else {
         throw ServeTestError("ffprobe count: \(count.stdout) \(count.stderr)")
     }

@@ -51,7 +51,7 @@ private func face(id: Int = 3, _ x: Double, _ y: Double, _ w: Double, _ h: Doubl
                   label: EmotionClass = .happy, p: Double = 0.87) -> FaceEmotion {
     var probabilities = [Double](repeating: (1 - p) / 6, count: EmotionClass.count)
     probabilities[label.index] = p
-    return FaceEmotion(faceID: id, confidence: 0.99, box: FaceBox(x: x, y: y, width: w, height: h), probabilities: probabilities)
+    return FaceEmotion(faceID: id, confidence: 0.99, box: FaceRect(x: x, y: y, width: w, height: h), probabilities: probabilities)
 }
 
 @Suite("Frame painter")
@@ -78,7 +78,7 @@ struct FramePainterTests {
         let f = face(100, 80, 60, 60)
         image.draw { painter.paint(faces: [f], in: $0) }
         let l = try #require(painter.layout(of: f, canvasWidth: 320, canvasHeight: 240))
-        #expect(l.box == CanvasRect(x: 100, y: 80, width: 60, height: 60))
+        #expect(l.box == PixelRect(x: 100, y: 80, width: 60, height: 60))
         let happy = RGB(0xE6, 0x9F, 0x00)
         // The outline is lineWidth (2) px inside each edge.
         #expect(image.pixel(100, 110) == happy)
@@ -128,7 +128,7 @@ struct FramePainterTests {
     @Test("one bar per class, filled in proportion to its probability, beside the box")
     func bars() throws {
         var image = TestImage(width: 320, height: 240)
-        let f = FaceEmotion(faceID: 1, confidence: 1, box: FaceBox(x: 60, y: 60, width: 80, height: 80),
+        let f = FaceEmotion(faceID: 1, confidence: 1, box: FaceRect(x: 60, y: 60, width: 80, height: 80),
                             probabilities: [0.05, 0.0, 0.10, 0.5, 0.25, 0.1, 0.0])
         let l = try #require(painter.layout(of: f, canvasWidth: 320, canvasHeight: 240))
         #expect(l.bars.count == 7 && l.barTracks.count == 7)
@@ -155,7 +155,7 @@ struct FramePainterTests {
     @Test("alpha blending rounds (c·a + d·(255−a)) / 255")
     func blending() {
         var image = TestImage(width: 4, height: 4)
-        image.draw { $0.fill(CanvasRect(x: 1, y: 1, width: 2, height: 2), RGB(255, 0, 200), alpha: 128) }
+        image.draw { $0.fill(PixelRect(x: 1, y: 1, width: 2, height: 2), RGB(255, 0, 200), alpha: 128) }
         // 255·128 + 90·127 = 44070 → 172.8 → 173; 0 + 100·127 = 12700 → 49.8 → 50; 200·128 + 110·127 = 39570 → 155.2 → 155
         #expect(image.pixel(1, 1) == RGB(173, 50, 155))
         #expect(image.pixel(0, 0) == TestImage.background && image.pixel(3, 3) == TestImage.background)
@@ -175,7 +175,7 @@ struct FramePainterTests {
         var caption = TestImage(width: 200, height: 40)
         let s = BitmapFont.size(of: "#12 surprise 100%", scale: scale)
         caption.draw { $0.drawText("#12 surprise 100%", x: 3, y: 4, scale: scale, color: .black) }
-        let inside = CanvasRect(x: 3, y: 4, width: s.width, height: s.height)
+        let inside = PixelRect(x: 3, y: 4, width: s.width, height: s.height)
         #expect(!caption.changed().isEmpty)
         #expect(caption.changed().allSatisfy { inside.contains(x: $0.x, y: $0.y) })
     }
@@ -229,17 +229,17 @@ struct FramePainterTests {
     func sourceScaling() throws {
         let l = try #require(painter.layout(of: face(640, 360, 128, 64), canvasWidth: 320, canvasHeight: 180,
                                             sourceSize: (1280, 720)))
-        #expect(l.box == CanvasRect(x: 160, y: 90, width: 32, height: 16))
+        #expect(l.box == PixelRect(x: 160, y: 90, width: 32, height: 16))
     }
 
     @Test("clipping: boxes partly or wholly off the canvas, odd boxes, tiny canvases")
     func clipping() {
-        let boxes: [FaceBox] = [
-            FaceBox(x: -30, y: 10, width: 60, height: 40), FaceBox(x: 40, y: -25, width: 40, height: 40),
-            FaceBox(x: 50, y: 30, width: 40, height: 40), FaceBox(x: -100, y: -100, width: 400, height: 400),
-            FaceBox(x: 1000, y: 1000, width: 10, height: 10), FaceBox(x: -1e300, y: 5, width: 2e300, height: 1),
-            FaceBox(x: .nan, y: 0, width: 10, height: 10), FaceBox(x: 0, y: .infinity, width: 10, height: 10),
-            FaceBox(x: 20, y: 20, width: -10, height: -10), FaceBox(x: 3, y: 3, width: 0, height: 0),
+        let boxes: [FaceRect] = [
+            FaceRect(x: -30, y: 10, width: 60, height: 40), FaceRect(x: 40, y: -25, width: 40, height: 40),
+            FaceRect(x: 50, y: 30, width: 40, height: 40), FaceRect(x: -100, y: -100, width: 400, height: 400),
+            FaceRect(x: 1000, y: 1000, width: 10, height: 10), FaceRect(x: -1e300, y: 5, width: 2e300, height: 1),
+            FaceRect(x: .nan, y: 0, width: 10, height: 10), FaceRect(x: 0, y: .infinity, width: 10, height: 10),
+            FaceRect(x: 20, y: 20, width: -10, height: -10), FaceRect(x: 3, y: 3, width: 0, height: 0),
         ]
         let faces = boxes.enumerated().map { i, b in
             FaceEmotion(faceID: i * 1000, confidence: 1, box: b, probabilities: face(0, 0, 1, 1, label: EmotionClass.allCases[i % 7]).probabilities)
@@ -258,7 +258,7 @@ struct FramePainterTests {
         #expect(image.pixel(0, 10) == RGB.of(.angry))
         // Non-finite boxes and wrong probability counts are skipped, not drawn.
         #expect(painter.layout(of: faces[6], canvasWidth: 64, canvasHeight: 48) == nil)
-        #expect(painter.layout(of: FaceEmotion(faceID: 1, confidence: 1, box: FaceBox(x: 1, y: 1, width: 5, height: 5),
+        #expect(painter.layout(of: FaceEmotion(faceID: 1, confidence: 1, box: FaceRect(x: 1, y: 1, width: 5, height: 5),
                                                probabilities: [1]), canvasWidth: 64, canvasHeight: 48) == nil)
         // An empty canvas is fine too.
         var empty = TestImage(width: 0, height: 0)

@@ -30,7 +30,7 @@ struct ClassMappingTests {
 struct WriterReaderTests {
     static let header = "frame,timestamp,face_id,confidence,success,x,y,w,h,box,angry,disgust,fear,happy,neutral,sad,surprise,label,label_prob"
 
-    let face = FaceEmotion(faceID: 2, confidence: 0.987654321, box: FaceBox(x: 10, y: 20.25, width: 30.5, height: 40),
+    let face = FaceEmotion(faceID: 2, confidence: 0.987654321, box: FaceRect(x: 10, y: 20.25, width: 30.5, height: 40),
                            probabilities: [0.05, 0.05, 0.1, 0.6, 0.1, 0.05, 0.05],
                            rawProbabilities: [0.0000004, 0.1, 0.1, 0.5, 0.1999996, 0.05, 0.05])
 
@@ -95,7 +95,7 @@ struct WriterReaderTests {
             return (0..<(i % 3 == 0 ? 2 : 1)).map { k in
                 TimelineRow(frame: i, timestamp: t, wallclock: wall,
                             face: FaceEmotion(faceID: k, confidence: rng.next(),
-                                              box: FaceBox(x: rng.next() * 600, y: rng.next() * 400, width: 80, height: 90),
+                                              box: FaceRect(x: rng.next() * 600, y: rng.next() * 400, width: 80, height: 90),
                                               probabilities: rng.probabilities(), rawProbabilities: rng.probabilities(),
                                               boxSource: FaceBoxSource.allCases[i % 4],
                                               landmarks: i % 4 < 2 ? (0..<5).map { _ in Landmark(x: rng.next() * 640, y: rng.next() * 360) } : []))

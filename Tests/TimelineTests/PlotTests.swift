@@ -91,7 +91,7 @@ struct PlotTests {
             let present = tracks.filter { id in id == tracks.first || (i / 50) % 2 == 0 }
             if present.isEmpty || i % 97 == 13 { return [TimelineRow(frame: i, timestamp: t, face: nil)] }
             return present.map { id in
-                TimelineRow(frame: i, timestamp: t, face: FaceEmotion(faceID: id, confidence: 1, box: FaceBox(x: 0, y: 0, width: 1, height: 1),
+                TimelineRow(frame: i, timestamp: t, face: FaceEmotion(faceID: id, confidence: 1, box: FaceRect(x: 0, y: 0, width: 1, height: 1),
                                                                        probabilities: rng.probabilities(), rawProbabilities: raw ? rng.probabilities() : nil))
             }
         }
@@ -144,7 +144,7 @@ struct PlotTests {
         var rng = LCG(seed: 1)
         for i in 0..<frames {
             plot.add(TimelineRow(frame: i, timestamp: Double(i) / fps,
-                                 face: FaceEmotion(faceID: 0, confidence: 1, box: FaceBox(x: 0, y: 0, width: 1, height: 1),
+                                 face: FaceEmotion(faceID: 0, confidence: 1, box: FaceRect(x: 0, y: 0, width: 1, height: 1),
                                                    probabilities: rng.probabilities())))
         }
         let svg = plot.svg()

@@ -10,7 +10,7 @@ struct SummaryTests {
         var p = [Double](repeating: 0.05, count: EmotionClass.count)
         p[label.index] = 0.7
         return TimelineRow(frame: frame, timestamp: t,
-                           face: FaceEmotion(faceID: id, confidence: 1, box: FaceBox(x: 0, y: 0, width: 1, height: 1), probabilities: p))
+                           face: FaceEmotion(faceID: id, confidence: 1, box: FaceRect(x: 0, y: 0, width: 1, height: 1), probabilities: p))
     }
 
     @Test func handComputedTrack() throws {

@@ -10,10 +10,10 @@ struct TimelineSmootherTests {
         return (0..<30).map { i in
             var faces: [FaceObservation] = []
             if !(15..<18).contains(i) {
-                faces.append(FaceObservation(faceID: 1, confidence: 0.9, box: FaceBox(x: 1, y: 2, width: 3, height: 4),
+                faces.append(FaceObservation(faceID: 1, confidence: 0.9, box: FaceRect(x: 1, y: 2, width: 3, height: 4),
                                              probabilities: rng.probabilities()))
                 if (5..<12).contains(i) || (20..<30).contains(i) {
-                    faces.append(FaceObservation(faceID: 2, confidence: 0.8, box: FaceBox(x: 5, y: 6, width: 7, height: 8),
+                    faces.append(FaceObservation(faceID: 2, confidence: 0.8, box: FaceRect(x: 5, y: 6, width: 7, height: 8),
                                                  probabilities: rng.probabilities()))
                 }
             }
@@ -61,7 +61,7 @@ struct TimelineSmootherTests {
 
     @Test func endedAndIdleTracksAreFlushedAndReset() throws {
         var smoother = try TimelineSmoother(spec: .window(seconds: 4), live: false, trackIdleTimeout: 1)
-        let face = { (id: Int, p: [Double]) in FaceObservation(faceID: id, confidence: 1, box: FaceBox(x: 0, y: 0, width: 1, height: 1), probabilities: p) }
+        let face = { (id: Int, p: [Double]) in FaceObservation(faceID: id, confidence: 1, box: FaceRect(x: 0, y: 0, width: 1, height: 1), probabilities: p) }
         #expect(smoother.push(AnalyzedFrame(frame: 0, timestamp: 0, faces: [face(1, onehot(.sad))])).isEmpty)
         // endTrack releases the held row; a new sample of the same id starts from scratch.
         let ended = smoother.endTrack(1)

@@ -18,7 +18,7 @@ struct PixelTests {
 
     /// ffmpeg's conversion of decoded frame `index` (selected by decode order, like ours).
     private func ffmpegPixels(_ path: String, index: Int, width: Int, height: Int, layout: PixelLayout,
-                              crop: CropRect? = nil) throws -> [UInt8] {
+                              crop: PixelRect? = nil) throws -> [UInt8] {
         var filters = ["select=eq(n\\,\(index))"]
         // exact=1: the crop filter would otherwise also round an odd width and height down to even.
         if let crop { filters.append("crop=\(crop.width):\(crop.height):\(crop.x):\(crop.y):exact=1") }
@@ -53,8 +53,8 @@ struct PixelTests {
     }
 
     @Test("a crop equals ffmpeg's crop filter followed by the same scale",
-          arguments: [CropRect(x: 200, y: 40, width: 180, height: 200), CropRect(x: 301, y: 77, width: 121, height: 93)])
-    func crop(rect: CropRect) throws {
+          arguments: [PixelRect(x: 200, y: 40, width: 180, height: 200), PixelRect(x: 301, y: 77, width: 121, height: 93)])
+    func crop(rect: PixelRect) throws {
         guard let path = Samples.path("WolfgangLanger_Pexels.mp4") else { return }
         let index = 100
         let decoded = try #require(try frame(index, of: path))
@@ -62,7 +62,7 @@ struct PixelTests {
         for (width, height, layout) in [(64, 64, PixelLayout.gray8), (112, 112, .rgb24)] {
             let ours = try scaler.convert(decoded, to: layout, width: width, height: height, crop: rect)
             // yuv420p: the origin snaps to even (as the crop filter's does), the size stays.
-            #expect(ours.source == CropRect(x: rect.x & ~1, y: rect.y & ~1, width: rect.width, height: rect.height))
+            #expect(ours.source == PixelRect(x: rect.x & ~1, y: rect.y & ~1, width: rect.width, height: rect.height))
             let theirs = try ffmpegPixels(path, index: index, width: width, height: height, layout: layout,
                                           crop: ours.source)
             #expect(maxDifference(ours.bytes, theirs) <= 2, "\(width)x\(height) \(layout)")
@@ -75,7 +75,7 @@ struct PixelTests {
         let decoded = try #require(try frame(10, of: path))
         let scaler = FrameScaler()
         let whole = try scaler.convert(decoded, to: .rgb24, width: decoded.width, height: decoded.height)
-        let rect = CropRect(x: 120, y: 64, width: 150, height: 90)
+        let rect = PixelRect(x: 120, y: 64, width: 150, height: 90)
         let part = try scaler.convert(decoded, to: .rgb24, width: rect.width, height: rect.height, crop: rect)
         // Naive twin: copy the block out of the whole-frame conversion.
         var block: [UInt8] = []
@@ -91,7 +91,7 @@ struct PixelTests {
         guard let path = Samples.path("single_face.mp4") else { return }
         let decoded = try #require(try frame(5, of: path))
         let small = FrameScaler(cacheCapacity: 2)
-        let rects = (0 ..< 5).map { CropRect(x: 20 * $0, y: 10 * $0, width: 100 + 10 * $0, height: 80 + 6 * $0) }
+        let rects = (0 ..< 5).map { PixelRect(x: 20 * $0, y: 10 * $0, width: 100 + 10 * $0, height: 80 + 6 * $0) }
         for _ in 0 ..< 2 {
             for rect in rects {
                 let cached = try small.convert(decoded, to: .rgb24, width: 48, height: 48, crop: rect)
@@ -106,8 +106,8 @@ struct PixelTests {
         guard let path = Samples.path("single_face.mp4") else { return }
         let decoded = try #require(try frame(0, of: path))
         let scaler = FrameScaler()
-        for rect in [CropRect(x: -1, y: 0, width: 10, height: 10), CropRect(x: 600, y: 0, width: 41, height: 10),
-                     CropRect(x: 0, y: 0, width: 0, height: 10), CropRect(x: 0, y: 355, width: 10, height: 6)] {
+        for rect in [PixelRect(x: -1, y: 0, width: 10, height: 10), PixelRect(x: 600, y: 0, width: 41, height: 10),
+                     PixelRect(x: 0, y: 0, width: 0, height: 10), PixelRect(x: 0, y: 355, width: 10, height: 6)] {
             #expect(throws: VideoError.invalidCrop(rect, frameWidth: 640, frameHeight: 360)) {
                 _ = try scaler.convert(decoded, to: .rgb24, width: 8, height: 8, crop: rect)
             }
@@ -115,8 +115,8 @@ struct PixelTests {
         #expect(throws: VideoError.invalidOutputSize(width: 0, height: 8)) {
             _ = try scaler.convert(decoded, to: .rgb24, width: 0, height: 8)
         }
-        #expect(CropRect(x: -5, y: 350, width: 20, height: 20).clamped(toWidth: 640, height: 360)
-            == CropRect(x: 0, y: 350, width: 15, height: 10))
+        #expect(PixelRect(x: -5, y: 350, width: 20, height: 20).clamped(toWidth: 640, height: 360)
+            == PixelRect(x: 0, y: 350, width: 15, height: 10))
     }
 
     @Test("a frame can be converted on another thread while the decoder moves on")
