@@ -172,7 +172,7 @@ public final class StreamRegistry: @unchecked Sendable {
     private func newIdentity(format: TimelineFormat, taken: [String: StreamRunner]) throws(RequestError) -> (String, String) {
         for _ in 0 ..< 100 {
             let id = String(UInt64.random(in: 0 ... UInt64(UInt32.max)) | (1 << 32), radix: 16).dropFirst().description
-            let path = (config.outDirectory as NSString).appendingPathComponent("\(id).emotions.\(format.rawValue)")
+            let path = PathText.appending("\(id).emotions.\(format.rawValue)", to: config.outDirectory)
             if taken[id] == nil, !FileManager.default.fileExists(atPath: path),
                !FileManager.default.fileExists(atPath: TimelineSidecar.path(forOutput: path)) {
                 return (id, path)
