@@ -131,6 +131,9 @@ public enum OutputKind: String, Sendable, CaseIterable {
     case corpusTable = "corpus table"
     /// `fervid collect --rows`: a timeline's columns after an `input` column.
     case corpusRows = "corpus rows table"
+    /// `fervid models run --output`: a safetensors file holding only `logits` and/or
+    /// `probabilities`, with `fervid.*` metadata (never a model file, which has other tensors).
+    case tensorOutput = "tensor output"
 }
 
 /// An output path that holds a file fervid did not write (or not of that kind): refused before
@@ -179,11 +182,11 @@ extension OutputSafety {
             guard let comment = containerComment?(path) else { return "not a video file fervid can read" }
             return comment == annotatedVideoComment ? nil : "its container has no fervid tag"
         }
-        let limit = kind == .summary || kind == .sidecar ? recognitionLimit : 1 << 16
+        let limit = kind == .summary || kind == .sidecar || kind == .tensorOutput ? recognitionLimit : 1 << 16
         guard let head = readHead(path, limit: limit) else { return "it cannot be read: \(String(cString: strerror(errno)))" }
         switch kind {
         case .timeline:
-            return recognisedTimeline(firstLine(head)) != nil ? nil : "its first line is not a fervid timeline header or row"
+            return recognisedTimeline(firstLine(head)) ? nil : "its first line is not a fervid timeline header or row"
         case .sidecar:
             guard let object = jsonObject(head), object["schema_version"] is NSNumber, object["fervid_version"] is String
             else { return "not a JSON object with fervid's schema_version and fervid_version" }
@@ -209,10 +212,12 @@ extension OutputSafety {
             return "its first line is not a fervid corpus table header or record"
         case .corpusRows:
             let line = firstLine(head)
-            if line.hasPrefix("input,"), recognisedTimeline(String(line.dropFirst("input,".count))) != nil { return nil }
+            if line.hasPrefix("input,"), recognisedTimeline(String(line.dropFirst("input,".count))) { return nil }
             if var object = jsonObject(Data(line.utf8)), object.removeValue(forKey: "input") != nil,
                recognisedTimeline(keys: Set(object.keys)) { return nil }
             return "its first line is not a fervid rows table header or row"
+        case .tensorOutput:
+            return recognisedTensorOutput(head) ? nil : "not a safetensors file of fervid's logits and probabilities"
         case .annotatedVideo:
             return nil  // handled above
         }
@@ -228,18 +233,38 @@ extension OutputSafety {
         }
     }
 
-    /// A timeline's first line: the CSV header, or a JSON Lines row's keys.
-    static func recognisedTimeline(_ line: String) -> TimelineColumns? {
+    /// Whether a timeline's first line is fervid's: the CSV header, or a JSON Lines row's keys,
+    /// of this schema version or an earlier one (version 1 had no `box` column).
+    static func recognisedTimeline(_ line: String) -> Bool {
         if line.hasPrefix("{") {
-            guard let object = jsonObject(Data(line.utf8)) else { return nil }
-            return TimelineColumns.all.first { Set($0.jsonKeys) == Set(object.keys) }
+            guard let object = jsonObject(Data(line.utf8)) else { return false }
+            return recognisedTimeline(keys: Set(object.keys))
         }
         let names = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        return TimelineColumns.all.first { $0.names == names }
+        return TimelineColumns.all.contains { $0.names == names } || isVersion1(names)
+    }
+
+    /// Schema version 1: the current columns without `box`.
+    private static func isVersion1(_ names: [String]) -> Bool {
+        TimelineColumns.all.contains { $0.names.filter { $0 != "box" } == names }
+    }
+
+    /// A safetensors header (8-byte little-endian length, then JSON) whose tensors are only
+    /// `logits` / `probabilities` and whose metadata keys start with `fervid.`.
+    static func recognisedTensorOutput(_ data: Data) -> Bool {
+        guard data.count >= 8 else { return false }
+        let length = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard length > 0, length <= UInt64(data.count - 8),
+              var header = jsonObject(data.subdata(in: 8 ..< 8 + Int(length))) else { return false }
+        guard let metadata = header.removeValue(forKey: "__metadata__") as? [String: Any], !metadata.isEmpty,
+              metadata.keys.allSatisfy({ $0.hasPrefix("fervid.") }) else { return false }
+        return !header.isEmpty && Set(header.keys).isSubset(of: ["logits", "probabilities"])
     }
 
     static func recognisedTimeline(keys: Set<String>) -> Bool {
-        TimelineColumns.all.contains { Set($0.jsonKeys) == keys || Set($0.names) == keys }
+        TimelineColumns.all.contains { c in
+            [Set(c.jsonKeys), Set(c.names)].contains { $0 == keys || $0.subtracting(["box"]) == keys }
+        }
     }
 
     private static func firstLine(_ data: Data) -> String {

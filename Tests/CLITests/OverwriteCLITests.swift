@@ -165,6 +165,32 @@ import TestSupport
     }
 }
 
+extension OverwriteCLITests {
+    @Test("fervid models run --output: a foreign file refused before any work, its own output replaced, --overwrite forces")
+    func modelsRun() throws {
+        guard let bin = fervidBinary() else { return }
+        let folder = try Folder()
+        // An input tensor for MTCNN's P-Net, (1, 3, 12, 12) zeros, built by hand.
+        var json = Data(#"{"input":{"dtype":"F32","shape":[1,3,12,12],"data_offsets":[0,1728]}}"#.utf8)
+        while json.count % 8 != 0 { json.append(0x20) }
+        var length = UInt64(json.count).littleEndian
+        try (Data(bytes: &length, count: 8) + json + Data(count: 1728)).write(to: URL(fileURLWithPath: folder.file("in.safetensors")))
+        let notes = folder.file("notes.safetensors")
+        try Self.foreign.write(to: URL(fileURLWithPath: notes))
+        let command = ["models", "run", "mtcnn-pnet", "--input", folder.file("in.safetensors"), "--output", notes]
+        let refused = try run(bin, command)
+        #expect(refused.status == 2 && refused.stderr.contains("is not a fervid tensor output"), "stderr: \(refused.stderr)")
+        #expect(Self.bytes(notes) == Self.foreign)
+        let forced = try run(bin, command + ["--overwrite"])
+        #expect(forced.status == 0, "stderr: \(forced.stderr)")
+        #expect(Self.bytes(notes) != Self.foreign)
+        let again = try run(bin, command)
+        #expect(again.status == 0, "stderr: \(again.stderr)")
+        let clash = try run(bin, ["models", "run", "mtcnn-pnet", "--input", notes, "--output", notes, "--overwrite"])
+        #expect(clash.status == 2, "stderr: \(clash.stderr)")
+    }
+}
+
 @Suite(.serialized) struct OutputPathEdgeCLITests {
     @Test("one-character output paths (-o w, --summary s, --plot p): no trap in NSString's path code (exit 132 before)")
     func oneCharacterPaths() throws {

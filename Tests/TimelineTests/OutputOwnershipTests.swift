@@ -74,6 +74,13 @@ import Testing
     @Test("summaries and charts from before the marker are recognised by their exact shape")
     func legacyOutputs() throws {
         let dir = TemporaryDirectory()
+        // A schema version 1 timeline (no `box` column), as fervid ab0fc06 wrote it.
+        try write(Data("""
+            frame,timestamp,face_id,confidence,success,x,y,w,h,angry,disgust,fear,happy,neutral,sad,surprise,label,label_prob
+            0,0.000000,0,1.000000,1,20.00,0.00,120.00,120.00,0.059505,0.000009,0.166924,0.022357,0.098909,0.633513,0.018782,sad,0.633513
+
+            """.utf8), dir.file("v1.csv"))
+        #expect(OutputSafety.foreignContent(at: dir.file("v1.csv"), kind: .timeline) == nil)
         var builder = TimelineSummaryBuilder()
         builder.add([TimelineRow(frame: 0, timestamp: 0, face: nil)])
         var summary = builder.summary()
@@ -96,6 +103,32 @@ import Testing
         #expect(OutputSafety.foreignContent(at: path, kind: .annotatedVideo, containerComment: { _ in "holiday" }) != nil)
         #expect(OutputSafety.foreignContent(at: path, kind: .annotatedVideo, containerComment: { _ in nil }) != nil)
         #expect(OutputSafety.foreignContent(at: path, kind: .annotatedVideo) != nil)  // no reader: never assumed
+    }
+
+    /// A safetensors file built by hand: 8-byte little-endian header length, the JSON header, data.
+    func safetensors(_ header: String, bytes: Int) -> Data {
+        var json = Data(header.utf8)
+        while json.count % 8 != 0 { json.append(0x20) }
+        var length = UInt64(json.count).littleEndian
+        return Data(bytes: &length, count: 8) + json + Data(count: bytes)
+    }
+
+    @Test("models run --output: fervid's logits/probabilities file is its own; a model or other tensors are not")
+    func tensorOutput() throws {
+        let dir = TemporaryDirectory()
+        let cases: [(String, String, Bool)] = [
+            ("own.safetensors", #"{"__metadata__":{"fervid.labels":"a,b"},"logits":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"probabilities":{"dtype":"F32","shape":[1,2],"data_offsets":[8,16]}}"#, true),
+            ("mtcnn.safetensors", #"{"__metadata__":{"fervid.model":"mtcnn-pnet"},"logits":{"dtype":"F32","shape":[1,4],"data_offsets":[0,16]}}"#, true),
+            ("model.safetensors", #"{"__metadata__":{"fervid.arch":"mini-xception"},"logits":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"conv.weight":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, false),
+            ("nometa.safetensors", #"{"logits":{"dtype":"F32","shape":[1,4],"data_offsets":[0,16]}}"#, false),
+            ("othermeta.safetensors", #"{"__metadata__":{"format":"pt"},"logits":{"dtype":"F32","shape":[1,4],"data_offsets":[0,16]}}"#, false),
+        ]
+        for (name, header, own) in cases {
+            try write(safetensors(header, bytes: 16), dir.file(name))
+            #expect((OutputSafety.foreignContent(at: dir.file(name), kind: .tensorOutput) == nil) == own, "\(name)")
+        }
+        try write(Self.notes, dir.file("notes.safetensors"))
+        #expect(OutputSafety.foreignContent(at: dir.file("notes.safetensors"), kind: .tensorOutput) != nil)
     }
 
     @Test("checkOwnership throws the first foreign output, naming it and --overwrite")
