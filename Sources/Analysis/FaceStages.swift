@@ -1,5 +1,7 @@
+import CNN
 import Faces
 import Foundation
+import Models
 import Timeline
 import Video
 
@@ -41,12 +43,23 @@ public enum FaceStageFactory {
     /// - Throws: when the detector's weights or the boxes file cannot be read (the error names it).
     /// `minFace`: the smallest face to detect, in source pixels (`MTCNNDetector.minSourceFace`;
     /// nil: 20 px of the detector's bounded 640-px frame).
+    /// `detectorNets`: MTCNN networks already loaded (thread-safe once loaded) to share, as
+    /// `fervid serve` shares one copy across its streams; nil loads the detector's own.
+    /// `detectorBuffers`: a pool the detector runs in (``MTCNNDetector/buffers``), shared by the
+    /// streams of `fervid serve`; nil: the stage's own buffers.
     public static func make(mode: FaceMode, select: FaceSelection,
-                            detectInterval: Double = defaultDetectInterval, minFace: Int? = nil) throws -> FaceStage {
+                            detectInterval: Double = defaultDetectInterval, minFace: Int? = nil,
+                            detectorNets: MTCNN? = nil, detectorBuffers: WorkspacePool? = nil) throws -> FaceStage {
         switch mode {
         case .detect:
-            let path = try ModelLocator.resolve(ModelLocator.detectorModel)
-            let detector = try MTCNNDetector(modelPath: path, minSourceFace: minFace)
+            let detector: MTCNNDetector
+            if let detectorNets {
+                detector = MTCNNDetector(nets: detectorNets, minSourceFace: minFace)
+            } else {
+                let path = try ModelLocator.resolve(ModelLocator.detectorModel)
+                detector = try MTCNNDetector(modelPath: path, minSourceFace: minFace)
+            }
+            detector.buffers = detectorBuffers
             return DetectingFaceStage(tracker: DetectingFaceTracker(detector: detector, detectInterval: detectInterval),
                                       select: select)
         case .center:

@@ -282,8 +282,10 @@ final class ConvScratch: @unchecked Sendable {
         return key
     }()
 
-    /// The calling thread's scratch, created on first use (a lookup, no allocation, afterwards).
+    /// The scratch of the workspace installed on this thread when it carries one, else the
+    /// calling thread's own, created on first use (a lookup, no allocation, afterwards).
     static var current: ConvScratch {
+        if let s = Workspace.installedScratch { return s }
         if let p = pthread_getspecific(key) {
             return Unmanaged<ConvScratch>.fromOpaque(p).takeUnretainedValue()
         }

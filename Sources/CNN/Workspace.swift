@@ -11,8 +11,17 @@ import Foundation
 public final class Workspace: @unchecked Sendable {
     private var tensors: [Int: Tensor] = [:]
     private var objects: [Int: AnyObject] = [:]
+    /// The convolutions' scratch (im2col columns, GEMM packing) while this workspace is
+    /// installed; nil: the calling thread's own, which grows to the largest layer the thread
+    /// ever ran and stays with the thread.
+    let scratch: ConvScratch?
 
-    public init() {}
+    /// `ownScratch`: the workspace also carries the convolutions' scratch buffers, so a pool of
+    /// them bounds that memory by the calls that overlap rather than by the threads that call
+    /// (e.g. one detector's per stream in `fervid serve`).
+    public init(ownScratch: Bool = false) {
+        scratch = ownScratch ? ConvScratch() : nil
+    }
 
     /// Floats held by this workspace's buffers.
     public var floatCount: Int { tensors.values.reduce(0) { $0 + $1.capacity } }
@@ -94,6 +103,12 @@ public final class Workspace: @unchecked Sendable {
         return w
     }
 
+    /// The scratch of the workspace installed on this thread, if it carries one.
+    static var installedScratch: ConvScratch? {
+        guard let p = pthread_getspecific(currentKey) else { return nil }
+        return Unmanaged<Workspace>.fromOpaque(p).takeUnretainedValue().scratch
+    }
+
     /// Runs `body` with the layers it calls on this thread using `workspace`.
     public static func with<T>(_ workspace: Workspace, _ body: () throws -> T) rethrows -> T {
         let previous = pthread_getspecific(currentKey)
@@ -109,8 +124,12 @@ public final class WorkspacePool: @unchecked Sendable {
     private let lock = NSLock()
     private var free: [Workspace] = []
     private var made = 0
+    private let ownScratch: Bool
 
-    public init() {}
+    /// `ownScratch`: each workspace also carries the convolutions' scratch (``Workspace/init(ownScratch:)``).
+    public init(ownScratch: Bool = false) {
+        self.ownScratch = ownScratch
+    }
 
     /// Workspaces made so far (the most calls that overlapped).
     public var count: Int {
@@ -126,7 +145,7 @@ public final class WorkspacePool: @unchecked Sendable {
         if let last = free.popLast() {
             w = last
         } else {
-            w = Workspace()
+            w = Workspace(ownScratch: ownScratch)
             made += 1
         }
         lock.unlock()

@@ -38,6 +38,11 @@ public final class MTCNNDetector {
     private var scaled: [Float] = []
     /// `verify`'s planar crop of one box.
     var verifyRegion: [Float] = []
+    /// Where `detect` runs its networks: a workspace of this pool (activations and convolution
+    /// scratch), which detectors of other streams may share (`fervid serve`: the buffers then
+    /// grow with the detections that overlap, not with the streams). nil: the caller's workspace
+    /// and the thread's scratch. The results are the same either way.
+    public var buffers: WorkspacePool?
 
     public init(nets: MTCNN, minFaceSize: Int = 20, scaleFactor: Double = 0.709,
                 thresholds: (pnet: Float, rnet: Float, onet: Float) = (0.6, 0.7, 0.7),
@@ -121,6 +126,12 @@ public final class MTCNNDetector {
     /// (`plan`: the image itself when small enough, else a scaled copy), in the coordinates of
     /// the image's source frame (`sourceWidth × sourceHeight`), in NMS order, best score first.
     public func detect(_ image: RGBImage) -> [FaceDetection] {
+        if let buffers { return buffers.run { detectHere(image) } }
+        return detectHere(image)
+    }
+
+    /// `detect` in the current workspace.
+    private func detectHere(_ image: RGBImage) -> [FaceDetection] {
         let (w, h) = (image.width, image.height)
         let plan = plan(width: image.sourceWidth, height: image.sourceHeight)
         // (3, H, W) planes of 0…255 floats.

@@ -28,6 +28,11 @@ public struct ServeConfiguration: Sendable {
     /// Defaults for streams' options.
     public var openTimeout = 10.0
     public var modelName = ModelLocator.defaultModel
+    /// Decoder threads per stream (0: libavcodec's choice, one per core plus one, each thread
+    /// holding its own frames). 1 by default: a live stream arrives in real time and one thread
+    /// decodes 1080p H.264 faster than that, so more threads per stream only cost memory
+    /// (docs/serve.md, "What a stream costs").
+    public var decoderThreads = 1
     public init() {}
 
     /// Loopback addresses: the only ones served without a token.
@@ -62,6 +67,8 @@ public final class StreamRegistry: @unchecked Sendable {
     public let config: ServeConfiguration
     public let metrics: ServeMetrics
     private let model = Locked<(classifier: SharedClassifier, metadata: [String: String])?>(nil)
+    /// The face detector's networks, shared by every stream that detects.
+    let detectorNets = SharedDetectorNets()
     var database: PostgresSink?
 
     private struct State {
@@ -122,7 +129,8 @@ public final class StreamRegistry: @unchecked Sendable {
         }
         if case .window = smoothing { throw RequestError(400, "options.smooth window needs the whole input; use ema or hmm for streams") }
         guard let format = TimelineFormat(rawValue: o.format ?? "csv") else { throw RequestError(400, "options.format must be csv or jsonl") }
-        var video = VideoSourceOptions(openTimeout: config.openTimeout, readTimeout: config.openTimeout)
+        var video = VideoSourceOptions(openTimeout: config.openTimeout, readTimeout: config.openTimeout,
+                                       decoderThreads: config.decoderThreads)
         video.formatOptions["protocol_whitelist"] = StreamURLPolicy.protocolWhitelist
         switch o.live ?? "auto" {
         case "auto": video.live = .auto
@@ -156,7 +164,7 @@ public final class StreamRegistry: @unchecked Sendable {
             }
             let (id, path) = try newIdentity(format: spec.format, taken: s.runners)
             let runner = StreamRunner(id: id, spec: spec, outputPath: path, classifier: model.classifier,
-                                      modelName: config.modelName, modelMetadata: model.metadata, keepRows: config.keepRows)
+                                      detectorNets: detectorNets, modelName: config.modelName, modelMetadata: model.metadata, keepRows: config.keepRows)
             s.runners[id] = runner
             s.order.append(id)
             return runner

@@ -1,6 +1,8 @@
 import Analysis
+import CNN
 import Faces
 import Foundation
+import Models
 import Timeline
 import Video
 
@@ -133,6 +135,28 @@ public final class SharedClassifier: FrameClassifier, @unchecked Sendable {
     }
 }
 
+/// The face detector's networks, loaded once (by the first stream that detects) and shared by
+/// every stream, like the classifier: each stream keeps only its own detector buffers.
+public final class SharedDetectorNets: @unchecked Sendable {
+    private let lock = NSLock()
+    private var nets: MTCNN?
+    /// The detectors' activations and convolution scratch (~25 MB for a 640×360 pyramid), one
+    /// set per detection running at that moment, not one per stream.
+    public let buffers = WorkspacePool(ownScratch: true)
+
+    public init() {}
+
+    /// The loaded networks; the first call loads them (a failure is retried by the next call).
+    public func get() throws -> MTCNN {
+        lock.lock()
+        defer { lock.unlock() }
+        if let nets { return nets }
+        let loaded = try MTCNN(path: ModelLocator.resolve(ModelLocator.detectorModel))
+        nets = loaded
+        return loaded
+    }
+}
+
 /// A consistent view of one stream for the API and the dashboard.
 public struct StreamSnapshot: Sendable, Codable {
     public var id: String
@@ -212,14 +236,16 @@ public final class StreamRunner: @unchecked Sendable {
     private let interrupt = VideoInterrupt()
     private let finishedSignal = DispatchSemaphore(value: 0)
     let classifier: FrameClassifier
+    let detectorNets: SharedDetectorNets
     let modelName: String
     let modelMetadata: [String: String]
     /// Rows kept in memory for `timeline?since=` (older ones are read back from the file).
     let keepRows: Int
 
-    init(id: String, spec: StreamSpec, outputPath: String, classifier: FrameClassifier, modelName: String,
-         modelMetadata: [String: String], keepRows: Int) {
+    init(id: String, spec: StreamSpec, outputPath: String, classifier: FrameClassifier, detectorNets: SharedDetectorNets,
+         modelName: String, modelMetadata: [String: String], keepRows: Int) {
         self.id = id
+        self.detectorNets = detectorNets
         self.spec = spec
         self.outputPath = outputPath
         self.classifier = classifier
@@ -287,7 +313,9 @@ public final class StreamRunner: @unchecked Sendable {
         options.video = spec.video
         let analyzer: Analyzer
         do {
-            let faceStage = try FaceStageFactory.make(mode: spec.faceMode, select: spec.select, detectInterval: spec.detectInterval)
+            let nets = spec.faceMode == .detect ? try detectorNets.get() : nil
+            let faceStage = try FaceStageFactory.make(mode: spec.faceMode, select: spec.select, detectInterval: spec.detectInterval,
+                                                      detectorNets: nets, detectorBuffers: detectorNets.buffers)
             analyzer = try Analyzer(options: options, faceStage: faceStage, classifier: classifier, interrupt: interrupt,
                                     sinks: [RowSink(runner: self)])
         } catch let error as VideoError {

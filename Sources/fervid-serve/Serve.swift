@@ -46,10 +46,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Threads for inference (default: the number of cores).")
     var threads: Int?
 
+    @Option(name: .customLong("decoder-threads"), help: "Decoder threads per stream (0: one per core plus one; each holds its own frames).")
+    var decoderThreads = 1
+
     @Option(name: .customLong("port-file"), help: "Write the port listened on to this file once listening.")
     var portFile: String?
 
     static func main() async {
+        MallocArenas.limit(MallocArenas.serve)  // before any stream thread allocates
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -67,6 +71,7 @@ struct Serve: AsyncParsableCommand {
         guard dbBuffer >= 1 else { throw ValidationError("--db-buffer must be at least 1") }
         guard drainTimeout > 0, drainTimeout.isFinite else { throw ValidationError("--drain-timeout must be positive") }
         if let threads { guard (1 ... 256).contains(threads) else { throw ValidationError("--threads must be 1 to 256") } }
+        guard (0 ... 16).contains(decoderThreads) else { throw ValidationError("--decoder-threads must be 0 (libavcodec chooses) to 16") }
         _ = try parseListen()
     }
 
@@ -90,6 +95,7 @@ struct Serve: AsyncParsableCommand {
         config.maxStreams = maxStreams
         config.drainTimeout = drainTimeout
         config.modelName = model
+        config.decoderThreads = decoderThreads
         config.token = token
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8),

@@ -1,3 +1,4 @@
+import CNN
 @testable import Faces
 import Foundation
 import Models
@@ -120,5 +121,46 @@ struct DetectionsGolden: Decodable {
         try #require(full.count == 1)
         #expect(full[0].rect.iou(FaceRect(x: 2 * reference[0].rect.x, y: 2 * reference[0].rect.y,
                                          width: 2 * reference[0].rect.width, height: 2 * reference[0].rect.height)) > 0.8)
+    }
+}
+
+/// `fervid serve`'s sharing: detectors of several streams on one loaded `MTCNN` and one pool of
+/// buffers (activations and convolution scratch) must find exactly what a detector with its own
+/// networks and buffers finds, from any thread, and the pool holds one set per overlapping call.
+@Suite struct SharedDetectorBuffersTests {
+    @Test func sharedNetsAndBuffersGiveTheSameDetectionsAsPrivateOnes() throws {
+        let g = try golden("mtcnn_detections", as: DetectionsGolden.self)
+        let images = try g.frames.map { try decodeFrame($0.sample, index: $0.frame, width: $0.width, height: $0.height) }
+        let own = try MTCNNDetector(modelPath: modelPath("mtcnn"))
+        let expected = images.map { own.detect($0) }
+        #expect(expected.contains { !$0.isEmpty }, "the frames have faces to compare")
+
+        nonisolated(unsafe) let nets = try MTCNN(path: modelPath("mtcnn"))  // thread-safe once loaded
+        let pool = WorkspacePool(ownScratch: true)
+        let found = Locked<[Int: [FaceDetection]]>([:])
+        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+            let detector = MTCNNDetector(nets: nets)
+            detector.buffers = pool
+            for (i, image) in images.enumerated() where i % 2 == worker {
+                let d = detector.detect(image)
+                found.withLock { $0[i] = d }
+            }
+        }
+        let shared = found.withLock { $0 }
+        for i in images.indices {
+            #expect(shared[i] == expected[i], "frame \(i): shared detector differs from a private one")
+        }
+        #expect((1 ... 2).contains(pool.count), "one buffer set per overlapping detection, made \(pool.count)")
+    }
+}
+
+private final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }
