@@ -111,7 +111,8 @@ func editedModel(_ edit: (inout [String: Any], inout Data) throws -> Void) throw
         // A full device of the test's own (as root): the fervid before the fix replaced the file
         // it was given by a rename, which must not happen to the system's /dev/full.
         let device = temporaryPath("-full")
-        let full = mknod(device, S_IFCHR | 0o666, gnu_dev_makedev(1, 7)) == 0 ? device : "/dev/full"
+        // Device 1:7 (Linux's makedev for major < 4096, minor < 256: major << 8 | minor).
+        let full = mknod(device, S_IFCHR | 0o666, dev_t(1 << 8 | 7)) == 0 ? device : "/dev/full"
         defer { remove(video, csv, csv + ".json", device) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: bin)
