@@ -1,3 +1,4 @@
+import CNN
 import Faces
 import Foundation
 import Synchronization
@@ -39,9 +40,11 @@ public struct PipelineStats: Sendable {
     /// Frames the face detector ran on (the others verified carried boxes only).
     public var detections = 0
     public var tracks = Set<Int>()
-    /// Busy seconds per stage (decode includes sampling; faces includes cropping).
+    /// Busy seconds per stage (decode includes sampling; classify includes cropping; faceAhead is
+    /// the face stage's look-ahead thread, ``FaceStage/makeLookahead()``, when it has one).
     public var decodeSeconds = 0.0
     public var faceSeconds = 0.0
+    public var faceAheadSeconds = 0.0
     public var classifySeconds = 0.0
     public var writeSeconds = 0.0
     public var wallSeconds = 0.0
@@ -63,9 +66,12 @@ public struct FrameResult: Sendable {
     public var image: DecodedFrame?
 }
 
-/// The analysis pipeline: decode → sample → faces → crops → batcher → classifier → consumer.
+/// The analysis pipeline: decode → sample → [face look-ahead] → faces → crops → batcher →
+/// classifier → consumer.
 ///
-/// Each stage runs on its own thread, joined by ``BoundedQueue``s of `queueCapacity` frames, so
+/// Each stage runs on its own thread (the face stage's look-ahead, when it has one, on one more:
+/// the detection frame, the cut test and the scheduled detections run there, ahead of the
+/// tracker; crops are cut on the classifier's thread), joined by ``BoundedQueue``s of `queueCapacity` frames, so
 /// memory is flat whatever the input's length. Files get back-pressure (nothing dropped); a live
 /// source's frames wait for the face stage in a buffer bounded in stream time
 /// (``LiveSettings/maxLag``, ``LiveDropPolicy``). Results reach `consume` in frame order, on the
@@ -122,6 +128,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
 
     private struct DecodedJob: @unchecked Sendable {
         let frame: DecodedFrame
+        var prepared: PreparedFaceFrame?
     }
 
     /// The first queue: slots with back-pressure for files, stream time for live sources.
@@ -159,8 +166,14 @@ public final class AnalysisPipeline: @unchecked Sendable {
         let frame: DecodedFrame
         let faces: [TrackedFace]
         let ended: [Int]
-        /// `faces.count` inputs, each `inputSize` floats.
-        let crops: [Float]
+        /// `faces.count` inputs, each `inputSize` floats (cut on the classifier's thread).
+        var crops: [Float] = []
+    }
+
+    /// Hands the look-ahead to its thread (only that thread uses it).
+    private final class LookaheadBox: @unchecked Sendable {
+        let lookahead: FaceLookahead
+        init(_ lookahead: FaceLookahead) { self.lookahead = lookahead }
     }
 
     private func fail(_ error: Error) {
@@ -186,11 +199,22 @@ public final class AnalysisPipeline: @unchecked Sendable {
         // One thread per stage: they block in C calls (FFmpeg reads, BLAS), which the
         // cooperative thread pool must not do.
         let done = DispatchGroup()
-        let stages: [@Sendable () -> Void] = [
+        var stages: [@Sendable () -> Void] = [
             { [self] in decodeLoop(into: decoded) },
-            { [self] in faceLoop(from: decoded, into: cropped) },
             { [self] in classifyLoop(from: cropped, into: results, inbox: decoded) },
         ]
+        if let lookahead = faceStage.makeLookahead() {
+            let ahead = BoundedQueue<DecodedJob>(capacity: settings.queueCapacity)
+            let owned = LookaheadBox(lookahead)
+            // Both face threads run their networks on half the engine's threads (1 on 2 cores):
+            // the stages already keep the cores busy, and a network split across threads there
+            // only adds hand-offs and spinning (measured: docs/benchmarks.md, session 12).
+            let ft = Swift.max(1, Engine.threads / 2)
+            stages.append { [self] in Engine.withThreads(ft) { lookaheadLoop(owned.lookahead, from: decoded, into: ahead) } }
+            stages.append { [self] in Engine.withThreads(ft) { faceLoop(pop: { ahead.pop() }, inbox: decoded, into: cropped) } }
+        } else {
+            stages.append { [self] in faceLoop(pop: { decoded.pop() }, inbox: decoded, into: cropped) }
+        }
         for stage in stages {
             done.enter()
             let thread = Thread { stage(); done.leave() }
@@ -254,28 +278,44 @@ public final class AnalysisPipeline: @unchecked Sendable {
         }
     }
 
-    private func faceLoop(from input: Inbox, into output: BoundedQueue<CropJob>) {
+    /// The face stage's look-ahead: prepares each frame (in order) for ``faceLoop``.
+    private func lookaheadLoop(_ lookahead: FaceLookahead, from input: Inbox, into output: BoundedQueue<DecodedJob>) {
         defer { output.close() }
         let scaler = FrameScaler(algorithm: .bilinear)
-        let crops = CropPreparation(classifier.input, scaler: scaler)
-        let perCrop = crops.floatsPerCrop
         var failed = false
-        while let job = input.pop() {
+        while var job = input.pop() {
             if failed { continue }
             let t0 = Date()
             do {
-                var out = try faceStage.process(job.frame, scaler: scaler)
+                job.prepared = try lookahead.prepare(job.frame, scaler: scaler)
+            } catch {
+                failed = true
+                fail(error)
+                continue
+            }
+            let busy = Date().timeIntervalSince(t0)
+            // A stage of its own for the live buffer's rate estimate (the slowest stage sets it).
+            input.recordBusy(3, busy, frames: 1)
+            update { $0.faceAheadSeconds += busy }
+            output.push(job)
+        }
+    }
+
+    private func faceLoop(pop: () -> DecodedJob?, inbox input: Inbox, into output: BoundedQueue<CropJob>) {
+        defer { output.close() }
+        let scaler = FrameScaler(algorithm: .bilinear)
+        var failed = false
+        while let job = pop() {
+            if failed { continue }
+            let t0 = Date()
+            do {
+                var out = try job.prepared.map { try faceStage.process(job.frame, prepared: $0, scaler: scaler) }
+                    ?? faceStage.process(job.frame, scaler: scaler)
                 // A box outside the frame, or too small once clamped to it, is no face.
                 let side = classifier.input.minimumFaceSide
                 out.faces.removeAll { face in
                     let r = face.rect.clamped(toWidth: job.frame.width, height: job.frame.height)
                     return !(r.width >= side && r.height >= side)
-                }
-                var inputs = [Float](repeating: 0, count: perCrop * out.faces.count)
-                try inputs.withUnsafeMutableBufferPointer { dst in
-                    for (n, face) in out.faces.enumerated() {
-                        try crops.prepare(job.frame, box: face.rect, into: dst.baseAddress! + n * perCrop)
-                    }
                 }
                 let busy = Date().timeIntervalSince(t0)
                 input.recordBusy(0, busy, frames: 1)
@@ -284,7 +324,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
                     if out.detectorRan { stats.detections += 1 }
                     for face in out.faces { stats.tracks.insert(face.id) }
                 }
-                output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks, crops: inputs))
+                output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks))
             } catch {
                 failed = true
                 fail(error)
@@ -313,6 +353,19 @@ public final class AnalysisPipeline: @unchecked Sendable {
         var pendingCrops = 0
         var batch = [Float](repeating: 0, count: perCrop * settings.batchSize)
         var failed = false
+        let crops = CropPreparation(spec, scaler: FrameScaler(algorithm: .bilinear))
+        precondition(crops.floatsPerCrop == perCrop)
+
+        /// The classifier's inputs for `job`'s faces, cut from its full-resolution frame.
+        func cut(_ job: inout CropJob) throws {
+            var inputs = [Float](repeating: 0, count: perCrop * job.faces.count)
+            try inputs.withUnsafeMutableBufferPointer { dst in
+                for (n, face) in job.faces.enumerated() {
+                    try crops.prepare(job.frame, box: face.rect, into: dst.baseAddress! + n * perCrop)
+                }
+            }
+            job.crops = inputs
+        }
 
         func flush() {
             defer { pending.removeAll(keepingCapacity: true); pendingCrops = 0 }
@@ -378,8 +431,19 @@ public final class AnalysisPipeline: @unchecked Sendable {
 
         var deadline = Date.distantFuture
         while true {
-            let (job, timedOut) = input.pop(until: deadline)
-            if let job {
+            let (popped, timedOut) = input.pop(until: deadline)
+            if var job = popped {
+                if !failed {
+                    let t0 = Date()
+                    do {
+                        try cut(&job)
+                    } catch {
+                        failed = true
+                        fail(error)
+                    }
+                    let seconds = Date().timeIntervalSince(t0)
+                    update { $0.classifySeconds += seconds }
+                }
                 if pending.isEmpty { deadline = Date().addingTimeInterval(settings.maxBatchWait) }
                 pending.append(job)
                 pendingCrops += job.faces.count

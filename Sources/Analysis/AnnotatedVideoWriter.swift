@@ -17,11 +17,15 @@ public final class AnnotatedVideoWriter {
     private var rgb: [UInt8]
     /// Rows have arrived for every frame before this index.
     private var completeBefore = 0
+    /// Frames encoded so far.
+    public private(set) var framesWritten = 0
 
     /// Opens `path` for frames of `source` (its size, frame rate and time base; audio copied
     /// from a file source unless `copyAudio` is false).
     public init(path: String, source: VideoInfo, copyAudio: Bool) throws(VideoError) {
-        encoder = try VideoEncoder(path: path, matching: source, copyAudio: copyAudio)
+        // The tag by which a later run recognises this file as fervid's own (docs/reliability.md).
+        encoder = try VideoEncoder(path: path, matching: source, copyAudio: copyAudio,
+                                   options: VideoEncoderOptions(metadata: ["comment": OutputSafety.annotatedVideoComment]))
         painter = FramePainter(frameHeight: source.displayHeight)
         rgb = [UInt8](repeating: 0, count: source.displayWidth * source.displayHeight * 3)
     }
@@ -41,11 +45,21 @@ public final class AnnotatedVideoWriter {
         try drain()
     }
 
-    /// Writes every frame still held and finalises the file.
+    /// Writes every frame still held and finalises the file. A file that received no frame (the
+    /// run stopped or failed before its first) holds no picture: it is removed, not left behind
+    /// as a video that does not play (docs/annotate.md).
     public func finish() throws {
         completeBefore = Int.max
+        defer { if framesWritten == 0 { Self.removeIfRegular(encoder.path) } }
         try drain()
         try encoder.finish()
+    }
+
+    /// Removes `path` when it is a regular file itself (never a device such as `/dev/null`, a
+    /// FIFO, or a symbolic link).
+    static func removeIfRegular(_ path: String) {
+        var st = stat()
+        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { unlink(path) }
     }
 
     private func drain() throws {
@@ -68,5 +82,6 @@ public final class AnnotatedVideoWriter {
             painter.paint(rows: rows, in: RGBCanvas(pixels: pixels, width: w, height: h, stride: w * 3))
         }
         try rgb.withUnsafeBytes { try encoder.write(rgb: $0, pts: frame.pts) }
+        framesWritten += 1
     }
 }

@@ -68,19 +68,53 @@ final class DetectingFaceStage: FaceStage {
         self.select = select
     }
 
-    func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
-        // The detector's bounded-size frame (long side ≤ 640 px), scaled by libswscale straight
-        // from the decoded picture; detections and verified boxes come back in the full frame's
-        // pixels, where the classifier's crops are taken.
-        let size = tracker.detector.detectionSize(width: frame.width, height: frame.height)
+    /// The detector's bounded-size frame (long side ≤ 640 px), scaled by libswscale straight
+    /// from the decoded picture; detections and verified boxes come back in the full frame's
+    /// pixels, where the classifier's crops are taken.
+    static func detectionImage(_ frame: DecodedFrame, detector: MTCNNDetector, scaler: FrameScaler) throws -> RGBImage {
+        let size = detector.detectionSize(width: frame.width, height: frame.height)
         let rgb = try scaler.convert(frame, to: .rgb24, width: size.width, height: size.height)
-        let update = tracker.process(time: frame.pts, image: RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes,
-                                                                      sourceWidth: frame.width, sourceHeight: frame.height))
-        return FaceStageOutput(faces: select.select(update.faces, imageWidth: frame.width, imageHeight: frame.height),
-                               endedTracks: update.ended, detectorRan: update.detected)
+        return RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes,
+                        sourceWidth: frame.width, sourceHeight: frame.height)
+    }
+
+    func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput {
+        let image = try Self.detectionImage(frame, detector: tracker.detector, scaler: scaler)
+        return output(tracker.process(time: frame.pts, image: image), frame)
+    }
+
+    private func output(_ update: FaceTrackerUpdate, _ frame: DecodedFrame) -> FaceStageOutput {
+        FaceStageOutput(faces: select.select(update.faces, imageWidth: frame.width, imageHeight: frame.height),
+                        endedTracks: update.ended, detectorRan: update.detected)
     }
 
     func finish() -> [Int] { tracker.finish() }
+
+    /// The detection frame, the cut test and the scheduled detections run ahead
+    /// (``DetectionLookahead``): the stage's own thread is left the verification and the tracker.
+    func makeLookahead() -> FaceLookahead? {
+        Lookahead(tracker.makeLookahead())
+    }
+
+    func process(_ frame: DecodedFrame, prepared: PreparedFaceFrame, scaler: FrameScaler) throws -> FaceStageOutput {
+        guard let p = prepared as? Prepared else { return try process(frame, scaler: scaler) }
+        return output(tracker.process(time: frame.pts, image: p.image, look: p.look), frame)
+    }
+
+    struct Prepared: PreparedFaceFrame {
+        let image: RGBImage
+        let look: DetectionLookahead.Look
+    }
+
+    final class Lookahead: FaceLookahead {
+        let ahead: DetectionLookahead
+        init(_ ahead: DetectionLookahead) { self.ahead = ahead }
+
+        func prepare(_ frame: DecodedFrame, scaler: FrameScaler) throws -> PreparedFaceFrame {
+            let image = try DetectingFaceStage.detectionImage(frame, detector: ahead.detector, scaler: scaler)
+            return Prepared(image: image, look: ahead.look(time: frame.pts, image: image))
+        }
+    }
 }
 
 /// One face per frame: the centred square.

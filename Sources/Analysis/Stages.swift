@@ -24,6 +24,26 @@ public protocol FaceStage: AnyObject {
     func process(_ frame: DecodedFrame, scaler: FrameScaler) throws -> FaceStageOutput
     /// End of input: tracks still open.
     func finish() -> [Int]
+    /// The part of the stage's work that needs no earlier frame's result, to run one stage
+    /// earlier on its own thread (every frame, in order); nil (the default): none.
+    func makeLookahead() -> FaceLookahead?
+    /// ``process(_:scaler:)`` given what the look-ahead prepared for this frame.
+    func process(_ frame: DecodedFrame, prepared: PreparedFaceFrame, scaler: FrameScaler) throws -> FaceStageOutput
+}
+
+/// What a ``FaceLookahead`` hands on with a frame (opaque to the pipeline).
+public protocol PreparedFaceFrame: Sendable {}
+
+/// Runs a face stage's tracker-independent work ahead of it, on another thread, frame by frame.
+public protocol FaceLookahead: AnyObject {
+    func prepare(_ frame: DecodedFrame, scaler: FrameScaler) throws -> PreparedFaceFrame
+}
+
+extension FaceStage {
+    public func makeLookahead() -> FaceLookahead? { nil }
+    public func process(_ frame: DecodedFrame, prepared: PreparedFaceFrame, scaler: FrameScaler) throws -> FaceStageOutput {
+        try process(frame, scaler: scaler)
+    }
 }
 
 /// How a classifier wants its input: the model's preprocessing (size, colour, normalisation,

@@ -1,4 +1,5 @@
 import Foundation
+import Timeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -299,33 +300,5 @@ public enum CorpusInputs {
             common.removeLast(common.count - n)
         }
         return "/" + common.joined(separator: "/")
-    }
-}
-
-/// Path pieces without NSString (whose `deletingLastPathComponent` traps on one-character
-/// strings in this Foundation).
-enum PathText {
-    /// Everything before the last `/` ("" when there is none; "/" for a top-level path).
-    static func parent(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "" }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
-
-    /// Everything after the last `/`.
-    static func name(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
-    }
-
-    /// The name without its last `.extension` (a leading dot is not an extension).
-    static func stem(_ name: String) -> String {
-        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return name }
-        return String(name[..<dot])
-    }
-
-    /// The extension after the last dot ("" when there is none).
-    static func fileExtension(_ name: String) -> String {
-        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
-        return String(name[name.index(after: dot)...])
     }
 }

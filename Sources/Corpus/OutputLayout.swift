@@ -80,6 +80,21 @@ public struct PlannedOutputs: Sendable, Equatable {
         if let annotate { out.append(("--annotate", annotate)) }
         return out
     }
+
+    /// ``all`` with what each path holds: fervid replaces an existing file only when it is its
+    /// own output of that kind (``OutputSafety/checkOwnership(_:containerComment:)``).
+    public var kinds: [(option: String, path: String, kind: OutputKind)] {
+        all.map { option, path in
+            let kind: OutputKind = switch option {
+            case "sidecar": .sidecar
+            case "--summary": .summary
+            case "--plot": .plot
+            case "--annotate": .annotatedVideo
+            default: .timeline
+            }
+            return (option, path, kind)
+        }
+    }
 }
 
 /// Two outputs that would be one file, or an output that is an input: found before any work.

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What the tracker reports for one frame.
 public struct FaceTrackerUpdate: Sendable, Equatable {
     /// Faces visible in this frame, in track-id order.
@@ -210,8 +212,17 @@ public final class DetectingFaceTracker {
 
     /// Faces of the next frame, at `time` seconds of stream time (non-decreasing).
     public func process(time: Double, image: RGBImage) -> FaceTrackerUpdate {
+        process(time: time, image: image, look: nil)
+    }
+
+    /// ``process(time:image:)`` with the frame's look-ahead (``DetectionLookahead/look(time:image:)``,
+    /// which saw every frame before this one): its cut test replaces this tracker's, and its
+    /// detections, when it ran the detector on this frame, replace a detection here. The detector
+    /// is a pure function of the image, so the update is the same as without the look-ahead; only
+    /// where the detection ran differs.
+    public func process(time: Double, image: RGBImage, look: DetectionLookahead.Look?) -> FaceTrackerUpdate {
         frames += 1
-        let cut = sceneChange?.isCut(image) ?? false
+        let cut = look?.cut ?? (sceneChange?.isCut(image) ?? false)
         let visible = tracker.visibleFaces
         var failed = false
         if !visible.isEmpty {
@@ -227,9 +238,74 @@ public final class DetectingFaceTracker {
         if !due { if failed { detectionsAfterFailedVerification += 1 } else { detectionsAfterCut += 1 } }
         detections += 1
         lastDetection = time
-        return tracker.update(detections: detector.detect(image), time: time)
+        lookahead?.published.store(time.bitPattern, ordering: .relaxed)
+        let found: [FaceDetection]
+        if let ready = look?.detections {
+            found = ready
+            detectionsAhead += 1
+        } else {
+            found = detector.detect(image)
+        }
+        return tracker.update(detections: found, time: time)
+    }
+
+    /// Detections whose detector pass ran ahead, on the look-ahead's thread.
+    public private(set) var detectionsAhead = 0
+    private var lookahead: DetectionLookahead?
+
+    /// A look-ahead for this tracker, to run on another thread over the same frames in the same
+    /// order, each before this tracker's ``process(time:image:look:)`` of it. It has its own
+    /// detector (sharing the loaded networks) and its own cut detector; this tracker tells it
+    /// when it detected, so that its schedule follows this one's.
+    public func makeLookahead() -> DetectionLookahead {
+        let made = DetectionLookahead(detector: MTCNNDetector(sharing: detector), detectInterval: detectInterval,
+                                      sceneChange: sceneChange.map { SceneChangeDetector(threshold: $0.threshold) })
+        lookahead = made
+        return made
     }
 
     /// End of input: the ids of tracks still open.
     public func finish() -> [Int] { tracker.finish() }
+}
+
+/// The tracker-independent part of ``DetectingFaceTracker/process(time:image:)``, run ahead on
+/// another thread: the cut test (every frame, in order) and the full detector on the frames where
+/// the tracker's schedule will want it, so that a detection no longer stalls the per-frame
+/// verification. Its schedule is the tracker's (``DetectingFaceTracker/detectInterval`` from the
+/// last detection, whichever thread ran it); a detection the tracker makes off schedule (after a
+/// failed verification) is told to it through ``published`` and moves its schedule too. A guess
+/// that misses costs time only: the tracker detects itself on a frame that has no detections
+/// ready and ignores those it does not need.
+///
+/// One thread calls ``look(time:image:)``; the tracker reads ``published``'s writes.
+public final class DetectionLookahead: @unchecked Sendable {
+    /// One frame's look: its cut test, and the detector's answer when it ran.
+    public struct Look: Sendable {
+        public let cut: Bool
+        public let detections: [FaceDetection]?
+    }
+
+    public let detector: MTCNNDetector
+    let detectInterval: Double
+    let sceneChange: SceneChangeDetector?
+    /// The time of the tracker's latest detection (a `Double` bit pattern; NaN: none yet).
+    let published = Atomic<UInt64>(Double.nan.bitPattern)
+    private var lastAhead: Double?
+
+    init(detector: MTCNNDetector, detectInterval: Double, sceneChange: SceneChangeDetector?) {
+        self.detector = detector
+        self.detectInterval = detectInterval
+        self.sceneChange = sceneChange
+    }
+
+    /// The look at the next frame (at `time`, non-decreasing).
+    public func look(time: Double, image: RGBImage) -> Look {
+        let cut = sceneChange?.isCut(image) ?? false
+        let told = Double(bitPattern: published.load(ordering: .relaxed))
+        let last = [lastAhead, told.isNaN ? nil : told].compactMap { $0 }.max()
+        let due = last.map { time - $0 >= detectInterval - 1e-6 } ?? true
+        guard due || cut else { return Look(cut: cut, detections: nil) }
+        lastAhead = time
+        return Look(cut: cut, detections: detector.detect(image))
+    }
 }

@@ -33,9 +33,11 @@ public final class MTCNNDetector {
     /// 640 keeps the 640×360 sample's detections exactly as before.
     public static let defaultMaxSide = 640
     let nets: MTCNN
-    private var scratch: [Double] = []
+    var scratch: [Double] = []
     private var planes: [Float] = []
     private var scaled: [Float] = []
+    /// `verify`'s planar crop of one box.
+    var verifyRegion: [Float] = []
 
     public init(nets: MTCNN, minFaceSize: Int = 20, scaleFactor: Double = 0.709,
                 thresholds: (pnet: Float, rnet: Float, onet: Float) = (0.6, 0.7, 0.7),
@@ -48,6 +50,13 @@ public final class MTCNNDetector {
         self.thresholds = thresholds
         self.maxSide = maxSide
         self.minSourceFace = minSourceFace
+    }
+
+    /// A detector with `other`'s networks (loaded once, run from any thread) and parameters, and
+    /// its own buffers: one for another thread.
+    public convenience init(sharing other: MTCNNDetector) {
+        self.init(nets: other.nets, minFaceSize: other.minFaceSize, scaleFactor: other.scaleFactor,
+                  thresholds: other.thresholds, maxSide: other.maxSide, minSourceFace: other.minSourceFace)
     }
 
     /// Loads `mtcnn.safetensors` and builds a detector with the default parameters.

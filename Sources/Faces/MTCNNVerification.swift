@@ -33,8 +33,9 @@ extension MTCNNDetector {
         let batch = Tensor(shape: [boxes.count, 3, size, size])
         var squared: [SIMD4<Float>] = []
         var valid: [Bool] = []
-        var region: [Float] = []
-        var work: [Double] = []
+        var region: [Float] = []  // the detector's buffer, reused across calls (one thread's)
+        swap(&region, &verifyRegion)
+        defer { swap(&region, &verifyRegion) }
         for (n, rect) in boxes.enumerated() {
             let b = square(SIMD4(Float(rect.x), Float(rect.y), Float(rect.maxX), Float(rect.maxY)))
             squared.append(b)
@@ -59,14 +60,14 @@ extension MTCNNDetector {
             if region.count < 3 * plane { region = [Float](repeating: 0, count: 3 * plane) }
             image.pixels.withUnsafeBufferPointer { px in
                 region.withUnsafeMutableBufferPointer { out in
+                    let r = out.baseAddress!, g = r + plane, b = g + plane
                     for yy in 0..<rh {
-                        var src = ((ry + yy) * image.width + rx) * 3
+                        let src = px.baseAddress! + ((ry + yy) * image.width + rx) * 3
                         let row = yy * rw
                         for xx in 0..<rw {
-                            out[row + xx] = Float(px[src])
-                            out[plane + row + xx] = Float(px[src + 1])
-                            out[2 * plane + row + xx] = Float(px[src + 2])
-                            src += 3
+                            r[row + xx] = Float(src[3 * xx])
+                            g[row + xx] = Float(src[3 * xx + 1])
+                            b[row + xx] = Float(src[3 * xx + 2])
                         }
                     }
                 }
@@ -74,7 +75,7 @@ extension MTCNNDetector {
             region.withUnsafeBufferPointer { buf in
                 let r = PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: plane, rowStride: rw,
                                      x: 0, y: 0, width: rw, height: rh)
-                areaResize(r, outH: size, outW: size, into: batch.data + n * per, scratch: &work)
+                areaResize(r, outH: size, outW: size, into: batch.data + n * per, scratch: &scratch)
             }
         }
         normalise(batch.data, batch.count)

@@ -25,8 +25,6 @@ public struct ServeConfiguration: Sendable {
     public var keepRows = 20_000
     /// Seconds SIGTERM may take: streams stopped and outputs closed, then the database flushed.
     public var drainTimeout = 20.0
-    /// Seconds without a frame before a live stream reports `reconnecting`.
-    public var stallSeconds = 3.0
     /// Defaults for streams' options.
     public var openTimeout = 10.0
     public var modelName = ModelLocator.defaultModel
@@ -174,7 +172,7 @@ public final class StreamRegistry: @unchecked Sendable {
     private func newIdentity(format: TimelineFormat, taken: [String: StreamRunner]) throws(RequestError) -> (String, String) {
         for _ in 0 ..< 100 {
             let id = String(UInt64.random(in: 0 ... UInt64(UInt32.max)) | (1 << 32), radix: 16).dropFirst().description
-            let path = (config.outDirectory as NSString).appendingPathComponent("\(id).emotions.\(format.rawValue)")
+            let path = PathText.appending("\(id).emotions.\(format.rawValue)", to: config.outDirectory)
             if taken[id] == nil, !FileManager.default.fileExists(atPath: path),
                !FileManager.default.fileExists(atPath: TimelineSidecar.path(forOutput: path)) {
                 return (id, path)
@@ -283,15 +281,9 @@ public final class StreamRegistry: @unchecked Sendable {
         broadcast(runner.id, Self.statusEvent(snapshot))
     }
 
-    /// Called periodically: stall detection, counters.
+    /// Called periodically: counters.
     func tick() {
-        let now = Date()
-        for runner in all() {
-            // Three sampling intervals at least: a stream analyzed at 0.2 fps is not stalled after 3 s.
-            let stall = max(config.stallSeconds, 3 / (runner.spec.options.fps ?? 1000))
-            runner.checkStall(now: now, stall: stall)
-            metrics.publish(runner)
-        }
+        for runner in all() { metrics.publish(runner) }
     }
 
     /// Status counts for the gauge.

@@ -10,7 +10,9 @@ public enum StreamStatus: String, Sendable, Codable, CaseIterable {
     case connecting
     /// Frames are being analyzed.
     case live
-    /// The input stopped delivering frames for a while (it is being reopened, or it stalls).
+    /// The live input dropped and the reader is reopening it (its reconnect policy); `reason`
+    /// says why it dropped and which attempt this is. From the reader's own events, not guessed
+    /// from silence: a read that stalls counts as a drop after the read timeout.
     case reconnecting
     /// The input ended, was deleted, or the server drained it.
     case ended
@@ -157,6 +159,9 @@ public struct StreamSnapshot: Sendable, Codable {
     public var lastTimestamp: Double?
     /// Rows the database buffer had to drop (0 without --db).
     public var dbDropped: Int
+    /// Times the live input dropped, and times it was reopened.
+    public var disconnects: Int
+    public var reconnects: Int
     /// The timeline file and its sidecar.
     public var output: String
     public var sidecar: String
@@ -188,7 +193,6 @@ public final class StreamRunner: @unchecked Sendable {
         var faces = 0
         var label: String?
         var lastTimestamp: Double?
-        var lastFrameAt: Date?
         var lastFrame = -1
         var frameTimes: [Date] = []
         var latencies: [Double] = []
@@ -198,6 +202,10 @@ public final class StreamRunner: @unchecked Sendable {
         var evicted = false
         var columns = TimelineColumns()
         var dbDropped = 0
+        /// The live reader's connection: drops, successful reopens, and why it last dropped.
+        var disconnects = 0
+        var reconnects = 0
+        var lastDrop: String?
     }
 
     private let state: Locked<State>
@@ -295,6 +303,7 @@ public final class StreamRunner: @unchecked Sendable {
             state.withLock { $0.finished = true }
             return
         }
+        analyzer.source.onConnection = { [weak self] event in self?.connection(event) }
         let stopped = state.withLock { s -> Bool in
             s.analyzer = analyzer
             s.columns = TimelineColumns(includeRaw: options.raw, includeWallclock: analyzer.isLive)
@@ -328,7 +337,6 @@ public final class StreamRunner: @unchecked Sendable {
         guard !rows.isEmpty else { return }
         let now = Date()
         var newFrames = 0
-        var becameLive = false
         let firstIndex = state.withLock { s -> Int in
             let firstIndex = s.rows
             for row in rows {
@@ -353,7 +361,6 @@ public final class StreamRunner: @unchecked Sendable {
             }
             if s.frameTimes.count > 256 { s.frameTimes.removeFirst(s.frameTimes.count - 256) }
             s.rows += rows.count
-            s.lastFrameAt = now
             s.recent += rows
             if s.recent.count > keepRows {
                 let excess = s.recent.count - keepRows
@@ -361,11 +368,27 @@ public final class StreamRunner: @unchecked Sendable {
                 s.recentStart += excess
                 s.evicted = true
             }
-            if s.status == .reconnecting { becameLive = true }
             return firstIndex
         }
-        if becameLive { setStatus(.live, reason: nil) }
         onRows?(self, rows, firstIndex)
+    }
+
+    /// The live reader's connection events (its thread): `reconnecting` while it reopens the
+    /// input, `live` again once it has.
+    private func connection(_ event: ConnectionEvent) {
+        switch event {
+        case .dropped(let error):
+            state.withLock { s in
+                s.disconnects += 1
+                s.lastDrop = error?.description ?? "end of stream"
+            }
+        case .reconnecting(let attempt, let of):
+            let why = state.withLock { $0.lastDrop } ?? "input dropped"
+            setStatus(.reconnecting, reason: "input dropped (\(why)); reconnect attempt \(attempt) of \(of)")
+        case .reconnected:
+            state.withLock { $0.reconnects += 1 }
+            setStatus(.live, reason: nil)
+        }
     }
 
     /// Rows so far: the index the next row will have.
@@ -394,13 +417,6 @@ public final class StreamRunner: @unchecked Sendable {
             }
             return (Array(s.recent[start...]), s.rows, complete)
         }
-    }
-
-    /// Re-evaluates `live` vs `reconnecting`: no frame for `stall` seconds while running.
-    func checkStall(now: Date, stall: Double) {
-        let (status, last) = state.withLock { ($0.status, $0.lastFrameAt) }
-        guard status == .live, let last else { return }
-        if now.timeIntervalSince(last) > stall { setStatus(.reconnecting, reason: "no frame for \(Int(stall)) s") }
     }
 
     /// The pipeline's counters so far (zeros before the input opened).
@@ -433,7 +449,7 @@ public final class StreamRunner: @unchecked Sendable {
                 framesRead: stats.framesRead, framesAnalyzed: stats.framesAnalyzed, framesDropped: stats.framesDropped,
                 latencyP50: quantile(0.5), latencyP95: quantile(0.95),
                 faces: s.faces, facesTotal: stats.faces, rows: s.rows, label: s.label, lastTimestamp: s.lastTimestamp,
-                dbDropped: s.dbDropped, output: outputPath, sidecar: TimelineSidecar.path(forOutput: outputPath),
+                dbDropped: s.dbDropped, disconnects: s.disconnects, reconnects: s.reconnects, output: outputPath, sidecar: TimelineSidecar.path(forOutput: outputPath),
                 options: spec.options)
         }
     }

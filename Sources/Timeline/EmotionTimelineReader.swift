@@ -65,17 +65,7 @@ public enum EmotionTimelineReader {
     }
 
     private static func columnsFrom(_ names: [String], name: String) throws(TimelineError) -> TimelineColumns {
-        for raw in [false, true] {
-            for wall in [false, true] {
-                for marks in [false, true] {
-                    for latency in [false, true] {
-                        let c = TimelineColumns(includeRaw: raw, includeWallclock: wall, includeLandmarks: marks,
-                                                includeLatency: latency)
-                        if c.names == names { return c }
-                    }
-                }
-            }
-        }
+        if let c = TimelineColumns.all.first(where: { $0.names == names }) { return c }
         let expected = TimelineColumns(includeLandmarks: names.contains("x_0")).names
         for (i, n) in expected.enumerated() where i >= names.count || names[i] != n {
             throw .malformed(path: name, line: 1, reason: "column \(i + 1) is '\(i < names.count ? names[i] : "")', expected '\(n)' (CSV schema version \(TimelineColumns.schemaVersion))")

@@ -44,6 +44,17 @@ public struct TimelineColumns: Sendable, Equatable, Codable {
         self.includeLatency = includeLatency
     }
 
+    /// Every combination of the optional columns (16): what a timeline file may have.
+    public static let all: [TimelineColumns] = [false, true].flatMap { raw in
+        [false, true].flatMap { wall in
+            [false, true].flatMap { marks in
+                [false, true].map { latency in
+                    TimelineColumns(includeRaw: raw, includeWallclock: wall, includeLandmarks: marks, includeLatency: latency)
+                }
+            }
+        }
+    }
+
     /// Every CSV column name, in order.
     public var names: [String] {
         var n = Self.prefix

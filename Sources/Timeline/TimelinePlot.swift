@@ -190,6 +190,10 @@ public struct TimelinePlot: Sendable {
         origin == nil ? 0...1 : (lastTime > firstTime ? firstTime...lastTime : firstTime...(firstTime + 1))
     }
 
+    /// The comment every chart fervid writes carries on its third line: how fervid recognises a
+    /// chart it wrote before replacing it (``OutputSafety/foreignContent(at:kind:containerComment:)``).
+    public static let marker = "<!-- fervid_output: timeline chart -->"
+
     /// The chart as SVG 1.1 text.
     public func svg() -> String {
         let range = timeRange
@@ -200,6 +204,7 @@ public struct TimelinePlot: Sendable {
         <?xml version="1.0" encoding="UTF-8" standalone="no"?>
         <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(f(Layout.width))" height="\(f(height))" \
         viewBox="0 0 \(f(Layout.width)) \(f(height))" font-family="Helvetica, Arial, sans-serif" font-size="11">
+        \(Self.marker)
 
         """
         var title = "\(source) · model \(model)"

@@ -368,9 +368,9 @@ func writeAll(_ fd: Int32, _ data: Data) -> String? {
 }
 
 private func replaceAtomically(_ data: Data, at path: String, naming shown: String) throws(TimelineError) {
-    let given = (path as NSString).deletingLastPathComponent
+    let given = PathText.parent(path)
     let directory = given.isEmpty ? "." : given
-    let name = (path as NSString).lastPathComponent
+    let name = PathText.name(path)
     var dirStat = stat()
     guard stat(directory, &dirStat) == 0, (dirStat.st_mode & S_IFMT) == S_IFDIR else {
         throw .io(path: shown, reason: "cannot write: no such directory \(directory)")

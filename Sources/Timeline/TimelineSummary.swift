@@ -121,9 +121,16 @@ public struct TimelineSummary: Codable, Sendable, Equatable {
     public var end: Double
     /// Tracks by face id.
     public var tracks: [TrackSummary]
+    /// `fervid_output: "summary"`, the marker by which fervid recognises a summary it wrote
+    /// (``OutputSafety/foreignContent(at:kind:containerComment:)``); nil in summaries from before it.
+    public var fervidOutput: String? = TimelineSummary.marker
+
+    /// The value of the `fervid_output` key of every summary fervid writes.
+    public static let marker = "summary"
 
     enum CodingKeys: String, CodingKey {
         case frames, framesWithoutFace = "frames_without_face", noFaceShare = "no_face_share", start, end, tracks
+        case fervidOutput = "fervid_output"
     }
 
     /// Rows with a face (the sidecar's `faces`).

@@ -72,14 +72,19 @@ public final class FrameScaler {
         guard width > 0, height > 0, width <= 1 << 16, height <= 1 << 16 else {
             throw .invalidOutputSize(width: width, height: height)
         }
-        var bytes = [UInt8](repeating: 0, count: width * height * layout.channels)
-        // Array.withUnsafeMutableBytes is untyped-rethrows: carry the typed result out by hand.
-        let result: Result<PixelRect, VideoError> = bytes.withUnsafeMutableBytes { buffer in
+        // Every byte is written by the conversion (or the array is dropped on failure): no zero fill.
+        var result: Result<PixelRect, VideoError> = .failure(.invalidOutputSize(width: width, height: height))
+        let count = width * height * layout.channels
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            // Array.withUnsafeMutableBytes is untyped-rethrows: carry the typed result out by hand.
             do throws(VideoError) {
-                return .success(try convert(frame, to: layout, width: width, height: height, crop: crop, into: buffer))
+                result = .success(try convert(frame, to: layout, width: width, height: height, crop: crop,
+                                              into: UnsafeMutableRawBufferPointer(buffer)))
             } catch {
-                return .failure(error)
+                result = .failure(error)
+                buffer.initialize(repeating: 0)
             }
+            initialized = count
         }
         return PixelImage(width: width, height: height, layout: layout, source: try result.get(), bytes: bytes)
     }

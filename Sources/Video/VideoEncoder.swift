@@ -13,12 +13,17 @@ public struct VideoEncoderOptions: Sendable, Equatable {
     public var crf: Int
     /// Encoder threads; 0 lets the encoder choose.
     public var threads: Int
+    /// Container tags (`comment`, `title`, …) written into the file's metadata where the
+    /// container stores them (MP4, MOV, Matroska, AVI, …).
+    public var metadata: [String: String]
 
-    public init(encoder: String? = nil, preset: String = "veryfast", crf: Int = 20, threads: Int = 0) {
+    public init(encoder: String? = nil, preset: String = "veryfast", crf: Int = 20, threads: Int = 0,
+                metadata: [String: String] = [:]) {
         self.encoder = encoder
         self.preset = preset
         self.crf = crf
         self.threads = max(0, threads)
+        self.metadata = metadata
     }
 }
 
@@ -199,6 +204,9 @@ public final class VideoEncoder: @unchecked Sendable {
             packet = try PacketBuffer()
             held = try PacketBuffer()
 
+            for (key, value) in options.metadata.sorted(by: { $0.key < $1.key }) {
+                try check(av_dict_set(&container.context.pointee.metadata, key, value, 0), "av_dict_set (\(key))")
+            }
             try container.openFile()
             try check(avformat_write_header(container.context, nil), "avformat_write_header")
             streamTimeBase = Rational(s.pointee.time_base)

@@ -126,6 +126,17 @@ public struct DecodeStats: Sendable, Equatable {
     public init() {}
 }
 
+/// A live input's connection changing (``VideoSource/onConnection``).
+public enum ConnectionEvent: Sendable, Equatable {
+    /// The input dropped: a read error or timeout (the error), or the end of the stream (nil).
+    /// The frames the decoder holds are still delivered; reopen attempts follow per the policy.
+    case dropped(VideoError?)
+    /// Reopen attempt `attempt` of `of` begins (its delay first).
+    case reconnecting(attempt: Int, of: Int)
+    /// A reopen succeeded: frames follow.
+    case reconnected
+}
+
 /// Why a ``VideoSource`` stopped delivering frames.
 public enum EndReason: Sendable, Equatable {
     /// The input ended (a file, or a network input that is not live).

@@ -41,6 +41,10 @@ public final class VideoSource: @unchecked Sendable {
     /// Set once ``nextFrame()`` has returned nil (or thrown).
     public private(set) var endReason: EndReason?
 
+    /// Told of a live input's connection as it changes, on the reading thread: a service shows
+    /// `reconnecting` from these rather than guessing from silence. Set it before reading starts.
+    public var onConnection: (@Sendable (ConnectionEvent) -> Void)?
+
     /// Whether the input is read as a live stream.
     public var isLive: Bool { info.isLive }
 
@@ -205,6 +209,7 @@ public final class VideoSource: @unchecked Sendable {
                 if case .timedOut = error { stats.timeouts += 1 } else { stats.readErrors += 1 }
                 if info.isLive {
                     stats.disconnects += 1
+                    onConnection?(.dropped(error))
                     beginDraining(session, cause: .disconnected)
                 } else {
                     beginDraining(session, cause: .readError(error))
@@ -224,7 +229,10 @@ public final class VideoSource: @unchecked Sendable {
                     let error = VideoError.timedOut(call: "av_read_frame", seconds: options.readTimeout)
                     stats.lastError = error
                     stats.timeouts += 1
-                    if info.isLive { stats.disconnects += 1 }
+                    if info.isLive {
+                        stats.disconnects += 1
+                        onConnection?(.dropped(error))
+                    }
                     beginDraining(session, cause: info.isLive ? .disconnected : .readError(error))
                 } else {
                     usleep(1000)
@@ -233,6 +241,7 @@ public final class VideoSource: @unchecked Sendable {
             case .endOfStream:
                 if info.isLive {
                     stats.disconnects += 1
+                    onConnection?(.dropped(nil))
                     beginDraining(session, cause: .disconnected)
                 } else {
                     beginDraining(session, cause: endOfFile(session))
@@ -300,11 +309,13 @@ public final class VideoSource: @unchecked Sendable {
         while failedReconnects < policy.attempts {
             failedReconnects += 1
             stats.reconnectAttempts += 1
+            onConnection?(.reconnecting(attempt: failedReconnects, of: policy.attempts))
             guard interruptState.sleep(seconds: policy.delay(beforeAttempt: failedReconnects)) else { return false }
             do {
                 session = try InputSession(url: url, options: options, interrupt: interruptState)
                 stats.reconnects += 1
                 rebaseNextFrame = true
+                onConnection?(.reconnected)
                 return true
             } catch .interrupted {
                 return false

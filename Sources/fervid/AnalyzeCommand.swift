@@ -34,6 +34,9 @@ struct Analyze: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file, '-' for standard output, a directory ending in '/' (mirrors the input tree), or a pattern with {stem} / {relpath}.")
     var output: String?
 
+    @Flag(help: "Replace existing output files even when they are not fervid's own outputs (by default such a file is refused before any work; an input is never overwritten).")
+    var overwrite = false
+
     @Flag(help: "Skip inputs whose sidecar says complete for the same input (size, modification time), model file and settings; redo the rest.")
     var resume = false
 
@@ -205,6 +208,15 @@ struct Analyze: ParsableCommand {
             try OutputSafety.check(inputs: readPaths, outputs: writePaths)
         } catch {
             throw CommandFailure(subject: "\(error.outputRole) \(error.output)", cause: error.cause, exitCode: ExitStatus.usage)
+        }
+        // Nothing is replaced that fervid did not write: an existing output must be fervid's own
+        // output of that kind (docs/reliability.md), unless --overwrite.
+        if !overwrite {
+            do {
+                try OutputSafety.checkReplaceable(plans.flatMap(\.kinds).map { (role: $0.option, path: $0.path, kind: $0.kind) })
+            } catch {
+                throw CommandFailure(subject: "\(error.role) \(error.path)", cause: error.cause, exitCode: ExitStatus.usage)
+            }
         }
         var chosen = Array(all.indices)
         if let shard, let (index, count) = CorpusInputs.parseShard(shard) {
@@ -469,15 +481,19 @@ struct Analyze: ParsableCommand {
     }
 
     /// `stats input=… frames_read=… frames_analyzed=… faces=… detections=… wall_s=… fps=… decode_s=…
-    /// face_s=… classify_s=… write_s=…`: detector runs, busy seconds per stage (PipelineStats; stages overlap, so they
-    /// may sum to more than the wall time). Decode includes sampling, face includes cropping,
-    /// write is the consumer (smoothing, timeline, annotated video).
+    /// face_ahead_s=… face_s=… classify_s=… write_s=…`: detector runs, busy seconds per stage
+    /// (PipelineStats; stages overlap, so they may sum to more than the wall time). Decode
+    /// includes sampling; face_ahead is the face stage's look-ahead thread (detection frame, cut
+    /// test, scheduled detections; 0 without one), face the tracker's thread (verification,
+    /// detections not run ahead); classify includes cropping; write is the consumer (smoothing,
+    /// timeline, annotated video).
     static func statsLine(input: String, _ s: PipelineStats) -> String {
         let fps = s.wallSeconds > 0 ? Double(s.framesAnalyzed) / s.wallSeconds : 0
         var line = "stats input=\(input.replacingOccurrences(of: " ", with: "%20")) frames_read=\(s.framesRead) "
             + "frames_analyzed=\(s.framesAnalyzed) faces=\(s.faces) detections=\(s.detections) "
-            + String(format: "wall_s=%.3f fps=%.2f decode_s=%.3f face_s=%.3f classify_s=%.3f write_s=%.3f",
-                     s.wallSeconds, fps, s.decodeSeconds, s.faceSeconds, s.classifySeconds, s.writeSeconds)
+            + String(format: "wall_s=%.3f fps=%.2f decode_s=%.3f face_ahead_s=%.3f face_s=%.3f classify_s=%.3f write_s=%.3f",
+                     s.wallSeconds, fps, s.decodeSeconds, s.faceAheadSeconds, s.faceSeconds, s.classifySeconds,
+                     s.writeSeconds)
         if let live = s.live {
             func v(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
             line += " max_lag_s=\(v(live.maxLag)) dropped_thinned=\(live.droppedThinned) dropped_stale=\(live.droppedStale)"

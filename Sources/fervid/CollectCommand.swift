@@ -1,6 +1,7 @@
 import ArgumentParser
 import Corpus
 import Foundation
+import Timeline
 
 /// `fervid collect DIR -o corpus.csv [--rows FILE] [--format csv|jsonl]`: one table of a corpus
 /// run, from the sidecars (and timelines) under DIR.
@@ -32,7 +33,17 @@ struct Collect: ParsableCommand {
     @Option(help: "The manifest the run was given (-o DIR/): every input it lists without a sidecar gets a row with status 'missing'.")
     var manifest: String?
 
+    @Flag(help: "Replace -o / --rows even when they are existing files fervid did not write (by default refused).")
+    var overwrite = false
+
     func run() throws {
+        if !overwrite {  // before any work: nothing replaced that fervid did not write
+            var outputs: [(role: String, path: String, kind: OutputKind)] = [("-o", output, .corpusTable)]
+            if let rows { outputs.append(("--rows", rows, .corpusRows)) }
+            do { try OutputSafety.checkOwnership(outputs) } catch {
+                throw CommandFailure(subject: "\(error.role) \(error.path)", cause: error.cause, exitCode: ExitStatus.usage)
+            }
+        }
         let totals: CorpusCollect.Totals
         do {
             let expected = try manifest.map { m throws(CorpusInputError) in

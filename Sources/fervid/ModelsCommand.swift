@@ -3,6 +3,7 @@ import ArgumentParser
 import CNN
 import Foundation
 import Models
+import Timeline
 
 /// `fervid models`: what a model is (architecture, parameters, input, labels), running a
 /// checkpoint on a tensor file (the Swift side of `make test-reference`) and timing it
@@ -85,7 +86,21 @@ struct ModelsCommand: ParsableCommand {
         @Option(help: "safetensors file to write `logits` and `probabilities` (N, K) to.")
         var output: String
 
+        @Flag(help: "Replace --output even when it is an existing file fervid did not write (by default refused).")
+        var overwrite = false
+
         func run() throws {
+            // Before any work: --output is neither input nor a file fervid did not write.
+            do {
+                try OutputSafety.check(inputs: [("--input", input), ("checkpoint", checkpoint)], outputs: [("--output", output)])
+            } catch {
+                throw CommandFailure(subject: "\(error.outputRole) \(error.output)", cause: error.cause, exitCode: ExitStatus.usage)
+            }
+            if !overwrite {
+                do { try OutputSafety.checkOwnership([(role: "--output", path: output, kind: .tensorOutput)]) } catch {
+                    throw CommandFailure(subject: "\(error.role) \(error.path)", cause: error.cause, exitCode: ExitStatus.usage)
+                }
+            }
             if let network = MTCNNNetwork(rawValue: checkpoint) {
                 try runMTCNN(network)
                 return

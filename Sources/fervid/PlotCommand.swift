@@ -27,7 +27,22 @@ struct Plot: ParsableCommand {
         if output.isEmpty { throw ValidationError("--output must not be empty") }
     }
 
+    @Flag(help: "Replace -o even when it is an existing file fervid did not write (by default refused).")
+    var overwrite = false
+
     func run() throws {
+        // Before any work: -o is not the timeline or its sidecar, nor a file fervid did not write.
+        do {
+            try OutputSafety.check(inputs: [("timeline", timeline), ("sidecar", TimelineSidecar.path(forOutput: timeline))],
+                                   outputs: [("-o", output)])
+        } catch {
+            throw CommandFailure(subject: "\(error.outputRole) \(error.output)", cause: error.cause, exitCode: ExitStatus.usage)
+        }
+        if !overwrite {
+            do { try OutputSafety.checkOwnership([(role: "-o", path: output, kind: .plot)]) } catch {
+                throw CommandFailure(subject: "\(error.role) \(error.path)", cause: error.cause, exitCode: ExitStatus.usage)
+            }
+        }
         var document: TimelineDocument
         do { document = try EmotionTimelineReader.read(path: timeline) } catch {
             throw CommandFailure(error)

@@ -72,9 +72,11 @@ struct Probe: ParsableCommand {
             report.addCount(stats: source.stats, end: source.endReason ?? .endOfInput,
                             firstPts: first, lastPts: last, seconds: seconds)
             if case let .readError(error) = source.endReason {
-                // Decoded what it could; the rest is reported and the exit status says so.
-                printError("fervid: \(input): stopped after \(source.stats.framesDecoded) frames: \(error.description)")
-                exitStatus = 1
+                // Decoded what it could: a partial count (exit 3, as analyze's partial result,
+                // docs/reliability.md); the report says how far it got and the line says why.
+                let reason = if case .truncated = error { "truncated" } else { "read_error" }
+                printError("fervid: \(input): partial result (\(reason)): stopped after \(source.stats.framesDecoded) frames: \(error.description)")
+                exitStatus = ExitStatus.partial
             }
         } else if source.isLive && arrival > 0 {
             do {

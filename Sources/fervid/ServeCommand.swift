@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Timeline
 
 /// `fervid serve …`: runs the `fervid-serve` binary built next to this one (the service is its own
 /// product so that the analysis-only build does not compile the server stack; docs/serve.md).
@@ -14,7 +15,7 @@ struct ServeCommand: ParsableCommand {
 
     static func binary() -> String {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return (me as NSString).deletingLastPathComponent + "/fervid-serve"
+        return PathText.appending("fervid-serve", to: PathText.parent(me))
     }
 
     func run() throws { Self.exec(arguments) }

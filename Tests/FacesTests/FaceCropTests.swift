@@ -37,6 +37,23 @@ struct CropGolden: Decodable {
         #expect(greyBilinearCrop(ramp, region: PixelRect(x: 0, y: 0, width: 10, height: 2), outW: 5, outH: 1) == [5, 25, 45, 65, 85])
     }
 
+    /// The fast crop (grey only at the rows and columns the resize reads) gives its naive twin's
+    /// bytes: regions smaller and larger than the output, odd sizes, at the image's edges.
+    @Test func greyCropMatchesItsNaiveTwin() {
+        var rng = SystemRandomNumberGenerator()
+        let (w, h) = (173, 121)
+        let image = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        let regions = [PixelRect(x: 0, y: 0, width: w, height: h), PixelRect(x: 3, y: 5, width: 17, height: 9),
+                       PixelRect(x: 100, y: 50, width: 73, height: 71), PixelRect(x: 10, y: 20, width: 1, height: 1),
+                       PixelRect(x: 40, y: 7, width: 128, height: 113), PixelRect(x: 0, y: 60, width: 64, height: 61)]
+        for region in regions {
+            for (ow, oh) in [(64, 64), (48, 48), (7, 13), (200, 150)] {
+                #expect(greyBilinearCrop(image, region: region, outW: ow, outH: oh)
+                        == naiveGreyBilinearCrop(image, region: region, outW: ow, outH: oh), "\(region) -> \(ow)×\(oh)")
+            }
+        }
+    }
+
     /// The crops the NumPy reference (tools/ref_mini_xception.py) fed mini-Xception for the parity
     /// test are reproduced from the decoded frames within one grey level (float rounding).
     @Test func cropsMatchTheReferenceCrops() throws {

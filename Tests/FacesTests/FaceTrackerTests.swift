@@ -119,6 +119,49 @@ func det(_ x: Double, _ y: Double, _ s: Double = 100, score: Double = 0.99) -> F
         #expect(withFace >= frames * 95 / 100, "\(sample): face reported in \(withFace) of \(frames) frames")
     }
 
+    /// The look-ahead (cut test and scheduled detections run ahead, here 6 frames ahead of the
+    /// tracker, as the pipeline's queue lets it) changes no update: same faces, boxes, scores,
+    /// ended tracks and detection frames as the tracker alone, including after a verification
+    /// that fails (the face masked for a few frames: an off-schedule detection the look-ahead
+    /// did not foresee, which moves its schedule).
+    @Test func lookaheadChangesNoUpdate() throws {
+        var frames: [RGBImage] = []
+        try decodeFrames("single_face.mp4", width: 640, height: 360) { _, image in frames.append(image) }
+        // Mask the face (where a first pass finds it at frame 32) in frames 33…43 (detections are
+        // due at frames 0, 15, 30, …: 33 is off schedule).
+        let probe = DetectingFaceTracker(detector: try MTCNNDetector(modelPath: modelPath("mtcnn")))
+        var box = FaceRect(x: 0, y: 0, width: 1, height: 1)
+        for i in 0..<33 { if let f = probe.process(time: Double(i) / 30, image: frames[i]).faces.first { box = f.rect } }
+        for i in 33...43 {
+            var px = frames[i].pixels
+            for y in max(0, Int(box.y) - 10)..<min(360, Int(box.maxY) + 10) {
+                for x in max(0, Int(box.x) - 10)..<min(640, Int(box.maxX) + 10) {
+                    for c in 0..<3 { px[(y * 640 + x) * 3 + c] = 128 }
+                }
+            }
+            frames[i] = RGBImage(width: 640, height: 360, pixels: px)
+        }
+        let alone = DetectingFaceTracker(detector: try MTCNNDetector(modelPath: modelPath("mtcnn")))
+        let expected = frames.enumerated().map { alone.process(time: Double($0) / 30, image: $1) }
+        #expect(alone.detectionsAfterFailedVerification > 0,
+                "the masked frames must fail a verification (box \(box), cuts \(alone.detectionsAfterCut), detections \(alone.detections))")
+
+        let tracker = DetectingFaceTracker(detector: try MTCNNDetector(modelPath: modelPath("mtcnn")))
+        let ahead = tracker.makeLookahead()
+        var looks: [DetectionLookahead.Look] = []
+        var got: [FaceTrackerUpdate] = []
+        let lag = 6
+        for i in 0..<(frames.count + lag) {
+            if i < frames.count { looks.append(ahead.look(time: Double(i) / 30, image: frames[i])) }
+            let t = i - lag
+            if t >= 0 { got.append(tracker.process(time: Double(t) / 30, image: frames[t], look: looks[t])) }
+        }
+        #expect(got == expected)
+        #expect(tracker.detections == alone.detections)
+        #expect(tracker.detectionsAhead > 0 && tracker.detectionsAhead < tracker.detections,
+                "\(tracker.detectionsAhead) of \(tracker.detections) detections ran ahead")
+    }
+
     @Test func noTrackOnNoFace() throws {
         let stage = DetectingFaceTracker(detector: try MTCNNDetector(modelPath: modelPath("mtcnn")))
         var frames = 0

@@ -219,6 +219,57 @@ extension ServeSuites {
             #expect(try await server.get("/streams/nope/events?since=0").status == 404)
         }
 
+        @Test("reconnecting comes from the live reader: a loopback feed killed and restarted turns the stream reconnecting, then live")
+        func reconnectingFromTheReader() async throws {
+            guard let sample = samplePath("WolfgangLanger_Pexels.mp4") else { return }
+            let server = try await ServeInstance()
+            defer { server.stop() }
+            let clip = try sampleClip(sample, seconds: 10, dir: server.dir)
+            let port = freePort()
+            var feed = try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg-1.log")
+            defer { feed.stop() }
+            try await waitListening(port)
+            // Reopen attempts wait 0.5, 1, 2, 4, 8 s: the feed is back well before they run out.
+            let id = try await server.addStream("http://127.0.0.1:\(port)/live.ts", options: ["fps": 5, "reconnect": 5])
+            let events = EventCollector()
+            let listener = Task { try await events.run(url: "ws://127.0.0.1:\(server.port)/streams/\(id)/events") }
+            defer { listener.cancel() }
+            _ = try await server.waitStream(id) { ($0["rows"] as? Int ?? 0) > 5 }
+            // The feed dies: the reader sees the connection end and reopens it.
+            feed.stop()
+            let dropped = try await server.waitStream(id, timeout: 30) { $0["status"] as? String == "reconnecting" }
+            #expect(dropped["status"] as? String == "reconnecting", "\(dropped)")
+            let reason = dropped["reason"] as? String ?? ""
+            #expect(reason.hasPrefix("input dropped (") && reason.contains("reconnect attempt "), "reason: \(reason)")
+            #expect(dropped["disconnects"] as? Int == 1)
+            #expect(dropped["reconnects"] as? Int == 0)
+            // It comes back on the same port: the reader reopens it, the stream is live again,
+            // and rows continue.
+            feed = try ffmpegHTTPServer(file: clip.path, port: port, log: server.dir + "/ffmpeg-2.log")
+            let rowsBefore = dropped["rows"] as? Int ?? 0
+            let back = try await server.waitStream(id, timeout: 60) {
+                $0["status"] as? String == "live" && ($0["rows"] as? Int ?? 0) > rowsBefore + 5
+            }
+            #expect(back["status"] as? String == "live", "\(back)")
+            #expect(back["reconnects"] as? Int == 1)
+            #expect(back["reason"] == nil || back["reason"] is NSNull)
+            #expect(try await server.request("DELETE", "/streams/\(id)").status == 200)
+            _ = try? await listener.value
+            // The subscriber saw it: live, reconnecting (with the attempt), live again, ended.
+            let statuses = events.statuses
+            let firstDrop = statuses.firstIndex(of: "reconnecting")
+            #expect(firstDrop != nil && statuses[..<firstDrop!].contains("live") && statuses[firstDrop!...].contains("live"),
+                    "\(statuses)")
+            #expect(statuses.last == "ended", "\(statuses)")
+            // Stream time goes on across the outage: the file's timestamps never go back.
+            let text = try String(contentsOfFile: back["output"] as? String ?? "", encoding: .utf8)
+            let header = text.split(separator: "\n").first?.split(separator: ",").map(String.init) ?? []
+            let tsColumn = header.firstIndex(of: "timestamp") ?? 1
+            let stamps = text.split(separator: "\n").dropFirst().compactMap { Double($0.split(separator: ",", omittingEmptySubsequences: false)[tsColumn]) }
+            #expect(stamps.count > rowsBefore + 5)
+            #expect(zip(stamps, stamps.dropFirst()).allSatisfy { $0 <= $1 }, "timestamps go back across the reconnect")
+        }
+
         @Test("a URL nobody serves fails with its reason; bad requests get 4xx JSON errors")
         func failuresAndBadRequests() async throws {
             let server = try await ServeInstance(extra: ["--max-streams", "2"])

@@ -376,7 +376,8 @@ def main() -> None:
                 s = r["stats"]
                 log(f"e2e {label} {os.path.basename(v)}: {s['frames_analyzed']} frames, {s['faces']} faces in "
                     f"{float(s['wall_s']):.1f} s (process {r['process_wall']:.1f} s): {r['fps']:.2f} frames/s, "
-                    f"real-time factor {r['realtime']:.2f}; busy seconds: decode {s['decode_s']}, face {s['face_s']}, "
+                    f"real-time factor {r['realtime']:.2f}; busy seconds: decode {s['decode_s']}, "
+                    f"face ahead {s.get('face_ahead_s', '-')}, face {s['face_s']}, "
                     f"classify {s['classify_s']}, write {s['write_s']}")
 
     # ---- report ---------------------------------------------------------------------------
@@ -422,14 +423,14 @@ def main() -> None:
             lines.append(f"bench decode input={os.path.basename(d['input'])} fps={d['fps']:.2f}")
         log()
         log("## End to end: fervid analyze --stats (default threads; widest instruction set)")
-        log("| model | input | height | frames | faces | wall s | frames/s | real-time | vs decode | decode s | face s | classify s | write s | vs engine batch 16 |")
-        log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        log("| model | input | height | frames | faces | wall s | frames/s | real-time | vs decode | decode s | face ahead s | face s | classify s | write s | vs engine batch 16 |")
+        log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in e2e:
             s = r["stats"]
             vs = f"{r['fps'] / engine[r['model']]:.2f}" if r["model"] in engine else "—"
             vd = f"{r['fps'] / decode_fps[r['input']]:.2f}" if r["input"] in decode_fps else "—"
             log(f"| {r['model']} | {os.path.basename(r['input'])} | {r['height']} | {s['frames_analyzed']} | {s['faces']} | "
-                f"{float(s['wall_s']):.1f} | {r['fps']:.2f} | {r['realtime']:.2f} | {vd} | {s['decode_s']} | {s['face_s']} | "
+                f"{float(s['wall_s']):.1f} | {r['fps']:.2f} | {r['realtime']:.2f} | {vd} | {s['decode_s']} | {s.get('face_ahead_s', '-')} | {s['face_s']} | "
                 f"{s['classify_s']} | {s['write_s']} | {vs} |")
             lines.append(f"bench e2e model={r['model']} input={os.path.basename(r['input'])} height={r['height']} "
                          f"fps={r['fps']:.2f} realtime={r['realtime']:.2f}")
