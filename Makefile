@@ -17,6 +17,9 @@ OUT         ?= out
 export FERVID_BIN        = $(abspath $(BIN))
 export FERVID_SAMPLES    = $(abspath samples)
 export FERVID_MODELS     = $(abspath models)
+# The service's tests fail (rather than skip) when PostgreSQL, Chromium, wrk or curl are missing:
+# `make test` installs them first (setup-serve).
+export FERVID_REQUIRE_SERVE_TOOLS = 1
 # The release binary carries the Swift runtime and Foundation (Package.swift reads this); a plain
 # `swift build` (the sanitizer builds) links them shared.
 export FERVID_STATIC_RUNTIME = 1

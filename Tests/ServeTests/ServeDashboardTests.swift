@@ -70,7 +70,8 @@ var artefactsDirectory: String {
 }
 
 extension ServeSuites {
-    @Suite("fervid serve: the dashboard in a real browser", .serialized)
+    @Suite("fervid serve: the dashboard in a real browser", .serialized,
+           .enabled(if: serveToolAvailable("/usr/bin/chromium"), "chromium is not installed: run tools/setup-serve.sh (make test does)"))
     struct ServeDashboardTests {
         @Test("the page lists the streams, its chart grows, the form adds a stream and Remove deletes it; screenshot kept")
         func dashboard() async throws {

@@ -28,7 +28,8 @@ struct WrkResult {
 }
 
 extension ServeSuites {
-    @Suite("fervid serve: load", .serialized)
+    @Suite("fervid serve: load", .serialized,
+           .enabled(if: serveToolAvailable("/usr/bin/wrk"), "wrk is not installed: run tools/setup-serve.sh (make test does)"))
     struct ServeLoadTests {
         @Test("8 live streams at once on this machine, wrk against /streams and /metrics meanwhile")
         func eightStreams() async throws {

@@ -30,7 +30,8 @@ final class PostgresServer: @unchecked Sendable {
     }
 
     private init() throws {
-        dir = try temporaryDirectory("pg")
+        // Under /tmp itself: the `postgres` user must reach it (a TMPDIR under /root would not do).
+        dir = try temporaryDirectory("pg", base: "/tmp")
         port = freePort()
         if getuid() == 0 {
             let r = try Child.run(["chown", "-R", "postgres:postgres", dir], timeout: 30)
@@ -105,7 +106,8 @@ final class PostgresServer: @unchecked Sendable {
 }
 
 extension ServeSuites {
-    @Suite("fervid serve: PostgreSQL for real", .serialized)
+    @Suite("fervid serve: PostgreSQL for real", .serialized,
+           .enabled(if: serveToolAvailable(PostgresServer.bin + "/initdb"), "PostgreSQL 15 is not installed: run tools/setup-serve.sh (make test does)"))
     struct ServePostgresTests {
         @Test("every row reaches fervid_rows, across a database restart mid-run")
         func rowsSurviveRestart() async throws {

@@ -13,6 +13,14 @@ import Glibc
 @Suite("fervid serve", .serialized)
 enum ServeSuites {}
 
+/// Whether a program a service test drives is installed. When it is not, the test is skipped
+/// with the reason, except under `make test`, which installs them all first
+/// (tools/setup-serve.sh) and sets `FERVID_REQUIRE_SERVE_TOOLS=1`: there a missing program runs
+/// the test, which fails naming the command that installs it.
+func serveToolAvailable(_ path: String) -> Bool {
+    FileManager.default.isExecutableFile(atPath: path) || ProcessInfo.processInfo.environment["FERVID_REQUIRE_SERVE_TOOLS"] == "1"
+}
+
 /// The `fervid-serve` binary under test: next to `FERVID_BIN` (set by `make test`), else the
 /// package's `.build/release/fervid-serve`.
 func serveBinary(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
@@ -139,9 +147,10 @@ private let spawnCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_fi
     return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
 }()
 
-/// A temporary directory, removed by `remove()`.
-func temporaryDirectory(_ tag: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("fervid-\(tag)-\(UUID().uuidString.prefix(8))").path
+/// A fresh temporary directory (under `base`, else the user's temporary folder); the caller removes it.
+func temporaryDirectory(_ tag: String, base: String? = nil) throws -> String {
+    let root = base.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory
+    let path = root.appendingPathComponent("fervid-\(tag)-\(UUID().uuidString.prefix(8))").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
