@@ -39,6 +39,8 @@ public struct PipelineStats: Sendable {
     public var nonFiniteOutputs = 0
     /// Frames the face detector ran on (the others verified carried boxes only).
     public var detections = 0
+    /// Of those, the detections whose pass ran ahead on the face stage's look-ahead thread.
+    public var detectionsAhead = 0
     public var tracks = Set<Int>()
     /// Busy seconds per stage (decode includes sampling; classify includes cropping; faceAhead is
     /// the face stage's look-ahead thread, ``FaceStage/makeLookahead()``, when it has one).
@@ -322,6 +324,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
                 update { stats in
                     stats.faceSeconds += busy
                     if out.detectorRan { stats.detections += 1 }
+                    if out.detectorRanAhead { stats.detectionsAhead += 1 }
                     for face in out.faces { stats.tracks.insert(face.id) }
                 }
                 output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks))

@@ -68,12 +68,13 @@ final class DetectingFaceStage: FaceStage {
         self.select = select
     }
 
-    /// The detector's bounded-size frame (long side ≤ 640 px), scaled by libswscale straight
-    /// from the decoded picture; detections and verified boxes come back in the full frame's
-    /// pixels, where the classifier's crops are taken.
+    /// The detector's bounded-size frame (long side ≤ 640 px), from the decoded picture: box-
+    /// averaged by an integer factor when one fits (`FrameScaler.convertReduced`: 1080p → 640×360
+    /// reads each source byte once), then libswscale; detections and verified boxes come back in
+    /// the full frame's pixels, where the classifier's crops are taken.
     static func detectionImage(_ frame: DecodedFrame, detector: MTCNNDetector, scaler: FrameScaler) throws -> RGBImage {
         let size = detector.detectionSize(width: frame.width, height: frame.height)
-        let rgb = try scaler.convert(frame, to: .rgb24, width: size.width, height: size.height)
+        let rgb = try scaler.convertReduced(frame, to: .rgb24, width: size.width, height: size.height)
         return RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes,
                         sourceWidth: frame.width, sourceHeight: frame.height)
     }
@@ -98,7 +99,10 @@ final class DetectingFaceStage: FaceStage {
 
     func process(_ frame: DecodedFrame, prepared: PreparedFaceFrame, scaler: FrameScaler) throws -> FaceStageOutput {
         guard let p = prepared as? Prepared else { return try process(frame, scaler: scaler) }
-        return output(tracker.process(time: frame.pts, image: p.image, look: p.look), frame)
+        let before = tracker.detectionsAhead
+        var out = output(tracker.process(time: frame.pts, image: p.image, look: p.look), frame)
+        out.detectorRanAhead = tracker.detectionsAhead > before
+        return out
     }
 
     struct Prepared: PreparedFaceFrame {

@@ -11,6 +11,8 @@ public struct FaceStageOutput: Sendable {
     public var endedTracks: [Int]
     /// The face detector ran on this frame (`--faces detect`).
     public var detectorRan: Bool
+    /// ... and its pass had run ahead, on the look-ahead's thread.
+    public var detectorRanAhead = false
 
     public init(faces: [TrackedFace], endedTracks: [Int] = [], detectorRan: Bool = false) {
         self.faces = faces

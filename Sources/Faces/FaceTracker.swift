@@ -1,3 +1,5 @@
+import CNN
+import Foundation
 import Synchronization
 
 /// What the tracker reports for one frame.
@@ -243,6 +245,8 @@ public final class DetectingFaceTracker {
         if let ready = look?.detections {
             found = ready
             detectionsAhead += 1
+        } else if let lookahead {
+            found = lookahead.detect(image)  // its detector and buffers: one set of P-Net activations
         } else {
             found = detector.detect(image)
         }
@@ -271,13 +275,14 @@ public final class DetectingFaceTracker {
 /// The tracker-independent part of ``DetectingFaceTracker/process(time:image:)``, run ahead on
 /// another thread: the cut test (every frame, in order) and the full detector on the frames where
 /// the tracker's schedule will want it, so that a detection no longer stalls the per-frame
-/// verification. Its schedule is the tracker's (``DetectingFaceTracker/detectInterval`` from the
-/// last detection, whichever thread ran it); a detection the tracker makes off schedule (after a
-/// failed verification) is told to it through ``published`` and moves its schedule too. A guess
-/// that misses costs time only: the tracker detects itself on a frame that has no detections
-/// ready and ignores those it does not need.
+/// verification. It replays the tracker's schedule (a detection when ``detectInterval`` has
+/// passed since the last one, or at a cut) from the tracker's latest detection, which the tracker
+/// tells it through ``published``: a detection the tracker made off schedule (after a failed
+/// verification) re-anchors the replay over the frames looked at since. A guess that misses
+/// costs time only: the tracker detects itself on a frame that has no detections ready and
+/// ignores those it does not need.
 ///
-/// One thread calls ``look(time:image:)``; the tracker reads ``published``'s writes.
+/// One thread calls ``look(time:image:)``; the tracker writes ``published``.
 public final class DetectionLookahead: @unchecked Sendable {
     /// One frame's look: its cut test, and the detector's answer when it ran.
     public struct Look: Sendable {
@@ -290,7 +295,16 @@ public final class DetectionLookahead: @unchecked Sendable {
     let sceneChange: SceneChangeDetector?
     /// The time of the tracker's latest detection (a `Double` bit pattern; NaN: none yet).
     let published = Atomic<UInt64>(Double.nan.bitPattern)
-    private var lastAhead: Double?
+    /// The latest `published` value acted on.
+    private var told = Double.nan.bitPattern
+    /// The replayed schedule's last detection, as of the last frame looked at.
+    private var last: Double?
+    /// Frames looked at since the tracker's latest known detection: (time, cut).
+    private var history: [(time: Double, cut: Bool)] = []
+    /// The detector's activations, shared by the two threads that detect (this one ahead, the
+    /// tracker's when a guess missed) under `lock`: one set of pyramid-sized buffers, not two.
+    private let workspace = Workspace()
+    private let lock = NSLock()
 
     init(detector: MTCNNDetector, detectInterval: Double, sceneChange: SceneChangeDetector?) {
         self.detector = detector
@@ -298,14 +312,32 @@ public final class DetectionLookahead: @unchecked Sendable {
         self.sceneChange = sceneChange
     }
 
+    /// The tracker's rule: due when `detectInterval` has passed since `last` (a tiny slack keeps
+    /// a frame exactly one interval later on schedule despite rounding).
+    private func due(_ time: Double, after last: Double?) -> Bool {
+        last.map { time - $0 >= detectInterval - 1e-6 } ?? true
+    }
+
     /// The look at the next frame (at `time`, non-decreasing).
     public func look(time: Double, image: RGBImage) -> Look {
         let cut = sceneChange?.isCut(image) ?? false
-        let told = Double(bitPattern: published.load(ordering: .relaxed))
-        let last = [lastAhead, told.isNaN ? nil : told].compactMap { $0 }.max()
-        let due = last.map { time - $0 >= detectInterval - 1e-6 } ?? true
-        guard due || cut else { return Look(cut: cut, detections: nil) }
-        lastAhead = time
-        return Look(cut: cut, detections: detector.detect(image))
+        let bits = published.load(ordering: .relaxed)
+        if bits != told {
+            told = bits
+            let anchor = Double(bitPattern: bits)
+            // Replay the schedule from the tracker's latest detection over the frames since.
+            history.removeAll { $0.time <= anchor }
+            last = anchor
+            for frame in history where frame.cut || due(frame.time, after: last) { last = frame.time }
+        }
+        history.append((time, cut))
+        guard cut || due(time, after: last) else { return Look(cut: cut, detections: nil) }
+        last = time
+        return Look(cut: cut, detections: detect(image))
+    }
+
+    /// The detector on `image`, from either thread (one at a time), in the shared workspace.
+    public func detect(_ image: RGBImage) -> [FaceDetection] {
+        lock.withLock { Workspace.with(workspace) { detector.detect(image) } }
     }
 }

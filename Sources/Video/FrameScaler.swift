@@ -51,6 +51,8 @@ public final class FrameScaler {
     // into the caller's packed buffer afterwards.
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
+    /// ``convertReduced``'s box-averaged planes.
+    private var reduced: [UInt8] = []
 
     /// - Parameters:
     ///   - algorithm: interpolation; bilinear by default (what the tests compare with the ffmpeg CLI).
@@ -148,8 +150,66 @@ public final class FrameScaler {
         case AV_PIX_FMT_YUVJ411P: srcFormat = AV_PIX_FMT_YUV411P; fullRange = true
         default: break
         }
-        let key = Key(srcWidth: Int32(rect.width), srcHeight: Int32(rect.height), srcFormat: srcFormat.rawValue,
-                      colorspace: Int32(f.colorspace.rawValue), fullRange: fullRange,
+        try scale(src, strides: strides, width: rect.width, height: rect.height, format: srcFormat,
+                  colorspace: Int32(f.colorspace.rawValue), fullRange: fullRange,
+                  to: layout, width: width, height: height, into: dstBase)
+        return rect
+    }
+
+    /// Converts a whole frame to `layout` at `width`×`height`, a size much smaller than the
+    /// frame's (the face detector's bounded frame): when the frame is 8-bit 4:2:0 YUV and an
+    /// integer k ≥ 2 divides its size and its chroma planes' size with (W/k)×(H/k) still at
+    /// least the output size, each plane is first box-averaged k×k (``boxReducePlane``: every
+    /// source byte read once, area averaging as MTCNN's own pyramid does), and libswscale
+    /// converts the reduced picture, which is then the output size or a little more. Otherwise
+    /// exactly ``convert(_:to:width:height:crop:)``. A 1920×1080 frame to 640×360: k = 3, and
+    /// libswscale only converts colours, where scaling the full frame cost more than decoding it.
+    public func convertReduced(_ frame: DecodedFrame, to layout: PixelLayout, width: Int,
+                               height: Int) throws(VideoError) -> PixelImage {
+        let f = frame.frame.pointee
+        let format = AVPixelFormat(f.format)
+        let k = min(frame.width / max(width, 1), frame.height / max(height, 1), 16)
+        guard format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P, k >= 2, width > 0, height > 0,
+              frame.width % (2 * k) == 0, frame.height % (2 * k) == 0,
+              let y = f.data.0, let u = f.data.1, let v = f.data.2
+        else { return try convert(frame, to: layout, width: width, height: height) }
+        let (rw, rh) = (frame.width / k, frame.height / k)
+        let (cw, ch) = (rw / 2, rh / 2)
+        let planeBytes = rw * rh + 2 * cw * ch
+        if reduced.count < planeBytes { reduced = [UInt8](repeating: 0, count: planeBytes) }
+        var result: Result<Void, VideoError> = .success(())
+        let count = width * height * layout.channels
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            reduced.withUnsafeMutableBufferPointer { r in
+                let ry = r.baseAddress!, ru = ry + rw * rh, rv = ru + cw * ch
+                boxReducePlane(y, stride: Int(f.linesize.0), factor: k, width: rw, height: rh, into: ry, stride: rw)
+                boxReducePlane(u, stride: Int(f.linesize.1), factor: k, width: cw, height: ch, into: ru, stride: cw)
+                boxReducePlane(v, stride: Int(f.linesize.2), factor: k, width: cw, height: ch, into: rv, stride: cw)
+                do throws(VideoError) {
+                    try scale([UnsafePointer(ry), UnsafePointer(ru), UnsafePointer(rv), nil],
+                              strides: [Int32(rw), Int32(cw), Int32(cw), 0], width: rw, height: rh,
+                              format: AV_PIX_FMT_YUV420P, colorspace: Int32(f.colorspace.rawValue),
+                              fullRange: format == AV_PIX_FMT_YUVJ420P || f.color_range == AVCOL_RANGE_JPEG,
+                              to: layout, width: width, height: height, into: UnsafeMutableRawPointer(buffer.baseAddress!))
+                } catch {
+                    result = .failure(error)
+                    buffer.initialize(repeating: 0)
+                }
+            }
+            initialized = count
+        }
+        try result.get()
+        return PixelImage(width: width, height: height, layout: layout,
+                          source: PixelRect(x: 0, y: 0, width: frame.width, height: frame.height), bytes: bytes)
+    }
+
+    /// libswscale from the given planes (`width`×`height`, `format`) to packed `layout` at
+    /// `dstWidth`×`dstHeight` into `dstBase` (packed rows).
+    private func scale(_ src: [UnsafePointer<UInt8>?], strides: [Int32], width srcWidth: Int, height srcHeight: Int,
+                       format srcFormat: AVPixelFormat, colorspace: Int32, fullRange: Bool, to layout: PixelLayout,
+                       width: Int, height: Int, into dstBase: UnsafeMutableRawPointer) throws(VideoError) {
+        let key = Key(srcWidth: Int32(srcWidth), srcHeight: Int32(srcHeight), srcFormat: srcFormat.rawValue,
+                      colorspace: colorspace, fullRange: fullRange,
                       dstWidth: Int32(width), dstHeight: Int32(height), dstFormat: layout.avFormat.rawValue)
         let context = try context(for: key)
 
@@ -168,13 +228,11 @@ public final class FrameScaler {
         let out = scratch!.assumingMemoryBound(to: UInt8.self)
         let dst: [UnsafeMutablePointer<UInt8>?] = [out, nil, nil, nil]
         let dstStride: [Int32] = [Int32(stride), 0, 0, 0]
-        let srcStride = strides
-        let scaled = sws_scale(context, src, srcStride, 0, Int32(rect.height), dst, dstStride)
+        let scaled = sws_scale(context, src, strides, 0, Int32(srcHeight), dst, dstStride)
         try check(scaled, "sws_scale")
         for row in 0 ..< height {
             (dstBase + row * rowBytes).copyMemory(from: out + row * stride, byteCount: rowBytes)
         }
-        return rect
     }
 
     /// The cached context for `key`: a hit bumps its use; a miss reuses the least recently used
@@ -211,4 +269,52 @@ public final class FrameScaler {
         if let victim { slots[victim] = slot } else { slots.append(slot) }
         return context
     }
+}
+
+/// Box-averages a plane of bytes by `factor` (k, 1…16): output pixel (x, y) is the mean of the k×k
+/// source bytes at (k·x…k·x+k−1, k·y…k·y+k−1), rounded half up: (sum + k²/2) / k². Every source
+/// byte is read once (rows summed into 16-bit column sums, then k columns at a time).
+public func boxReducePlane(_ src: UnsafePointer<UInt8>, stride: Int, factor k: Int, width: Int, height: Int,
+                           into dst: UnsafeMutablePointer<UInt8>, stride dstStride: Int) {
+    precondition(k >= 1 && k <= 16 && width > 0 && height > 0, "boxReducePlane: factor \(k), \(width)×\(height)")
+    let n = width * k, kk = UInt32(k * k), half = kk / 2
+    let sums = UnsafeMutablePointer<UInt16>.allocate(capacity: n)
+    defer { sums.deallocate() }
+    for y in 0..<height {
+        let row = src + y * k * stride
+        for x in 0..<n { sums[x] = UInt16(row[x]) }
+        for j in 0..<k where j > 0 {
+            let r = row + j * stride
+            for x in 0..<n { sums[x] &+= UInt16(r[x]) }
+        }
+        let out = dst + y * dstStride
+        switch k {
+        case 2:
+            for x in 0..<width { out[x] = UInt8((UInt32(sums[2 * x]) + UInt32(sums[2 * x + 1]) + 2) / 4) }
+        case 3:
+            for x in 0..<width {
+                out[x] = UInt8((UInt32(sums[3 * x]) + UInt32(sums[3 * x + 1]) + UInt32(sums[3 * x + 2]) + 4) / 9)
+            }
+        default:
+            for x in 0..<width {
+                var t: UInt32 = 0
+                for i in 0..<k { t += UInt32(sums[k * x + i]) }
+                out[x] = UInt8((t + half) / kk)
+            }
+        }
+    }
+}
+
+/// Naive twin of ``boxReducePlane``: each output byte summed from its k×k source bytes. The
+/// oracle for the tests.
+public func naiveBoxReducePlane(_ src: [UInt8], stride: Int, factor k: Int, width: Int, height: Int) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: width * height)
+    for y in 0..<height {
+        for x in 0..<width {
+            var sum = 0
+            for j in 0..<k { for i in 0..<k { sum += Int(src[(y * k + j) * stride + x * k + i]) } }
+            out[y * width + x] = UInt8((sum + k * k / 2) / (k * k))
+        }
+    }
+    return out
 }

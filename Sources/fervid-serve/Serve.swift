@@ -50,6 +50,7 @@ struct Serve: AsyncParsableCommand {
     var portFile: String?
 
     static func main() async {
+        Engine.returnFreedMemory()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

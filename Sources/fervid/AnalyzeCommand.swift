@@ -491,6 +491,7 @@ struct Analyze: ParsableCommand {
         let fps = s.wallSeconds > 0 ? Double(s.framesAnalyzed) / s.wallSeconds : 0
         var line = "stats input=\(input.replacingOccurrences(of: " ", with: "%20")) frames_read=\(s.framesRead) "
             + "frames_analyzed=\(s.framesAnalyzed) faces=\(s.faces) detections=\(s.detections) "
+            + "detections_ahead=\(s.detectionsAhead) "
             + String(format: "wall_s=%.3f fps=%.2f decode_s=%.3f face_ahead_s=%.3f face_s=%.3f classify_s=%.3f write_s=%.3f",
                      s.wallSeconds, fps, s.decodeSeconds, s.faceAheadSeconds, s.faceSeconds, s.classifySeconds,
                      s.writeSeconds)

@@ -60,6 +60,7 @@ struct LiveTests {
         let policy = ReconnectPolicy(attempts: 2, initialDelay: 0.1, maxDelay: 0.2)
         let options = VideoSourceOptions(openTimeout: 5, readTimeout: 1.5, reconnect: policy)
         let source = try Self.openWhenListening("http://127.0.0.1:\(port)/live.ts", options: options)
+        let log = ConnectionLog(source)
         let watchdog = Watchdog(source, seconds: 30)
         defer { watchdog.cancel() }
         #expect(source.isLive)
@@ -87,6 +88,10 @@ struct LiveTests {
         #expect(source.stats.disconnects >= 1)
         #expect(source.stats.reconnectAttempts == 2)
         #expect(source.stats.reconnects == 0)
+        // The connection events say the same, in order: dropped, then both attempts, no reopen.
+        #expect(log.dropped == source.stats.disconnects)
+        #expect(log.attempts == [1, 2], "\(log.events)")
+        #expect(!log.events.contains(.reconnected))
         #expect(source.stats.lastError?.ffmpegCode == fervid_averror(ECONNREFUSED))
         // Bound from the options: one read timeout plus every attempt's wait and open timeout.
         #expect(ended < options.readTimeout + 0.3 + 2 * options.openTimeout)
@@ -212,6 +217,7 @@ struct LiveTests {
         let policy = ReconnectPolicy(attempts: 20, initialDelay: 0.2, maxDelay: 0.2)
         let options = VideoSourceOptions(openTimeout: 5, readTimeout: 2, reconnect: policy)
         let source = try Self.openWhenListening("http://127.0.0.1:\(port)/live.ts", options: options)
+        let log = ConnectionLog(source)
         let watchdog = Watchdog(source, seconds: 40)
         defer { watchdog.cancel() }
         let before = try Self.read(source, limit: 15).map { ($0.pts, $0.timestamp ?? 0) }
@@ -230,6 +236,10 @@ struct LiveTests {
         #expect(after.count == 15)
         #expect(reconnectsSeen == 1)
         #expect(source.stats.disconnects == 1)
+        // Events: the drop, each reopen attempt (1, 2, … of 20), then the reopen that worked.
+        if case .dropped? = log.events.first {} else { Issue.record("first event \(log.events)") }
+        #expect(log.events.last == .reconnected)
+        #expect(log.attempts == Array(1 ... max(1, log.attempts.count)) && log.attempts.count == source.stats.reconnectAttempts, "\(log.events)")
         let all = before.map(\.0) + after.map(\.0)
         #expect(Self.strictlyIncreasing(all))
         if let lastBefore = before.last, let firstAfter = after.first {
@@ -237,6 +247,20 @@ struct LiveTests {
             #expect(firstAfter.0 - lastBefore.0 >= 0.04)
         }
         #expect(!watchdog.fired)
+    }
+}
+
+/// A source's connection events (``VideoSource/onConnection``), in order.
+final class ConnectionLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _events: [ConnectionEvent] = []
+    var events: [ConnectionEvent] { lock.withLock { _events } }
+    var dropped: Int { events.filter { if case .dropped = $0 { true } else { false } }.count }
+    /// The attempt numbers of the `.reconnecting` events.
+    var attempts: [Int] { events.compactMap { if case let .reconnecting(n, _) = $0 { n } else { nil } } }
+
+    init(_ source: VideoSource) {
+        source.onConnection = { [self] event in lock.withLock { _events.append(event) } }
     }
 }
 

@@ -130,3 +130,56 @@ struct PixelTests {
         #expect(try await task.value == expected)
     }
 }
+
+/// `FrameScaler.convertReduced` (the face detector's bounded frame): box averaging by an integer
+/// factor, then libswscale.
+@Suite("Reduced conversion")
+struct ReducedConversionTests {
+    @Test("the box average equals its naive twin", arguments: [1, 2, 3, 4, 5, 16])
+    func boxMatchesNaive(k: Int) {
+        var rng = SystemRandomNumberGenerator()
+        let (w, h, stride) = (37, 11, 37 * 16 + 5)
+        let src = (0..<(stride * h * k)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        var out = [UInt8](repeating: 0, count: w * h)
+        src.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                boxReducePlane(s.baseAddress!, stride: stride, factor: k, width: w, height: h, into: o.baseAddress!, stride: w)
+            }
+        }
+        #expect(out == naiveBoxReducePlane(src, stride: stride, factor: k, width: w, height: h))
+    }
+
+    /// Frame 40 of the sample, stored losslessly at its size and at 3× with every pixel (luma and
+    /// chroma) repeated 3×3 (ffmpeg's neighbour scaler): reducing the big one by 3 gives back the
+    /// small one's planes, so its RGB must equal the small one's plain conversion exactly.
+    @Test("a 3×-replicated frame reduces to the original's exact RGB")
+    func replicatedFrame() throws {
+        guard let path = Samples.path("single_face.mp4") else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fervid-reduced-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func write(_ name: String, _ extra: [String]) throws -> String {
+            let out = dir.appendingPathComponent(name).path
+            let r = try runTool("ffmpeg", ["-v", "error", "-nostdin", "-y", "-i", path, "-an",
+                                           "-vf", (["select=eq(n\\,40)"] + extra).joined(separator: ","),
+                                           "-frames:v", "1", "-pix_fmt", "yuv420p", "-c:v", "ffv1", out])
+            #expect(r.status == 0, "ffmpeg: \(r.stderr)")
+            return out
+        }
+        let small = try write("small.mkv", [])
+        let big = try write("big.mkv", ["scale=iw*3:ih*3:flags=neighbor"])
+        let a = try #require(try VideoSource(url: small).nextFrame())
+        let b = try #require(try VideoSource(url: big).nextFrame())
+        #expect(b.width == 3 * a.width && b.height == 3 * a.height)
+        let scaler = FrameScaler()
+        let plain = try scaler.convert(a, to: .rgb24, width: a.width, height: a.height)
+        let reduced = try scaler.convertReduced(b, to: .rgb24, width: a.width, height: a.height)
+        #expect(reduced.bytes == plain.bytes)
+        // Not the plain conversion of the big frame (libswscale's bilinear filter): that differs.
+        let scaled = try scaler.convert(b, to: .rgb24, width: a.width, height: a.height)
+        #expect(scaled.bytes != plain.bytes)
+        // A size with no integer factor is the plain conversion.
+        #expect(try scaler.convertReduced(a, to: .rgb24, width: 400, height: 225).bytes
+                == scaler.convert(a, to: .rgb24, width: 400, height: 225).bytes)
+    }
+}

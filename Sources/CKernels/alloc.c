@@ -1,0 +1,16 @@
+// The allocator setting behind Engine.returnFreedMemory() (include/fervid_alloc.h).
+#include "fervid_alloc.h"
+
+#include <stdlib.h>  // defines __GLIBC__ on glibc
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+int fervid_set_mmap_threshold(long bytes) {
+#if defined(__GLIBC__)
+    return mallopt(M_MMAP_THRESHOLD, (int)bytes);
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
