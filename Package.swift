@@ -49,8 +49,6 @@ let package = Package(
         .target(name: "CBuildInfo"),
         // FMA peak loops for `fervid models bench --peak` (C: per-function AVX2/AVX-512 targets).
         .target(name: "CPeak"),
-        // mallopt(M_ARENA_MAX) for fervid-serve (glibc's <malloc.h> is not in the Glibc module).
-        .target(name: "CMalloc"),
         .target(name: "Analysis", dependencies: ["Video", "Faces", "Timeline", "Models", "CNN", "CBuildInfo"]),
         // Corpus runs: input expansion (folders, manifests), output layout, shards, `collect`.
         .target(name: "Corpus", dependencies: ["Timeline"]),
@@ -75,7 +73,7 @@ let package = Package(
         // PostgreSQL, dashboard). docs/serve.md.
         .target(
             name: "FervidServe",
-            dependencies: ["Analysis", "Video", "Timeline", "CNN", "Models", "CMalloc",
+            dependencies: ["Analysis", "Video", "Timeline", "CNN", "CKernels", "Models",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -200,13 +200,7 @@ ALWAYS_INLINE void depthwise_body(const float *x, long first_plane, long planes,
      int stride, int dilation, int pad_top, int pad_left, float *y, int oh, int ow, int relu)
 #define DEPTHWISE_ARGS (x, first_plane, planes, channels, h, w, weight, bias, kh, kw, stride, dilation, pad_top, pad_left, y, oh, ow, relu)
 
-static void depthwise_base DEPTHWISE_PARAMS { depthwise_body DEPTHWISE_ARGS; }
-#if defined(__x86_64__)
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) static void depthwise_512 DEPTHWISE_PARAMS {
-    depthwise_body DEPTHWISE_ARGS;
-}
-__attribute__((target("avx2,fma"))) static void depthwise_256 DEPTHWISE_PARAMS { depthwise_body DEPTHWISE_ARGS; }
-#endif
+FERVID_ISA_VARIANTS(depthwise, depthwise_body, DEPTHWISE_PARAMS, DEPTHWISE_ARGS)
 
 void fervid_conv_depthwise(int isa, const float *x, long first_plane, long planes, int channels, int h, int w, const float *weight,
                            const float *bias, int kh, int kw, int stride, int dilation, int pad_top, int pad_left,

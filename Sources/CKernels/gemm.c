@@ -157,9 +157,9 @@ __attribute__((always_inline)) static inline void pack_b_body(int isa, int p0, i
 
 typedef void (*pack_b_fn)(int, int, int, int, int, const fervid_gemm_b *, float *);
 
-static void pack_b_base(int isa, int p0, int kc, int j0, int nc, const fervid_gemm_b *b, float *ws) {
-    pack_b_body(isa, p0, kc, j0, nc, b, ws);
-}
+#define PACK_B_PARAMS (int isa, int p0, int kc, int j0, int nc, const fervid_gemm_b *b, float *ws)
+#define PACK_B_ARGS (isa, p0, kc, j0, nc, b, ws)
+FERVID_ISA_VARIANTS(pack_b, pack_b_body, PACK_B_PARAMS, PACK_B_ARGS)
 
 // MARK: micro-kernels
 // kernel(kc, a, b, c, ldc, mrows, ncols, flags, e): C[0..<mrows, 0..<ncols] (row stride ldc)
@@ -337,16 +337,6 @@ __attribute__((target("avx2,fma")))
 static void kernel256_2(long kc, const float *a, const float *b, float *c, long ldc, int mrows, int ncols, int flags,
                         const epilogue *e) {
     kernel256(2, kc, a, b, c, ldc, mrows, ncols, flags, e);
-}
-
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
-static void pack_b_512(int isa, int p0, int kc, int j0, int nc, const fervid_gemm_b *b, float *ws) {
-    pack_b_body(isa, p0, kc, j0, nc, b, ws);
-}
-
-__attribute__((target("avx2,fma")))
-static void pack_b_256(int isa, int p0, int kc, int j0, int nc, const fervid_gemm_b *b, float *ws) {
-    pack_b_body(isa, p0, kc, j0, nc, b, ws);
 }
 
 #endif

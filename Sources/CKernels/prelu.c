@@ -19,30 +19,7 @@ ALWAYS_INLINE void prelu_body(const float *x, float *y, long first_plane, long p
     }
 }
 
-static void prelu_base(const float *x, float *y, long first_plane, long planes, int channels, long size,
-                       const float *slopes) {
-    prelu_body(x, y, first_plane, planes, channels, size, slopes);
-}
+#define PRELU_PARAMS (const float *x, float *y, long first_plane, long planes, int channels, long size, const float *slopes)
+#define PRELU_ARGS (x, y, first_plane, planes, channels, size, slopes)
 
-#if defined(__x86_64__)
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
-static void prelu_512(const float *x, float *y, long first_plane, long planes, int channels, long size,
-                      const float *slopes) {
-    prelu_body(x, y, first_plane, planes, channels, size, slopes);
-}
-
-__attribute__((target("avx2,fma")))
-static void prelu_256(const float *x, float *y, long first_plane, long planes, int channels, long size,
-                      const float *slopes) {
-    prelu_body(x, y, first_plane, planes, channels, size, slopes);
-}
-#endif
-
-void fervid_prelu(int isa, const float *x, float *y, long first_plane, long planes, int channels, long size,
-                  const float *slopes) {
-#if defined(__x86_64__)
-    if (isa == FERVID_GEMM_AVX512) { prelu_512(x, y, first_plane, planes, channels, size, slopes); return; }
-    if (isa == FERVID_GEMM_AVX2) { prelu_256(x, y, first_plane, planes, channels, size, slopes); return; }
-#endif
-    prelu_base(x, y, first_plane, planes, channels, size, slopes);
-}
+FERVID_PER_ISA(fervid_prelu, prelu_body, PRELU_PARAMS, PRELU_ARGS)

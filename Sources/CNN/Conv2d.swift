@@ -62,19 +62,66 @@ public final class Conv2d: Loadable {
     /// property unpacks them (exactly).
     public internal(set) var weight: [Float] {
         get {
-            if let storedWeight { return storedWeight }
-            return packedCache.peek(canonicalKernel!)!.flatMap { $0.unpacked() }
+            if let w = canonicalWeight() { return w }
+            preconditionFailure("\(name): the weights were dropped after loading and \(reloadPath ?? "the checkpoint") no longer holds them")
         }
         set {
-            storedWeight = newValue
+            weightLock.withLock {
+                storedWeight = newValue
+                reloadPath = nil
+            }
             canonicalKernel = nil
             packedCache.removeAll()
             winogradCache.removeAll()
         }
     }
-    /// The unpacked weights, nil once the packed ones for `canonicalKernel` stand for them.
+    /// The unpacked weights, nil once the packed ones for `canonicalKernel` stand for them, or
+    /// once a Winograd layer loaded from a file has made its filters (`reloadPath`).
     private var storedWeight: [Float]?
     private var canonicalKernel: Engine.GemmKernel?
+    /// A 3×3 Winograd layer loaded from a checkpoint file drops its unpacked weights once it has
+    /// made its first filters: the forward pass reads only the filters (4× the weights' memory
+    /// for F(4×4), so keeping both cost ResNet-101 ~73 MB). A later shape that needs another copy
+    /// (F(2×2) filters for a smaller batch, im2col's packed weights) reads them again from the
+    /// file, folded the same way, and checks them against `weightDigest`; if the file changed
+    /// or is gone the layer runs the filters it has (`winogradFallback`).
+    private var reloadPath: String?
+    private var weightDigest: UInt64 = 0
+    private let weightLock = NSLock()
+
+    /// The unpacked weights: kept, unpacked from the canonical packed copy, or read again from
+    /// the checkpoint; nil when they were dropped and the checkpoint no longer holds them.
+    func canonicalWeight() -> [Float]? {
+        let (stored, path) = weightLock.withLock { (storedWeight, reloadPath) }
+        if let stored { return stored }
+        if let kernel = canonicalKernel { return packedCache.peek(kernel)!.flatMap { $0.unpacked() } }
+        guard let path, let file = try? SafeTensorsFile(path: path),
+              let (w, _) = try? foldedParameters(WeightLoader(file)), Conv2d.digest(w) == weightDigest else { return nil }
+        return w
+    }
+
+    /// Drops the unpacked weights of a layer that can read them again (after a derivation).
+    func dropReloadableWeight() {
+        weightLock.withLock { if reloadPath != nil { storedWeight = nil } }
+    }
+
+    /// Whether the unpacked weights were dropped (a reloadable layer after its first filters).
+    var weightDropped: Bool { weightLock.withLock { storedWeight == nil && reloadPath != nil } }
+
+    /// FNV-1a over the floats' bits.
+    static func digest(_ w: [Float]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for v in w { h = (h ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// A layer that runs only Winograd or im2col (3×3 stride 1, not direct), with the engine's
+    /// packed GEMM: its unpacked weights can go once its first filters exist.
+    var dropsWeightAfterDeriving: Bool {
+        kernelH == 3 && kernelW == 3 && stride == 1 && dilation == 1 && groups == 1
+            && inChannels * kernelH * kernelW > Conv2d.directMaxDepth
+            && algorithm == .automatic && gemmKernel == nil && Engine.gemmKernel != .openBLAS
+    }
     /// (out): the conv bias plus the folded batch-norm shift (zeros when neither exists).
     public internal(set) var bias: [Float]
     /// This layer's output slot (its buffer lives in the caller's workspace). A model may set
@@ -103,6 +150,19 @@ public final class Conv2d: Loadable {
         if let packed = packedCache.peek(kernel) { return packed }
         let w = weight   // outside the cache's lock: reading it may unpack from the cache
         return packedCache.value(kernel) { PackedMatrix.pack(w, count: groups, m: og, k: k, kernel: kernel)! }
+    }
+
+    /// nil, unless the im2col path needs its packed weights, this layer dropped its unpacked
+    /// ones and its checkpoint no longer holds them: then a Winograd tile whose filters exist.
+    func winogradFallback() -> Int? {
+        let kernel = gemmKernel ?? Engine.gemmKernel
+        guard weightDropped, packedCache.peek(kernel) == nil else { return nil }
+        if let w = canonicalWeight() {
+            let og = outChannels / groups, k = (inChannels / groups) * kernelH * kernelW
+            _ = packedCache.value(kernel) { PackedMatrix.pack(w, count: groups, m: og, k: k, kernel: kernel)! }
+            return nil
+        }
+        return [4, 2].first { winogradCache.peek(WinogradKey(m: $0, kernel: kernel)) != nil }
     }
 
     /// Whether every call takes the GEMM path (not depthwise, direct or Winograd), whatever the
@@ -160,6 +220,18 @@ public final class Conv2d: Loadable {
     }
 
     public func load(_ w: WeightLoader) throws {
+        let (wt, b) = try foldedParameters(w)
+        weight = wt
+        bias = b
+        keepOnlyPacked()
+        if dropsWeightAfterDeriving, let path = w.filePath {
+            weightDigest = Conv2d.digest(wt)
+            weightLock.withLock { reloadPath = path }
+        }
+    }
+
+    /// The weights and bias as the checkpoint gives them, any batch normalization folded in.
+    private func foldedParameters(_ w: WeightLoader) throws -> (weight: [Float], bias: [Float]) {
         let k = (inChannels / groups) * kernelH * kernelW
         var wt = try w.take("\(name).weight", shape: [outChannels, inChannels / groups, kernelH, kernelW])
         var b = hasBias ? try w.take("\(name).bias", shape: [outChannels])
@@ -171,9 +243,7 @@ public final class Conv2d: Loadable {
                 b[o] = b[o] * scale[o] + shift[o]
             }
         }
-        weight = wt
-        bias = b
-        keepOnlyPacked()
+        return (wt, b)
     }
 
     /// Output geometry for an input of `h`×`w`.
@@ -220,7 +290,7 @@ public final class Conv2d: Loadable {
         } else if usesDirect(g) {
             direct(x, y, g, slopes: prelu?.weight)
             fusedPReLU = prelu != nil
-        } else if let m = winogradTileSize(g) {
+        } else if let m = winogradTileSize(g) ?? winogradFallback() {
             winogradConvolution(x, y, g, tile: m)
         } else {
             gemmConvolution(x, y, g, residual: residual, activation: act)

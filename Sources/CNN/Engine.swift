@@ -79,6 +79,18 @@ public enum Engine {
         return try body()
     }
 
+    /// Makes the C allocator hand blocks of 1 MiB and more (weights, their derived copies,
+    /// workspaces) straight to and from the system, so that what the engine frees comes back to
+    /// the process's memory budget: a 3×3 layer's unpacked weights, dropped once its Winograd
+    /// filters exist (`Conv2d`). glibc otherwise raises its mmap threshold to the largest block
+    /// freed (up to 32 MiB) and serves later blocks from its heap, whose freed middle it keeps:
+    /// peak RSS of `fervid analyze … --model R101 --threads 1` (docs/engine.md) 729 MB → 642 MB.
+    /// Process-wide, so the executables call it first thing (a library user may too). No-op off
+    /// glibc (`fervid_alloc.h`).
+    public static func returnFreedMemory() {
+        _ = fervid_set_mmap_threshold(1 << 20)
+    }
+
     /// Sets the engine's thread count to `n` (at least 1): its own loops, and GEMM (OpenBLAS's
     /// thread count, or the engine's GEMM splitting; see ``gemmThreading``).
     public static func setThreads(_ n: Int) {

@@ -61,6 +61,13 @@ public final class WeightLoader {
         self.ignore = ignore
     }
 
+    /// The checkpoint file, when the tensors come from one (nil for in-memory weights): a layer
+    /// that drops a derived-from copy reads its tensors from it again (`Conv2d`).
+    public var filePath: String? {
+        if case .file = store { return source }
+        return nil
+    }
+
     /// All tensor names available.
     public var names: [String] {
         switch store {

@@ -67,7 +67,7 @@ extension Conv2d {
 
     /// U = G g Gᵀ for every (out, in) filter, stored (α², out, in) (α = m + 2): GEMM e's A
     /// matrix is U[e]. Computed in Double (G of F(4×4, 3×3) has sixths and 24ths).
-    func makeWinogradWeight(tile m: Int) -> [Float] {
+    func makeWinogradWeight(tile m: Int, from weight: [Float]) -> [Float] {
         let G = m == 2 ? Conv2d.winogradG2 : Conv2d.winogradG4
         let a = m + 2, pairs = outChannels * inChannels
         var u = [Float](repeating: 0, count: a * a * pairs)
@@ -105,18 +105,31 @@ extension Conv2d {
 
     /// The transformed filters for output tile `m` and the current GEMM kernel: packed for the
     /// engine's GEMM (the unpacked U is not kept), or U itself for OpenBLAS.
-    func winogradFilters(tile m: Int) -> WinogradFilters {
+    /// A layer that dropped its unpacked weights reads them again from its checkpoint here; if
+    /// that fails (the file changed or is gone) it runs the other tile's filters, which exist.
+    func winogradFilters(tile m: Int) -> (filters: WinogradFilters, tile: Int) {
         let kernel = gemmKernel ?? Engine.gemmKernel
-        return winogradCache.value(WinogradKey(m: m, kernel: kernel)) {
-            let u = makeWinogradWeight(tile: m)
+        let key = WinogradKey(m: m, kernel: kernel)
+        if let filters = winogradCache.peek(key) { return (filters, m) }
+        guard let w = canonicalWeight() else {
+            let other = WinogradKey(m: 6 - m, kernel: kernel)
+            guard let filters = winogradCache.peek(other) else {
+                preconditionFailure("\(name): no Winograd filters and the checkpoint no longer holds the weights")
+            }
+            return (filters, other.m)
+        }
+        let filters = winogradCache.value(key) {
+            let u = makeWinogradWeight(tile: m, from: w)
             if kernel == .openBLAS { return WinogradFilters(u: u, packs: nil) }
             return WinogradFilters(u: nil, packs: PackedMatrix.pack(u, count: (m + 2) * (m + 2), m: outChannels,
                                                                     k: inChannels, kernel: kernel)!)
         }
+        if dropsWeightAfterDeriving { dropReloadableWeight() }
+        return (filters, m)
     }
 
-    func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, tile m: Int) {
-        let filters = winogradFilters(tile: m)
+    func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, tile wanted: Int) {
+        let (filters, m) = winogradFilters(tile: wanted)
         let a2 = (m + 2) * (m + 2)
         let inC = inChannels, outC = outChannels
         let kernel = gemmKernel ?? Engine.gemmKernel

@@ -1,4 +1,4 @@
-import CMalloc
+import CKernels
 
 /// glibc's malloc arenas for `fervid serve`. glibc gives each thread that allocates an arena of
 /// its own, up to 8 per core, and memory freed in one arena is not reused by another: with five
@@ -12,6 +12,6 @@ public enum MallocArenas {
     /// start. False when refused or when the C library is not glibc (nothing changed).
     @discardableResult
     public static func limit(_ arenas: Int) -> Bool {
-        fervid_malloc_set_arena_max(Int32(arenas)) == 1
+        fervid_set_arena_max(Int32(arenas)) == 1
     }
 }

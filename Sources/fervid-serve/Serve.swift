@@ -53,6 +53,7 @@ struct Serve: AsyncParsableCommand {
     var portFile: String?
 
     static func main() async {
+        Engine.returnFreedMemory()
         MallocArenas.limit(MallocArenas.serve)  // before any stream thread allocates
         do {
             var command = try parseAsRoot()

@@ -7,8 +7,9 @@ import Video
 /// is measured against (`make bench`'s `bench decode` line). Every frame is decoded as the
 /// analyze pipeline decodes it (same source options: libavcodec's own thread count) and
 /// converted to packed RGB at the face detector's bounded size (`MTCNNDetector.detectionSize`:
-/// the frame itself up to a long side of 640 px), the per-frame conversion a detection frame
-/// gets; frames/s = frames / wall seconds from open to end of input.
+/// the frame itself up to a long side of 640 px) as the face stage converts it
+/// (`FrameScaler.convertReduced`), the per-frame conversion a detection frame gets; frames/s =
+/// frames / wall seconds from open to end of input.
 enum DecodeBench {
     struct Result {
         let frames: Int
@@ -30,7 +31,7 @@ enum DecodeBench {
         do {
             while let frame = try source.nextFrame() {
                 let (w, h) = detectionSize(frame.width, frame.height)
-                let rgb = try scaler.convert(frame, to: .rgb24, width: w, height: h)
+                let rgb = try scaler.convertReduced(frame, to: .rgb24, width: w, height: h)
                 if rgb.bytes.isEmpty { throw CommandFailure(subject: input, cause: "empty conversion at frame \(frames)") }
                 (width, height) = (frame.width, frame.height)
                 frames += 1

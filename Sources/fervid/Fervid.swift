@@ -1,4 +1,5 @@
 import Analysis
+import CNN
 import ArgumentParser
 import Foundation
 
@@ -15,6 +16,7 @@ struct Fervid: AsyncParsableCommand {
     /// (one line `fervid: <input>: <cause>`), 2 bad usage (nothing done), 3 a partial result,
     /// 130 a second Ctrl-C.
     static func main() async {
+        Engine.returnFreedMemory()
         if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "serve" {
             ServeCommand.exec(Array(CommandLine.arguments.dropFirst(2)))
         }

@@ -108,14 +108,19 @@ func editedModel(_ edit: (inout [String: Any], inout Data) throws -> Void) throw
     func writeErrorsAreErrors(_ which: String) throws {
         guard let bin = fervidBinary() else { return }
         let video = try Fixtures.video(), csv = temporaryPath(".csv")
-        defer { remove(video, csv, csv + ".json") }
+        // A full device of the test's own (as root): the fervid before the fix replaced the file
+        // it was given by a rename, which must not happen to the system's /dev/full.
+        let device = temporaryPath("-full")
+        // Device 1:7 (Linux's makedev for major < 4096, minor < 256: major << 8 | minor).
+        let full = mknod(device, S_IFCHR | 0o666, dev_t(1 << 8 | 7)) == 0 ? device : "/dev/full"
+        defer { remove(video, csv, csv + ".json", device) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: bin)
         var args = ["analyze", video, "--faces", "center", "--quiet"]
-        args += which == "-o -" ? ["-o", "-"] : ["-o", csv, which, "/dev/full"]
+        args += which == "-o -" ? ["-o", "-"] : ["-o", csv, which, full]
         process.arguments = args
-        let full = try #require(FileHandle(forWritingAtPath: "/dev/full"))
-        process.standardOutput = which == "-o -" ? full : FileHandle.nullDevice
+        let handle = try #require(FileHandle(forWritingAtPath: full))
+        process.standardOutput = which == "-o -" ? handle : FileHandle.nullDevice
         let err = Pipe()
         process.standardError = err
         try process.run()
@@ -123,7 +128,9 @@ func editedModel(_ edit: (inout [String: Any], inout Data) throws -> Void) throw
         process.waitUntilExit()
         #expect(process.terminationStatus == 1, "\(which): stderr \(stderr)")
         #expect(stderr.contains("No space left on device"), "\(which): stderr \(stderr)")
-        #expect(stderr.contains(which == "-o -" ? "standard output" : "/dev/full"), "\(which): stderr \(stderr)")
+        #expect(stderr.contains(which == "-o -" ? "standard output" : full), "\(which): stderr \(stderr)")
+        var st = stat()
+        #expect(stat(full, &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR, "\(full) is no longer a device")
     }
 
     @Test("10: negative values reach validation; --smooth says why; file errors give the OS's cause",

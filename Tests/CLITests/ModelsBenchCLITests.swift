@@ -161,6 +161,27 @@ struct ModelsBenchCLITests {
         #expect(bad.err.contains("expected (N, 1, 64, 64)"), "\(bad.err)")
     }
 
+    @Test("analyze --stats with the detector: the look-ahead runs scheduled detections ahead; the rows are those of --detect-interval's schedule")
+    func analyzeStatsLookahead() throws {
+        let sample = try #require(samplePath("single_face.mp4"))
+        let out = temporaryPath(".emotions.csv")
+        defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: out + ".json") }
+        let r = try runFervid(["analyze", sample, "-o", out, "--quiet", "--stats"])
+        #expect(r.status == 0, "\(r.err)")
+        let line = try #require(r.err.split(separator: "\n").first { $0.hasPrefix("stats ") })
+        var fields: [String: String] = [:]
+        for kv in line.split(separator: " ").dropFirst() {
+            let p = kv.split(separator: "=", maxSplits: 1).map(String.init)
+            if p.count == 2 { fields[p[0]] = p[1] }
+        }
+        let detections = try #require(Int(fields["detections"] ?? ""))
+        let ahead = try #require(Int(fields["detections_ahead"] ?? ""))
+        // 72 frames at 30 fps, a detection every 0.5 s: at least frames 0, 15, 30, 45, 60.
+        #expect(detections >= 5)
+        #expect(ahead >= 1 && ahead <= detections, "\(ahead) of \(detections) ahead")
+        #expect((Double(fields["face_ahead_s"] ?? "") ?? 0) > 0)
+    }
+
     @Test("analyze --stats: one stats line whose counts match ffprobe and whose stage seconds fit in the wall time")
     func analyzeStats() throws {
         let sample = try #require(samplePath("single_face.mp4"))

@@ -5,18 +5,17 @@
 // docs/reliability.md). Seed corpora: corpus/<target>/.
 import PackageDescription
 
+/// One target: `<name>/main.swift`, built as `fuzz-<name>`, on the shared driver.
+func fuzzTarget(_ name: String) -> Target {
+    .executableTarget(name: "fuzz-\(name)", dependencies: ["FuzzDriver", .product(name: "FervidKit", package: "fervid")],
+                      path: name)
+}
+
 let package = Package(
     name: "fervid-fuzz",
     dependencies: [.package(name: "fervid", path: "../..")],
-    targets: [
-        .executableTarget(name: "fuzz-safetensors", dependencies: [.product(name: "FervidKit", package: "fervid")],
-                          path: "safetensors"),
-        .executableTarget(name: "fuzz-boxes", dependencies: [.product(name: "FervidKit", package: "fervid")],
-                          path: "boxes"),
-        .executableTarget(name: "fuzz-timeline", dependencies: [.product(name: "FervidKit", package: "fervid")],
-                          path: "timeline"),
-        .executableTarget(name: "fuzz-metadata", dependencies: [.product(name: "FervidKit", package: "fervid")],
-                          path: "metadata"),
-    ],
+    // libFuzzer's driver loop, shared by every target (each main.swift ends in runFuzzer(entry)).
+    targets: [.target(name: "FuzzDriver", path: "driver")]
+        + ["safetensors", "boxes", "timeline", "metadata"].map(fuzzTarget),
     swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,10 @@
 ///
 /// Swift here compiles for baseline x86-64 and cannot emit AVX2/AVX-512, so the kernels are C
 /// with per-function target attributes, picked at run time from what the CPU reports.
+///
+/// CKernels's headers, one per family: fervid_isa.h, fervid_gemm.h, fervid_winograd.h,
+/// fervid_direct.h, fervid_maxpool.h, fervid_act.h, fervid_resize.h, fervid_threadpool.h and
+/// fervid_alloc.h (the allocator setting).
 
 /// Instruction sets (the `isa` argument everywhere).
 enum {
@@ -31,9 +35,15 @@ int fervid_gemm_isa_supported(int isa);
 /// `void name(int isa, <params>)`, which runs the compilation `isa` names (the portable one
 /// for FERVID_GEMM_GENERIC or off x86-64). PARAMS and ARGS are parenthesized lists.
 #define FERVID_PER_ISA(name, body, PARAMS, ARGS) \
-    FERVID_PER_ISA_BUT_512(name, body, PARAMS, ARGS) \
-    FERVID_ISA_512(name, body, PARAMS, ARGS) \
+    FERVID_ISA_VARIANTS(name, body, PARAMS, ARGS) \
     FERVID_ISA_DISPATCH(name, PARAMS, ARGS)
+
+/// The three wrappers of FERVID_PER_ISA without the dispatch, for a kernel that picks its
+/// variant itself (a special case first, or a function pointer): `name_base`, and on x86-64
+/// `name_256` and `name_512`.
+#define FERVID_ISA_VARIANTS(name, body, PARAMS, ARGS) \
+    FERVID_PER_ISA_BUT_512(name, body, PARAMS, ARGS) \
+    FERVID_ISA_512(name, body, PARAMS, ARGS)
 
 /// As FERVID_PER_ISA, for a kernel whose AVX-512 variant `static void name_512 PARAMS` is
 /// written by hand (declared before): the portable and AVX2 wrappers of `body`, no dispatch

@@ -3,9 +3,10 @@
 import Analysis
 import Faces
 import Foundation
+import Models
+import FuzzDriver
 
-// Also exported under libFuzzer's name: the runtime's own main (linked from its archive when
-// the linker looks for `main`) calls it.
+// Also exported under libFuzzer's name (see FuzzDriver).
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzBoxes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data else { return 0 }
@@ -23,13 +24,4 @@ func fuzzBoxes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-// libFuzzer's driver, called from this executable's own main (SwiftPM names the entry point;
-// libFuzzer's main is not linked then): `-sanitize=fuzzer` instruments and links the runtime.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzBoxes))
+runFuzzer(fuzzBoxes)

@@ -1,11 +1,11 @@
 // libFuzzer target: the model metadata parsers — DBA-Net's `fervid.*` keys (input size, labels,
 // colour, mean/std) and the label → CSV column mapping — on `key=value` lines.
 import Foundation
+import FuzzDriver
 import Models
 import Timeline
 
-// Also exported under libFuzzer's name: the runtime's own main (linked from its archive when
-// the linker looks for `main`) calls it.
+// Also exported under libFuzzer's name (see FuzzDriver).
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzMetadata(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data else { return 0 }
@@ -25,13 +25,4 @@ func fuzzMetadata(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-// libFuzzer's driver, called from this executable's own main (SwiftPM names the entry point;
-// libFuzzer's main is not linked then): `-sanitize=fuzzer` instruments and links the runtime.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzMetadata))
+runFuzzer(fuzzMetadata)

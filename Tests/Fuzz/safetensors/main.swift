@@ -3,11 +3,11 @@
 // metadata, mini-Xception's Keras-layout remap). Must never crash, hang or allocate past the
 // fuzzer's -rss_limit_mb, whatever the bytes.
 import Foundation
+import FuzzDriver
 import CNN
 import Models
 
-// Also exported under libFuzzer's name: the runtime's own main (linked from its archive when
-// the linker looks for `main`) calls it.
+// Also exported under libFuzzer's name (see FuzzDriver).
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzSafeTensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data else { return 0 }
@@ -19,13 +19,4 @@ func fuzzSafeTensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-// libFuzzer's driver, called from this executable's own main (SwiftPM names the entry point;
-// libFuzzer's main is not linked then): `-sanitize=fuzzer` instruments and links the runtime.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzSafeTensors))
+runFuzzer(fuzzSafeTensors)
