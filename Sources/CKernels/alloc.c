@@ -6,11 +6,10 @@
 #include <malloc.h>
 #endif
 
-int fervid_set_mmap_threshold(long bytes) {
+int fervid_release_free_memory(void) {
 #if defined(__GLIBC__)
-    return mallopt(M_MMAP_THRESHOLD, (int)bytes);
+    return malloc_trim(0);
 #else
-    (void)bytes;
     return 0;
 #endif
 }

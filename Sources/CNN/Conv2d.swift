@@ -102,7 +102,12 @@ public final class Conv2d: Loadable {
 
     /// Drops the unpacked weights of a layer that can read them again (after a derivation).
     func dropReloadableWeight() {
-        weightLock.withLock { if reloadPath != nil { storedWeight = nil } }
+        let dropped = weightLock.withLock { () -> Bool in
+            guard reloadPath != nil, storedWeight != nil else { return false }
+            storedWeight = nil
+            return true
+        }
+        if dropped { Engine.noteWeightsDropped() }
     }
 
     /// Whether the unpacked weights were dropped (a reloadable layer after its first filters).

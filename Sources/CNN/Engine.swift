@@ -22,6 +22,8 @@ public enum Engine {
         var winogradF4 = true
         var gemmThreading = GemmThreading.openBLAS
         var kernel = GemmKernel.preferred
+        var releaseFreed = false
+        var freedPending = false
 
         init() { apply() }
 
@@ -79,16 +81,35 @@ public enum Engine {
         return try body()
     }
 
-    /// Makes the C allocator hand blocks of 1 MiB and more (weights, their derived copies,
-    /// workspaces) straight to and from the system, so that what the engine frees comes back to
-    /// the process's memory budget: a 3×3 layer's unpacked weights, dropped once its Winograd
-    /// filters exist (`Conv2d`). glibc otherwise raises its mmap threshold to the largest block
-    /// freed (up to 32 MiB) and serves later blocks from its heap, whose freed middle it keeps:
-    /// peak RSS of `fervid analyze … --model R101 --threads 1` (docs/engine.md) 729 MB → 642 MB.
-    /// Process-wide, so the executables call it first thing (a library user may too). No-op off
-    /// glibc (`fervid_alloc.h`).
+    /// Makes freed weights come back to the process's memory budget: a 3×3 layer's unpacked
+    /// weights, dropped once its Winograd filters exist (`Conv2d`), sit in the middle of glibc's
+    /// heap, which keeps them. With this set, the forward pass that dropped weights ends with
+    /// `malloc_trim(0)` (``releaseFreedMemoryIfPending()``), which hands their pages back: peak
+    /// RSS of `fervid analyze … --model R101 --threads 1` (docs/engine.md) 729 MB → 642 MB.
+    /// (A fixed 1 MiB mmap threshold did the same but made every frame-sized buffer a fresh
+    /// mmap: page faults cost ~15 % of the CPU of a 1080p run.) Process-wide, so the executables
+    /// call it first thing (a library user may too). No-op off glibc (`fervid_alloc.h`).
     public static func returnFreedMemory() {
-        _ = fervid_set_mmap_threshold(1 << 20)
+        state.lock.lock()
+        state.releaseFreed = true
+        state.lock.unlock()
+    }
+
+    /// Records that weights were freed (a layer dropped its unpacked copy).
+    static func noteWeightsDropped() {
+        state.lock.lock()
+        state.freedPending = true
+        state.lock.unlock()
+    }
+
+    /// After a forward pass: gives freed weights back to the system if ``returnFreedMemory()``
+    /// asked for it and some were dropped since the last call (once per drop, not per frame).
+    static func releaseFreedMemoryIfPending() {
+        state.lock.lock()
+        let release = state.releaseFreed && state.freedPending
+        state.freedPending = false
+        state.lock.unlock()
+        if release { _ = fervid_release_free_memory() }
     }
 
     /// Sets the engine's thread count to `n` (at least 1): its own loops, and GEMM (OpenBLAS's

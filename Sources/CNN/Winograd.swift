@@ -130,6 +130,7 @@ extension Conv2d {
 
     func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, tile wanted: Int) {
         let (filters, m) = winogradFilters(tile: wanted)
+        Engine.releaseFreedMemoryIfPending()   // the weights a first derivation dropped, now unreferenced
         let a2 = (m + 2) * (m + 2)
         let inC = inChannels, outC = outChannels
         let kernel = gemmKernel ?? Engine.gemmKernel
