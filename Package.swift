@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "CNN"], resources: [.copy("Golden")]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "TestSupport"]),
-        .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN", "CKernels"]),
+        .testTarget(name: "FacesTests", dependencies: ["Faces", "Models", "CNN", "CKernels", "TestSupport"]),
         .testTarget(name: "TimelineTests", dependencies: ["Timeline"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Video", "Faces", "Timeline", "Models", "CNN", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),

@@ -31,7 +31,6 @@ public final class BatchParallel: @unchecked Sendable {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let n = x.shape.first ?? 0
         let parts = Swift.min(n, Engine.threads)
-        defer { Engine.releaseFreedMemoryIfPending() }
         if parts <= 1 {
             return workspaces.run {
                 let y = forward(x)

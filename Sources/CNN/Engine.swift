@@ -83,9 +83,9 @@ public enum Engine {
 
     /// Makes freed weights come back to the process's memory budget: a 3×3 layer's unpacked
     /// weights, dropped once its Winograd filters exist (`Conv2d`), sit in the middle of glibc's
-    /// heap, which keeps them. With this set, the forward pass that dropped weights ends with
-    /// `malloc_trim(0)` (``releaseFreedMemoryIfPending()``), which hands their pages back: peak
-    /// RSS of `fervid analyze … --model R101 --threads 1` (docs/engine.md) 729 MB → 642 MB.
+    /// heap, which keeps them. With this set, the layer that dropped them calls `malloc_trim(0)`
+    /// once its derivation is done (``releaseFreedMemoryIfPending()``), which hands their pages
+    /// back: peak RSS of `fervid analyze … --model R101 --threads 1` (docs/engine.md) 726 → 636 MB.
     /// (A fixed 1 MiB mmap threshold did the same but made every frame-sized buffer a fresh
     /// mmap: page faults cost ~15 % of the CPU of a 1080p run.) Process-wide, so the executables
     /// call it first thing (a library user may too). No-op off glibc (`fervid_alloc.h`).
@@ -102,7 +102,7 @@ public enum Engine {
         state.lock.unlock()
     }
 
-    /// After a forward pass: gives freed weights back to the system if ``returnFreedMemory()``
+    /// After a layer's derivation (`Conv2d.winogradConvolution`): gives freed weights back to the system if ``returnFreedMemory()``
     /// asked for it and some were dropped since the last call (once per drop, not per frame).
     static func releaseFreedMemoryIfPending() {
         state.lock.lock()

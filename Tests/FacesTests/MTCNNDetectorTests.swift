@@ -2,6 +2,7 @@ import CNN
 @testable import Faces
 import Foundation
 import Models
+import TestSupport
 import Testing
 
 /// Golden: tools/ref_mtcnn.py (NumPy, written from facenet-pytorch's algorithm) on sample frames.
@@ -151,16 +152,5 @@ struct DetectionsGolden: Decodable {
             #expect(shared[i] == expected[i], "frame \(i): shared detector differs from a private one")
         }
         #expect((1 ... 2).contains(pool.count), "one buffer set per overlapping detection, made \(pool.count)")
-    }
-}
-
-private final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
     }
 }
