@@ -215,7 +215,9 @@ void fervid_pointwise(int isa, const float *x, long n, int cin, long p, const fl
 
 // MARK: max pooling + residual
 
-long fervid_maxpool_add_scratch(int ow, int k, int s) { return (long)(ow - 1) * s + k; }
+/// The padded row of column maxima, plus slack for the vector loads of the 3×3/2 row pass (which
+/// reads up to v[2·(ow rounded up to 8) + 9]).
+long fervid_maxpool_add_scratch(int ow, int k, int s) { return (long)(ow - 1) * s + k + 32; }
 
 /// Max of the window's row range [h0, h1) (clipped, non-empty) for input columns, into the
 /// padded row v (v[i] = column i − left; −∞ outside the row).
@@ -270,6 +272,100 @@ ALWAYS_INLINE void maxpool_add_body(const float *x, const float *r, float *y, lo
 #define MAXPOOL_ADD_PARAMS                                                                                          \
     (const float *x, const float *r, float *y, long planes, int h, int w, int oh, int ow, int k, int s, int top,    \
      int left, float *scratch)
-#define MAXPOOL_ADD_ARGS (x, r, y, planes, h, w, oh, ow, k, s, top, left, scratch)
 
-FERVID_PER_ISA(fervid_maxpool_add, maxpool_add_body, MAXPOOL_ADD_PARAMS, MAXPOOL_ADD_ARGS)
+static void maxpool_add_base MAXPOOL_ADD_PARAMS {
+    maxpool_add_body(x, r, y, planes, h, w, oh, ow, k, s, top, left, scratch);
+}
+
+#if defined(__x86_64__)
+/// One plane of a 3×3 stride-2 pool (+ res), AVX2 throughout. `v` (fervid_maxpool_add_scratch
+/// floats) is the padded row of column maxima: v[i] = input column i − left, its −∞ border
+/// written once per call by the caller (`v` holds −∞ everywhere on entry to the first plane),
+/// its interior [left, left + w) rewritten per output row. Row pass: out[j] = max(v[2j],
+/// v[2j+1], v[2j+2]), 8 at a time: even and odd columns de-interleaved with in-lane shuffles,
+/// put back in order with one permute, the row's tail stored masked. The max order is the
+/// scalar loop's (m = v0; m = v1 > m ? v1 : m; …), which _mm256_max_ps(a, m) computes exactly
+/// (a > m ? a : m), NaN and ±0 included.
+FERVID_TARGET_AVX2 ALWAYS_INLINE void pool3s2_plane_256(const float *plane, const float *res, float *y, int h, int w,
+                                                        int oh, int ow, int top, int left, float *v) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i wtail = _mm256_cmpgt_epi32(_mm256_set1_epi32(w % 8), lane);
+    const __m256i otail = _mm256_cmpgt_epi32(_mm256_set1_epi32(ow % 8), lane);
+    float *vi = v + left;
+    for (int o = 0; o < oh; o++) {
+        float *out = y + (long)o * ow;
+        const float *rr = res ? res + (long)o * ow : NULL;
+        int h0 = o * 2 - top, h1 = h0 + 3;
+        if (h0 < 0) h0 = 0;
+        if (h1 > h) h1 = h;
+        // Column maxima of rows [h0, h1) (1 to 3 rows: a missing third or second row repeats the
+        // last one, which leaves every max as it was).
+        const float *r0 = plane + (long)h0 * w;
+        const float *r1 = h1 - h0 > 1 ? r0 + w : r0, *r2 = h1 - h0 > 2 ? r1 + w : r1;
+        int j = 0;
+        for (; j + 8 <= w; j += 8) {
+            const __m256 m = _mm256_max_ps(_mm256_loadu_ps(r1 + j), _mm256_loadu_ps(r0 + j));
+            _mm256_storeu_ps(vi + j, _mm256_max_ps(_mm256_loadu_ps(r2 + j), m));
+        }
+        if (j < w) {
+            const __m256 m = _mm256_max_ps(_mm256_maskload_ps(r1 + j, wtail), _mm256_maskload_ps(r0 + j, wtail));
+            _mm256_maskstore_ps(vi + j, wtail, _mm256_max_ps(_mm256_maskload_ps(r2 + j, wtail), m));
+        }
+        for (j = 0; j < ow; j += 8) {
+            const float *p = v + 2 * j;
+            const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+            const __m256 c = _mm256_loadu_ps(p + 2), d = _mm256_loadu_ps(p + 10);
+            const __m256 e0 = _mm256_shuffle_ps(a, b, 0x88), o0 = _mm256_shuffle_ps(a, b, 0xDD);
+            const __m256 e1 = _mm256_shuffle_ps(c, d, 0x88);
+            __m256 m = _mm256_max_ps(e1, _mm256_max_ps(o0, e0));
+            m = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(m), 0xD8));
+            if (j + 8 <= ow) {
+                if (rr) m = _mm256_add_ps(m, _mm256_loadu_ps(rr + j));
+                _mm256_storeu_ps(out + j, m);
+            } else {
+                if (rr) m = _mm256_add_ps(m, _mm256_maskload_ps(rr + j, otail));
+                _mm256_maskstore_ps(out + j, otail, m);
+            }
+        }
+    }
+}
+
+/// fervid_maxpool_add for 3×3 stride 2 whose windows never miss the input (top, left ≤ 1 and
+/// the last window starting inside it): every plane through pool3s2_plane_256. 0 when the
+/// shape is another.
+FERVID_TARGET_AVX2 ALWAYS_INLINE int pool3s2_256(const float *x, const float *r, float *y, long planes, int h, int w,
+                                                 int oh, int ow, int k, int s, int top, int left, float *scratch) {
+    if (k != 3 || s != 2 || top < 0 || top > 1 || left < 0 || left > 1 || (oh - 1) * 2 - top >= h
+        || (ow - 1) * 2 - left >= w) return 0;
+    // −∞ everywhere the row pass reads: (ow rounded up to 8)·2 + 10 floats, within the scratch.
+    const long len = fervid_maxpool_add_scratch(ow, 3, 2);
+    for (long i = 0; i < len; i++) scratch[i] = -INFINITY;
+    for (long p = 0; p < planes; p++) {
+        pool3s2_plane_256(x + p * h * w, r ? r + p * oh * ow : NULL, y + p * oh * ow, h, w, oh, ow, top, left, scratch);
+    }
+    return 1;
+}
+
+FERVID_TARGET_AVX2 static void maxpool_add_256 MAXPOOL_ADD_PARAMS {
+    if (pool3s2_256(x, r, y, planes, h, w, oh, ow, k, s, top, left, scratch)) return;
+    maxpool_add_body(x, r, y, planes, h, w, oh, ow, k, s, top, left, scratch);
+}
+
+/// The AVX2 code (the pool is a few loads and maxes per output; 512-bit vectors would mostly
+/// run masked on mini-Xception's 4–30-column rows), compiled for the AVX-512 target.
+FERVID_TARGET_AVX512 static void maxpool_add_512 MAXPOOL_ADD_PARAMS {
+    if (pool3s2_256(x, r, y, planes, h, w, oh, ow, k, s, top, left, scratch)) return;
+    maxpool_add_body(x, r, y, planes, h, w, oh, ow, k, s, top, left, scratch);
+}
+#endif
+
+void fervid_maxpool_add(int isa, const float *x, const float *r, float *y, long planes, int h, int w, int oh, int ow,
+                        int k, int s, int top, int left, float *scratch) {
+#if defined(__x86_64__)
+    if (isa == FERVID_GEMM_AVX512) { maxpool_add_512(x, r, y, planes, h, w, oh, ow, k, s, top, left, scratch); return; }
+    if (isa == FERVID_GEMM_AVX2) { maxpool_add_256(x, r, y, planes, h, w, oh, ow, k, s, top, left, scratch); return; }
+#else
+    (void)isa;
+#endif
+    maxpool_add_base(x, r, y, planes, h, w, oh, ow, k, s, top, left, scratch);
+}
