@@ -38,6 +38,25 @@ func maxPoolMatchesNaive(_ t: PoolCase) {
     }
 }
 
+/// maxpool(x) + r in one pass (fervid_maxpool_add, column-first) against naiveMaxPool2d plus r,
+/// exactly: every pooling case above and mini-Xception's four (3×3 stride 2 "same" on 60, 30,
+/// 15, 8), every compiled variant; the residual left untouched.
+@Test("MaxPool2d adding a residual matches naiveMaxPool2d + r",
+      arguments: poolCases + [60, 30, 15, 8].map { PoolCase(n: 2, c: 3, h: $0, w: $0, kernel: 3, stride: 2, padding: .same) })
+func maxPoolAddMatchesNaive(_ t: PoolCase) {
+    let x = randomTensor([t.n, t.c, t.h, t.w], seed: 43)
+    let pooled = naiveMaxPool2d(x, kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
+    let r = randomTensor(pooled.shape, seed: 44)
+    let rValues = r.toArray()
+    let expected = Tensor(shape: pooled.shape, values: zip(pooled.toArray(), rValues).map { $0 + $1 })
+    for kernel in convKernels {
+        let pool = MaxPool2d(kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
+        pool.gemmKernel = kernel
+        #expect(maxError(pool(x, adding: r), expected) == 0, "\(t) \(kernel)")
+        #expect(r.toArray() == rValues, "\(t) \(kernel): the residual changed")
+    }
+}
+
 @Test("AvgPool2d matches naiveAvgPool2d", arguments: poolCases)
 func avgPoolMatchesNaive(_ t: PoolCase) {
     let x = randomTensor([t.n, t.c, t.h, t.w], seed: 42)
