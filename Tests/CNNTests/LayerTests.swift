@@ -21,6 +21,9 @@ let poolCases: [PoolCase] = [
     PoolCase(n: 2, c: 3, h: 37, w: 41, kernel: 2, stride: 2, ceil: true),         // long rows: vector loops
     PoolCase(n: 2, c: 3, h: 40, w: 53, kernel: 3, stride: 2, padding: .symmetric(1)),
     PoolCase(n: 1, c: 2, h: 3, w: 2, kernel: 3, stride: 1, padding: .symmetric(1)),  // window wider than the row
+    PoolCase(n: 1, c: 3, h: 46, w: 47, kernel: 3, stride: 2, ceil: true),         // O-Net's pool1, odd: 8-wide steps
+    PoolCase(n: 1, c: 2, h: 9, w: 383, kernel: 2, stride: 2, ceil: true),         // P-Net's widest pool, odd
+    PoolCase(n: 1, c: 2, h: 5, w: 2101, kernel: 3, stride: 2, ceil: true),        // wider than the column-first row
 ]
 
 @Test("MaxPool2d matches naiveMaxPool2d", arguments: poolCases)
