@@ -72,7 +72,7 @@ DIRECT256_BLOCK(6)
 __attribute__((target("avx2,fma")))
 void fervid_direct_avx2(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
                         int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
-                        const float *slopes, float *scratch) {
+                        const float *slopes, float *scratch, int o0, int o1) {
     const int pw = ow + kw - 1 + 32;
     float *rows = scratch;
     const long taps = (long)cin * kh * kw, plane = (long)oh * ow;
@@ -80,7 +80,7 @@ void fervid_direct_avx2(const float *x, int n, int cin, int h, int w, const floa
     const int blocks = (cout + 5) / 6;
     for (int img = 0; img < n; img++) {
         const float *xi = x + (long)img * cin * h * w;
-        for (int o = 0; o < oh; o++) {
+        for (int o = o0; o < o1; o++) {
             gather_rows(xi, cin, h, w, kh, pad_top, pad_left, o, pw, rows);
             for (int bi = 0; bi < blocks; bi++) {
                 const int co0 = (int)((long)cout * bi / blocks), cb = (int)((long)cout * (bi + 1) / blocks) - co0;

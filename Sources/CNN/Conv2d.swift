@@ -606,7 +606,24 @@ public final class Conv2d: Loadable {
             bias.withUnsafeBufferPointer { bbuf in
                 let wp = wbuf.baseAddress!, bp = bbuf.baseAddress!
                 withOptionalBuffer(slopes) { sp in
-                    parallelFor(g.n, work: g.n * outC * g.oh * g.ow * inC * kernelH * kernelW) { range in
+                    let work = g.n * outC * g.oh * g.ow * inC * kernelH * kernelW
+                    if g.n < parallelChunkCount(g.n * g.oh, work: work) {
+                        // Fewer images than threads (batch 1: mini-Xception's conv2, a 60×60×8
+                        // layer): each image's output rows split across the threads.
+                        for img in 0..<g.n {
+                            let xi = UnsafePointer(xdata + img * inC * g.h * g.w), yi = ydata + img * outC * g.oh * g.ow
+                            parallelFor(g.oh, work: work / g.n) { rows in
+                                let scratch = ConvScratch.current.columns.reserve(scratchCount)
+                                fervid_conv_direct_rows(isa, xi, 1, Int32(inC), Int32(g.h), Int32(g.w), wp, bp,
+                                                        Int32(outC), Int32(kernelH), Int32(kernelW), Int32(g.padTop),
+                                                        Int32(g.padLeft), yi, Int32(g.oh), Int32(g.ow),
+                                                        act == .relu ? 1 : 0, sp, scratch, Int32(rows.lowerBound),
+                                                        Int32(rows.upperBound))
+                            }
+                        }
+                        return
+                    }
+                    parallelFor(g.n, work: work) { range in
                         let scratch = ConvScratch.current.columns.reserve(scratchCount)
                         fervid_conv_direct_act(isa, xdata + range.lowerBound * inC * g.h * g.w, Int32(range.count), Int32(inC),
                                                Int32(g.h), Int32(g.w), wp, bp, Int32(outC), Int32(kernelH), Int32(kernelW),

@@ -499,3 +499,46 @@ let convKernels = [Engine.GemmKernel.openBLAS] + packedKernels
         }
     }
 }
+
+/// One image on the direct kernels with more threads than images: its output rows split across
+/// the threads (fervid_conv_direct_rows; mini-Xception's conv1/conv2 at batch 1, MTCNN's P-Net),
+/// 2 and 3 threads (an uneven split), ReLU and PReLU, every instruction set; against the naive
+/// convolution.
+@Test func directRowSplitMatchesNaive() throws {
+    let cases = [
+        ConvCase(n: 1, c: 8, h: 62, w: 62, out: 8, padding: .symmetric(0), bias: false, activation: .relu),  // conv2
+        ConvCase(n: 1, c: 3, h: 41, w: 37, out: 10, padding: .symmetric(0)),                               // P-Net conv1
+        ConvCase(n: 1, c: 1, h: 64, w: 64, out: 8, padding: .same, activation: .relu),
+    ]
+    for t in cases {
+        for kernel in convKernels {
+            for threads in [2, 3] {
+                for withPReLU in [false, true] {
+                    let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), padding: t.padding, bias: t.bias,
+                                      activation: withPReLU ? .none : t.activation)
+                    conv.gemmKernel = kernel
+                    #expect(conv.usesDirect(conv.geometry(n: t.n, h: t.h, w: t.w)))
+                    let wShape = [t.out, t.c, t.kh, t.kw]
+                    let weight = randomValues(wShape.reduce(1, *), seed: 971), bias = randomValues(t.out, seed: 972)
+                    var tensors: [String: (shape: [Int], values: [Float])] = ["conv.weight": (wShape, weight)]
+                    if t.bias { tensors["conv.bias"] = ([t.out], bias) }
+                    try conv.load(loader(tensors))
+                    let x = randomTensor([t.n, t.c, t.h, t.w], seed: 973)
+                    let plain = naiveConv2d(x, weight: weight, bias: t.bias ? bias : nil, outChannels: t.out,
+                                            kernel: (t.kh, t.kw), padding: t.padding,
+                                            activation: withPReLU ? .none : t.activation)
+                    if withPReLU {
+                        let slopes = randomValues(t.out, seed: 974, range: 0 ... 0.5)
+                        let prelu = PReLU("act", channels: t.out)
+                        try prelu.load(loader(["act.weight": ([t.out], slopes)]))
+                        let got = Engine.withThreads(threads) { conv(x, prelu: prelu) }
+                        #expect(maxError(got, naivePReLU(plain, slopes: slopes)) < 1e-5, "\(t) \(kernel) \(threads) PReLU")
+                    } else {
+                        let got = Engine.withThreads(threads) { conv(x) }
+                        #expect(maxError(got, plain) < 1e-5, "\(t) \(kernel) \(threads)")
+                    }
+                }
+            }
+        }
+    }
+}
