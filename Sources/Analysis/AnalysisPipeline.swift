@@ -307,11 +307,15 @@ public final class AnalysisPipeline: @unchecked Sendable {
         defer { output.close() }
         let scaler = FrameScaler(algorithm: .bilinear)
         var failed = false
-        while let job = pop() {
+        while var job = pop() {
             if failed { continue }
             let t0 = Date()
             do {
-                var out = try job.prepared.map { try faceStage.process(job.frame, prepared: $0, scaler: scaler) }
+                // The job lets go of the prepared frame: the stage hands its buffers back to the
+                // look-ahead when done, and this is then the last reference (no copy on reuse).
+                let prepared = job.prepared
+                job.prepared = nil
+                var out = try prepared.map { try faceStage.process(job.frame, prepared: $0, scaler: scaler) }
                     ?? faceStage.process(job.frame, scaler: scaler)
                 // A box outside the frame, or too small once clamped to it, is no face.
                 let side = classifier.input.minimumFaceSide

@@ -12,6 +12,10 @@ public final class CropPreparation {
     public let input: Preprocessing
     private let scaler: FrameScaler
     private var bytes: [UInt8]
+    /// fer's region at its own resolution (RGB), kept from crop to crop: a fresh array per crop
+    /// was a new heap block the kernel faulted in (at 1080p a face's region is ~600 KB, the
+    /// default path's largest source of page faults).
+    private var region: [UInt8] = []
     /// value = byte · scale[c] + shift[c] = (byte / 255 − mean) / std.
     private let scale: [Float], shift: [Float]
 
@@ -55,10 +59,19 @@ public final class CropPreparation {
         // edge clamps where the whole frame would interpolate, so the edge pixels are not used.
         let x0 = max(0, (rect.x - 2) & ~1), y0 = max(0, (rect.y - 2) & ~1)
         let x1 = min(frame.width, (rect.x + rect.width + 3) & ~1), y1 = min(frame.height, (rect.y + rect.height + 3) & ~1)
-        let region = PixelRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
-        let rgb = try scaler.convert(frame, to: .rgb24, width: region.width, height: region.height, crop: region)
-        let image = RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes)
-        let inner = PixelRect(x: rect.x - rgb.source.x, y: rect.y - rgb.source.y, width: rect.width, height: rect.height)
+        let area = PixelRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        let count = area.width * area.height * 3
+        if region.count != count {
+            // Same block whenever it is large enough (the size changes from frame to frame).
+            region.removeAll(keepingCapacity: true)
+            region.append(contentsOf: repeatElement(0, count: count))
+        }
+        let source = try region.withUnsafeMutableBytes {
+            try scaler.convert(frame, to: .rgb24, width: area.width, height: area.height, crop: area, into: $0)
+        }
+        // The image shares `region` only until the crop below returns (then it is unique again).
+        let image = RGBImage(width: area.width, height: area.height, pixels: region)
+        let inner = PixelRect(x: rect.x - source.x, y: rect.y - source.y, width: rect.width, height: rect.height)
         return greyBilinearCrop(image, region: inner, outW: width, outH: height)
     }
 }

@@ -75,6 +75,8 @@ public enum FaceStageFactory {
 final class DetectingFaceStage: FaceStage {
     let tracker: DetectingFaceTracker
     let select: FaceSelection
+    /// The look-ahead's detection frames, handed back by this stage's thread once verified.
+    let detectionBuffers = PixelBufferPool()
 
     init(tracker: DetectingFaceTracker, select: FaceSelection) {
         self.tracker = tracker
@@ -85,9 +87,12 @@ final class DetectingFaceStage: FaceStage {
     /// averaged by an integer factor when one fits (`FrameScaler.convertReduced`: 1080p → 640×360
     /// reads each source byte once), then libswscale; detections and verified boxes come back in
     /// the full frame's pixels, where the classifier's crops are taken.
-    static func detectionImage(_ frame: DecodedFrame, detector: MTCNNDetector, scaler: FrameScaler) throws -> RGBImage {
+    /// `buffers`: where a detection frame's buffer is taken from (``PixelBufferPool``).
+    static func detectionImage(_ frame: DecodedFrame, detector: MTCNNDetector, scaler: FrameScaler,
+                               buffers: PixelBufferPool? = nil) throws -> RGBImage {
         let size = detector.detectionSize(width: frame.width, height: frame.height)
-        let rgb = try scaler.convertReduced(frame, to: .rgb24, width: size.width, height: size.height)
+        let rgb = try scaler.convertReduced(frame, to: .rgb24, width: size.width, height: size.height,
+                                            reusing: buffers?.take())
         return RGBImage(width: rgb.width, height: rgb.height, pixels: rgb.bytes,
                         sourceWidth: frame.width, sourceHeight: frame.height)
     }
@@ -107,7 +112,7 @@ final class DetectingFaceStage: FaceStage {
     /// The detection frame, the cut test and the scheduled detections run ahead
     /// (``DetectionLookahead``): the stage's own thread is left the verification and the tracker.
     func makeLookahead() -> FaceLookahead? {
-        Lookahead(tracker.makeLookahead())
+        Lookahead(tracker.makeLookahead(), buffers: detectionBuffers)
     }
 
     func process(_ frame: DecodedFrame, prepared: PreparedFaceFrame, scaler: FrameScaler) throws -> FaceStageOutput {
@@ -115,6 +120,8 @@ final class DetectingFaceStage: FaceStage {
         let before = tracker.detectionsAhead
         var out = output(tracker.process(time: frame.pts, image: p.image, look: p.look), frame)
         out.detectorRanAhead = tracker.detectionsAhead > before
+        // Done with the detection frame: its buffer goes back to the look-ahead.
+        detectionBuffers.give(p.image.pixels)
         return out
     }
 
@@ -125,10 +132,15 @@ final class DetectingFaceStage: FaceStage {
 
     final class Lookahead: FaceLookahead {
         let ahead: DetectionLookahead
-        init(_ ahead: DetectionLookahead) { self.ahead = ahead }
+        let buffers: PixelBufferPool
+        init(_ ahead: DetectionLookahead, buffers: PixelBufferPool) {
+            self.ahead = ahead
+            self.buffers = buffers
+        }
 
         func prepare(_ frame: DecodedFrame, scaler: FrameScaler) throws -> PreparedFaceFrame {
-            let image = try DetectingFaceStage.detectionImage(frame, detector: ahead.detector, scaler: scaler)
+            let image = try DetectingFaceStage.detectionImage(frame, detector: ahead.detector, scaler: scaler,
+                                                              buffers: buffers)
             return Prepared(image: image, look: ahead.look(time: frame.pts, image: image))
         }
     }

@@ -13,13 +13,13 @@
 
 ALWAYS_INLINE void direct_body(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias,
                                int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
-                               const float *slopes, float *scratch) {
+                               const float *slopes, float *scratch, int o0, int o1) {
     const int pw = ow + kw - 1 + 32;
     float *rows = scratch, *acc = scratch + (long)cin * kh * pw;
     const int taps = cin * kh * kw;
     for (int img = 0; img < n; img++) {
         const float *xi = x + (long)img * cin * h * w;
-        for (int o = 0; o < oh; o++) {
+        for (int o = o0; o < o1; o++) {
             gather_rows(xi, cin, h, w, kh, pad_top, pad_left, o, pw, rows);
             for (int co = 0; co < cout; co++) {
                 const float *wc = weight + (long)co * taps;
@@ -48,8 +48,9 @@ ALWAYS_INLINE void direct_body(const float *x, int n, int cin, int h, int w, con
 
 static void direct_base(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
                         int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
-                        const float *slopes, float *scratch) {
-    direct_body(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes, scratch);
+                        const float *slopes, float *scratch, int o0, int o1) {
+    direct_body(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes, scratch, o0,
+                o1);
 }
 
 #if defined(__x86_64__)
@@ -60,14 +61,14 @@ static void direct_base(const float *x, int n, int cin, int h, int w, const floa
 __attribute__((target("avx512f")))
 static void direct_512(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
                        int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
-                       const float *slopes, float *scratch) {
+                       const float *slopes, float *scratch, int o0, int o1) {
     const int pw = ow + kw - 1 + 32;
     float *rows = scratch;
     const int taps = cin * kh * kw;
     const __m512 zero = _mm512_setzero_ps();
     for (int img = 0; img < n; img++) {
         const float *xi = x + (long)img * cin * h * w;
-        for (int o = 0; o < oh; o++) {
+        for (int o = o0; o < o1; o++) {
             gather_rows(xi, cin, h, w, kh, pad_top, pad_left, o, pw, rows);
             for (int co0 = 0; co0 < cout; co0 += 8) {
                 const int cb = cout - co0 < 8 ? cout - co0 : 8;
@@ -130,21 +131,30 @@ long fervid_conv_direct_scratch(int cin, int kh, int kw, int ow) {
     return (long)cin * kh * pw + pw;
 }
 
-void fervid_conv_direct_act(int isa, const float *x, int n, int cin, int h, int w, const float *weight,
-                            const float *bias, int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh,
-                            int ow, int relu, const float *slopes, float *scratch) {
+void fervid_conv_direct_rows(int isa, const float *x, int n, int cin, int h, int w, const float *weight,
+                             const float *bias, int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh,
+                             int ow, int relu, const float *slopes, float *scratch, int row_begin, int row_end) {
 #if defined(__x86_64__)
     if (isa == FERVID_GEMM_AVX512) {
-        direct_512(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes, scratch);
+        direct_512(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes, scratch,
+                   row_begin, row_end);
         return;
     }
     if (isa == FERVID_GEMM_AVX2) {
         fervid_direct_avx2(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes,
-                           scratch);
+                           scratch, row_begin, row_end);
         return;
     }
 #endif
-    direct_base(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes, scratch);
+    direct_base(x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes, scratch,
+                row_begin, row_end);
+}
+
+void fervid_conv_direct_act(int isa, const float *x, int n, int cin, int h, int w, const float *weight,
+                            const float *bias, int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh,
+                            int ow, int relu, const float *slopes, float *scratch) {
+    fervid_conv_direct_rows(isa, x, n, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, y, oh, ow, relu, slopes,
+                            scratch, 0, oh);
 }
 
 void fervid_conv_direct(int isa, const float *x, int n, int cin, int h, int w, const float *weight, const float *bias,

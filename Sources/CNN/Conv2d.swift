@@ -175,8 +175,9 @@ public final class Conv2d: Loadable {
     var runsOnlyOnGemm: Bool {
         let depthwise = groups == inChannels && groups == outChannels
         let direct = stride == 1 && dilation == 1 && groups == 1 && inChannels * kernelH * kernelW <= Conv2d.directMaxDepth
+        let pointwise = kernelH == 1 && kernelW == 1 && dilation == 1 && groups == 1 && inChannels <= Conv2d.directMaxDepth
         let winograd = kernelH == 3 && kernelW == 3 && stride == 1 && dilation == 1 && groups == 1
-        return !depthwise && !direct && !winograd && algorithm == .automatic && gemmKernel == nil
+        return !depthwise && !direct && !pointwise && !winograd && algorithm == .automatic && gemmKernel == nil
     }
 
     /// Packs the weights for the engine's GEMM now and drops the unpacked copy, for a layer that
@@ -292,6 +293,8 @@ public final class Conv2d: Loadable {
         defer { if let prelu, !fusedPReLU { prelu.apply(y, into: y, kernel: gemmKernel) } }
         if groups == inChannels && groups == outChannels {
             depthwise(x, y, g)
+        } else if usesPointwise(g) {
+            pointwise(x, y, g)
         } else if usesDirect(g) {
             direct(x, y, g, slopes: prelu?.weight)
             fusedPReLU = prelu != nil
@@ -495,6 +498,83 @@ public final class Conv2d: Loadable {
         }
     }
 
+    // MARK: Pointwise path
+
+    /// Runs every call on the direct kernels: the pointwise one for a 1×1 unpadded convolution
+    /// (any stride), the direct one for a stride-1 window, whatever the depth. For a network of
+    /// small planes where im2col and GEMM packing cost more than the multiply-adds
+    /// (mini-Xception's last 1×1 and its 3×3 head on 4×4 planes). Set before loading.
+    public var prefersDirect: Bool {
+        get { algorithm == .direct }
+        set { algorithm = newValue ? .direct : .automatic }
+    }
+
+    /// A 1×1, ungrouped, undilated, unpadded convolution of few input channels (or one that
+    /// prefers the direct kernels): `fervid_pointwise`, reading the input planes in place
+    /// (a stride > 1 first subsamples them).
+    func usesPointwise(_ g: ConvGeometry) -> Bool {
+        guard kernelH == 1 && kernelW == 1 && groups == 1 && dilation == 1
+                && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0 else { return false }
+        switch algorithm {
+        case .direct: return true
+        case .automatic: return inChannels <= Conv2d.directMaxDepth
+        default: return false
+        }
+    }
+
+    /// y = act(W·x + b) per pixel, C per instruction set; a strided call reads the input
+    /// subsampled into scratch.
+    private func pointwise(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) {
+        let act = activation, ydata = y.data
+        let isa = (gemmKernel ?? Engine.gemmKernel).isa ?? fervid_gemm_best_isa()
+        let (inC, outC, p) = (inChannels, outChannels, g.oh * g.ow)
+        var src = UnsafePointer(x.data)
+        if g.stride > 1 {
+            let sub = ConvScratch.current.columns.reserve(g.n * inC * p)
+            let (s, h, w, oh, ow, xd) = (g.stride, g.h, g.w, g.oh, g.ow, x.data)
+            for plane in 0..<(g.n * inC) {
+                let from = xd + plane * h * w, to = sub + plane * p
+                for i in 0..<oh {
+                    let row = from + i * s * w, out = to + i * ow
+                    for j in 0..<ow { out[j] = row[j * s] }
+                }
+            }
+            src = UnsafePointer(sub)
+        }
+        let input = src
+        weight.withUnsafeBufferPointer { wbuf in
+            bias.withUnsafeBufferPointer { bbuf in
+                let wp = wbuf.baseAddress!, bp = bbuf.baseAddress!
+                let relu: Int32 = act == .relu ? 1 : 0, cin = Int32(inC)
+                parallelFor(g.n * outC, work: g.n * outC * p * inC) { range in
+                    // Whole images per chunk when there are several, else blocks of output channels.
+                    if g.n > 1 && range.count % outC == 0 && range.lowerBound % outC == 0 {
+                        let i0 = range.lowerBound / outC
+                        let xi: UnsafePointer<Float> = input + i0 * inC * p
+                        let yi: UnsafeMutablePointer<Float> = ydata + i0 * outC * p
+                        fervid_pointwise(isa, xi, range.count / outC, cin, p, wp, bp, Int32(outC), yi, relu)
+                        return
+                    }
+                    var r = range.lowerBound
+                    while r < range.upperBound {
+                        let img = r / outC, co = r % outC
+                        let count = Swift.min(outC - co, range.upperBound - r)
+                        let xi: UnsafePointer<Float> = input + img * inC * p
+                        let yi: UnsafeMutablePointer<Float> = ydata + (img * outC + co) * p
+                        let wi: UnsafePointer<Float> = wp + co * inC, bi: UnsafePointer<Float> = bp + co
+                        fervid_pointwise(isa, xi, 1, cin, p, wi, bi, Int32(count), yi, relu)
+                        r += count
+                    }
+                }
+                if act == .sigmoid {
+                    parallelFor(y.count, work: y.count) { range in
+                        for i in range { ydata[i] = act.apply(ydata[i]) }
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: Direct path
 
     /// Deepest (input channels × taps) a convolution runs directly rather than through im2col and
@@ -526,7 +606,24 @@ public final class Conv2d: Loadable {
             bias.withUnsafeBufferPointer { bbuf in
                 let wp = wbuf.baseAddress!, bp = bbuf.baseAddress!
                 withOptionalBuffer(slopes) { sp in
-                    parallelFor(g.n, work: g.n * outC * g.oh * g.ow * inC * kernelH * kernelW) { range in
+                    let work = g.n * outC * g.oh * g.ow * inC * kernelH * kernelW
+                    if g.n < parallelChunkCount(g.n * g.oh, work: work) {
+                        // Fewer images than threads (batch 1: mini-Xception's conv2, a 60×60×8
+                        // layer): each image's output rows split across the threads.
+                        for img in 0..<g.n {
+                            let xi = UnsafePointer(xdata + img * inC * g.h * g.w), yi = ydata + img * outC * g.oh * g.ow
+                            parallelFor(g.oh, work: work / g.n) { rows in
+                                let scratch = ConvScratch.current.columns.reserve(scratchCount)
+                                fervid_conv_direct_rows(isa, xi, 1, Int32(inC), Int32(g.h), Int32(g.w), wp, bp,
+                                                        Int32(outC), Int32(kernelH), Int32(kernelW), Int32(g.padTop),
+                                                        Int32(g.padLeft), yi, Int32(g.oh), Int32(g.ow),
+                                                        act == .relu ? 1 : 0, sp, scratch, Int32(rows.lowerBound),
+                                                        Int32(rows.upperBound))
+                            }
+                        }
+                        return
+                    }
+                    parallelFor(g.n, work: work) { range in
                         let scratch = ConvScratch.current.columns.reserve(scratchCount)
                         fervid_conv_direct_act(isa, xdata + range.lowerBound * inC * g.h * g.w, Int32(range.count), Int32(inC),
                                                Int32(g.h), Int32(g.w), wp, bp, Int32(outC), Int32(kernelH), Int32(kernelW),

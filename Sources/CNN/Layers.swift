@@ -297,6 +297,8 @@ struct PoolGeometry {
 public final class MaxPool2d {
     public let kernel: Int, stride: Int, padding: Padding, ceilMode: Bool
     private let output = OutputSlot()
+    /// The output of ``callAsFunction(_:adding:)``.
+    let addedOutput = OutputSlot()
     /// The instruction set's variant to run, as the GEMM kernel's name; nil: the engine's (tests).
     var gemmKernel: Engine.GemmKernel?
 
@@ -323,6 +325,36 @@ public final class MaxPool2d {
             fervid_maxpool(isa, xd + range.lowerBound * h * w, yd + range.lowerBound * g.oh * g.ow, range.count,
                            Int32(h), Int32(w), Int32(g.oh), Int32(g.ow), Int32(k), Int32(s), Int32(g.top),
                            Int32(g.left), scratch + chunk * h * g.ow)
+        }
+        return y
+    }
+}
+
+extension MaxPool2d {
+    /// maxpool(x) + r in one pass (r: the output's shape), into a buffer of its own: a residual
+    /// module's pool and shortcut add (mini-Xception). Column-first C kernel per instruction set
+    /// (`fervid_maxpool_add`); naive twin: naiveMaxPool2d, then the sum.
+    public func callAsFunction(_ x: Tensor, adding r: Tensor) -> Tensor {
+        precondition(x.shape.count == 4, "MaxPool2d: expects (N, C, H, W), got \(x.shape)")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let g = PoolGeometry(h: h, w: w, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
+        precondition(g.oh > 0 && g.ow > 0, "MaxPool2d: input \(x.shape) too small")
+        precondition(r.shape == [n, c, g.oh, g.ow], "MaxPool2d: residual \(r.shape), output \([n, c, g.oh, g.ow])")
+        let y = addedOutput.tensor(n, c, g.oh, g.ow)
+        let (k, s, xd, rd, yd) = (kernel, stride, x.data, r.data, y.data)
+        let isa = (gemmKernel ?? Engine.gemmKernel).isa ?? fervid_gemm_best_isa()
+        let per = fervid_maxpool_add_scratch(Int32(g.ow), Int32(k), Int32(s))
+        let chunks = parallelChunkCount(n * c, work: x.count * k)
+        let scratch = ConvScratch.current.transform.reserve(chunks * per)
+        let (h32, w32, oh32, ow32) = (Int32(h), Int32(w), Int32(g.oh), Int32(g.ow))
+        let (k32, s32, top32, left32) = (Int32(k), Int32(s), Int32(g.top), Int32(g.left))
+        parallelFor(n * c, work: x.count * k) { chunk, range in
+            let o = range.lowerBound * g.oh * g.ow
+            let xi = UnsafePointer(xd + range.lowerBound * h * w)
+            let ri = UnsafePointer(rd + o)
+            let yi: UnsafeMutablePointer<Float> = yd + o
+            let si: UnsafeMutablePointer<Float> = scratch + chunk * per
+            fervid_maxpool_add(isa, xi, ri, yi, range.count, h32, w32, oh32, ow32, k32, s32, top32, left32, si)
         }
         return y
     }

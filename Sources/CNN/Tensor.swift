@@ -95,7 +95,9 @@ public struct OutputSlot: Sendable, Hashable {
     /// A new slot, distinct from every other.
     public init() { id = Workspace.newSlot() }
 
-    func tensor(_ shape: [Int]) -> Tensor { Workspace.current.tensor(id, shape) }
+    /// The slot's tensor of `shape` in the calling thread's workspace (contents: whatever the
+    /// slot's last call there left; zeros when new).
+    public func tensor(_ shape: [Int]) -> Tensor { Workspace.current.tensor(id, shape) }
 
     /// 4-D variant that builds no shape array when the shape is unchanged.
     func tensor(_ n: Int, _ c: Int, _ h: Int, _ w: Int) -> Tensor { Workspace.current.tensor(id, n, c, h, w) }

@@ -39,7 +39,7 @@ public struct PlanarRegion {
 public func areaResize(_ src: PlanarRegion, outH: Int, outW: Int, into dst: UnsafeMutablePointer<Float>,
                        scratch: inout [Double], isa: Int32 = Engine.gemmKernel.isa ?? fervid_gemm_best_isa()) {
     precondition(outH > 0 && outW > 0, "areaResize: empty output")
-    if scratch.count < src.width { scratch = [Double](repeating: 0, count: src.width) }
+    if scratch.count < src.width + outW { scratch = [Double](repeating: 0, count: src.width + outW) }
     scratch.withUnsafeMutableBufferPointer { buf in
         fervid_area_resize(isa, src.base, Int32(src.channels), src.planeStride, src.rowStride, Int32(src.x),
                            Int32(src.y), Int32(src.width), Int32(src.height), Int32(outH), Int32(outW), dst,
@@ -63,6 +63,32 @@ func naiveAreaResize(_ src: PlanarRegion, outH: Int, outW: Int) -> [Float] {
                     }
                 }
                 out[(c * outH + oy) * outW + ox] = Float(sum / Double((y1 - y0) * (x1 - x0)))
+            }
+        }
+    }
+    return out
+}
+
+/// The region (x, y, width, height) of `image` as three planes of 0…255 floats at `dst` (rows
+/// `width` apart, planes `planeStride` apart): C in CKernels, compiled per instruction set
+/// (`isa` as ``areaResize(_:outH:outW:into:scratch:isa:)``'s).
+func rgbPlanes(_ image: RGBImage, x: Int, y: Int, width: Int, height: Int, into dst: UnsafeMutablePointer<Float>,
+               planeStride: Int, isa: Int32 = Engine.gemmKernel.isa ?? fervid_gemm_best_isa()) {
+    precondition(x >= 0 && y >= 0 && width > 0 && height > 0 && x + width <= image.width && y + height <= image.height
+                 && planeStride >= width * height, "rgbPlanes: bad region \(x),\(y) \(width)×\(height)")
+    image.pixels.withUnsafeBufferPointer { px in
+        fervid_rgb8_planar(isa, px.baseAddress!, image.width * 3, Int32(x), Int32(y), Int32(width), Int32(height),
+                           dst, planeStride)
+    }
+}
+
+/// Naive twin of ``rgbPlanes(_:x:y:width:height:into:planeStride:isa:)``: the oracle for the tests.
+func naiveRGBPlanes(_ image: RGBImage, x: Int, y: Int, width: Int, height: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: 3 * width * height)
+    for c in 0..<3 {
+        for yy in 0..<height {
+            for xx in 0..<width {
+                out[(c * height + yy) * width + xx] = Float(image.pixels[((y + yy) * image.width + x + xx) * 3 + c])
             }
         }
     }

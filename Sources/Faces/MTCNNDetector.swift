@@ -136,17 +136,8 @@ public final class MTCNNDetector {
         let plan = plan(width: image.sourceWidth, height: image.sourceHeight)
         // (3, H, W) planes of 0…255 floats.
         if planes.count < 3 * w * h { planes = [Float](repeating: 0, count: 3 * w * h) }
-        image.pixels.withUnsafeBufferPointer { px in
-            planes.withUnsafeMutableBufferPointer { out in
-                let (src, dst, n) = (px.baseAddress!, out.baseAddress!, w * h)
-                var i = 0
-                while i < n {
-                    dst[i] = Float(src[3 * i])
-                    dst[n + i] = Float(src[3 * i + 1])
-                    dst[2 * n + i] = Float(src[3 * i + 2])
-                    i += 1
-                }
-            }
+        planes.withUnsafeMutableBufferPointer { out in
+            rgbPlanes(image, x: 0, y: 0, width: w, height: h, into: out.baseAddress!, planeStride: w * h)
         }
         let (dw, dh) = (plan.width, plan.height)
         if dw != w || dh != h {

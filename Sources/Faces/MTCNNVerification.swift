@@ -58,19 +58,8 @@ extension MTCNNDetector {
             // Only the crop's pixels become planar floats (0…255), not the whole frame.
             let plane = rw * rh
             if region.count < 3 * plane { region = [Float](repeating: 0, count: 3 * plane) }
-            image.pixels.withUnsafeBufferPointer { px in
-                region.withUnsafeMutableBufferPointer { out in
-                    let r = out.baseAddress!, g = r + plane, b = g + plane
-                    for yy in 0..<rh {
-                        let src = px.baseAddress! + ((ry + yy) * image.width + rx) * 3
-                        let row = yy * rw
-                        for xx in 0..<rw {
-                            r[row + xx] = Float(src[3 * xx])
-                            g[row + xx] = Float(src[3 * xx + 1])
-                            b[row + xx] = Float(src[3 * xx + 2])
-                        }
-                    }
-                }
+            region.withUnsafeMutableBufferPointer { out in
+                rgbPlanes(image, x: rx, y: ry, width: rw, height: rh, into: out.baseAddress!, planeStride: plane)
             }
             region.withUnsafeBufferPointer { buf in
                 let r = PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: plane, rowStride: rw,

@@ -23,8 +23,7 @@ public final class MiniXception {
     /// shortcut. Names are the Keras layer names.
     final class Module {
         let depthwise1, pointwise1, depthwise2, pointwise2, shortcut: Conv2d
-        let pool = MaxPool2d(kernel: 3, stride: 2, padding: .same)   // TF "same": extra pad bottom/right
-        let add = Add()
+        let pool = MaxPool2d(kernel: 3, stride: 2, padding: .same)   // TF "same": extra pad bottom/right; + shortcut
 
         init(in c: Int, out f: Int, sep: (String, String), bn: (String, String), shortcut s: String, shortcutBN: String) {
             let e = MiniXception.bnEpsilon
@@ -36,6 +35,8 @@ public final class MiniXception {
                                 batchNorm: bn.1, bnEpsilon: e)
             shortcut = Conv2d(s, in: c, out: f, kernel: 1, stride: 2, padding: .same, bias: false,
                               batchNorm: shortcutBN, bnEpsilon: e)
+            // 1×1 on 4×4 planes (module 4's 128 channels): the pointwise kernel, not im2col + GEMM.
+            pointwise2.prefersDirect = true
         }
 
         var layers: [Loadable] { [depthwise1, pointwise1, depthwise2, pointwise2, shortcut] }
@@ -45,7 +46,7 @@ public final class MiniXception {
             let residual = shortcut(x)
             var y = pointwise1(depthwise1(x))
             y = pointwise2(depthwise2(y))
-            return add(pool(y), residual)
+            return pool(y, adding: residual)
         }
     }
 
@@ -68,7 +69,11 @@ public final class MiniXception {
                          bn: ("batch_normalization_13", "batch_normalization_14"),
                          shortcut: "conv2d_6", shortcutBN: "batch_normalization_12")
     // Head: conv 3×3 same to 7 classes (with bias) -> global average pool -> softmax.
-    let classifier = Conv2d("conv2d_7", in: 128, out: 7, kernel: 3, padding: .same)
+    let classifier: Conv2d = {
+        let c = Conv2d("conv2d_7", in: 128, out: 7, kernel: 3, padding: .same)
+        c.prefersDirect = true   // 7 outputs on a 4×4 plane: im2col and packing cost more than the multiply-adds
+        return c
+    }()
     let pool = GlobalAvgPool()
     let softmax = Softmax(axis: 1)
 
@@ -162,10 +167,38 @@ public final class MiniXception {
         }
     }
 
+    /// Images that go through the layers together. A batch runs in micro-batches of this many:
+    /// one image's largest activation is 8×62×62 floats (123 KB), so a micro-batch's tensors stay
+    /// in L2 from layer to layer, where a whole batch of 16 streams 2 MB tensors through memory
+    /// (measured, docs/benchmarks.md "Session 13": batch 16 ran at 0.6× the batch-1 rate per image).
+    /// (One image measured fastest: batch 16, one thread, 778 images/s in micro-batches of 1,
+    /// 706 of 2, 671 of 4, 599 whole; `fervid models bench mini-xception --batch 16 --threads 1`.)
+    static let microBatch = 1
+    /// The logits of a micro-batched call, and the micro-batch's input.
+    private let logitsSlot = OutputSlot(), microInput = OutputSlot()
+
     /// (N, 1, 64, 64) -> logits (N, 7), before the softmax. The tensor is the calling thread's workspace slot.
     public func logits(_ x: Tensor) -> Tensor {
         precondition(x.shape.count == 4 && x.shape[1] == 1 && x.shape[2] == Self.inputSize && x.shape[3] == Self.inputSize,
                      "MiniXception: expects (N, 1, 64, 64), got \(x.shape)")
+        let n = x.shape[0], micro = Self.microBatch
+        if n <= micro { return layers(x) }
+        let out = logitsSlot.tensor([n, Self.labels.count])
+        let per = x.count / n
+        var i = 0
+        while i < n {
+            let m = Swift.min(micro, n - i)
+            let part = microInput.tensor([m, 1, Self.inputSize, Self.inputSize])
+            part.data.update(from: x.data + i * per, count: m * per)
+            let r = layers(part)
+            (out.data + i * Self.labels.count).update(from: r.data, count: r.count)
+            i += m
+        }
+        return out
+    }
+
+    /// The layers, on the whole of `x`.
+    private func layers(_ x: Tensor) -> Tensor {
         var y = conv2(conv1(x))
         y = module4(module3(module2(module1(y))))
         return pool(classifier(y))

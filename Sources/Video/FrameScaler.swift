@@ -1,4 +1,5 @@
 import CFFmpeg
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -164,22 +165,48 @@ public final class FrameScaler {
     /// converts the reduced picture, which is then the output size or a little more. Otherwise
     /// exactly ``convert(_:to:width:height:crop:)``. A 1920×1080 frame to 640×360: k = 3, and
     /// libswscale only converts colours, where scaling the full frame cost more than decoding it.
+    ///
+    /// `reusing`: a buffer of exactly `width × height × layout.channels` bytes that nothing else
+    /// holds any more (a previous result's ``PixelImage/bytes`` handed back, ``PixelBufferPool``)
+    /// is written in place instead of a fresh allocation — per frame, a fresh 640×360 RGB buffer
+    /// (691 KB) was a new heap block whose pages the kernel faulted in and zeroed. Any other
+    /// buffer (wrong size) is ignored; one still shared is copied first (Swift's copy on write),
+    /// so the result never aliases another image.
     public func convertReduced(_ frame: DecodedFrame, to layout: PixelLayout, width: Int,
-                               height: Int) throws(VideoError) -> PixelImage {
+                               height: Int, reusing: consuming [UInt8]? = nil) throws(VideoError) -> PixelImage {
         let f = frame.frame.pointee
         let format = AVPixelFormat(f.format)
         let k = min(frame.width / max(width, 1), frame.height / max(height, 1), 16)
+        let count = width * height * layout.channels
+        let whole = PixelRect(x: 0, y: 0, width: frame.width, height: frame.height)
+        // Taken over, not copied: when the caller let go of it, this is its only reference and
+        // the writes below go into it in place.
+        var spare: [UInt8] = []
+        switch consume reusing {
+        case .some(let bytes) where bytes.count == count: spare = bytes
+        default: break
+        }
         guard format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P, k >= 2, width > 0, height > 0,
               frame.width % (2 * k) == 0, frame.height % (2 * k) == 0,
               let y = f.data.0, let u = f.data.1, let v = f.data.2
-        else { return try convert(frame, to: layout, width: width, height: height) }
+        else {
+            guard count > 0, !spare.isEmpty else { return try convert(frame, to: layout, width: width, height: height) }
+            var result: Result<PixelRect, VideoError> = .success(whole)
+            spare.withUnsafeMutableBytes { buffer in
+                do throws(VideoError) {
+                    result = .success(try convert(frame, to: layout, width: width, height: height, into: buffer))
+                } catch {
+                    result = .failure(error)
+                }
+            }
+            return PixelImage(width: width, height: height, layout: layout, source: try result.get(), bytes: spare)
+        }
         let (rw, rh) = (frame.width / k, frame.height / k)
         let (cw, ch) = (rw / 2, rh / 2)
         let planeBytes = rw * rh + 2 * cw * ch
         if reduced.count < planeBytes { reduced = [UInt8](repeating: 0, count: planeBytes) }
         var result: Result<Void, VideoError> = .success(())
-        let count = width * height * layout.channels
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        func fill(_ out: UnsafeMutablePointer<UInt8>) {
             reduced.withUnsafeMutableBufferPointer { r in
                 let ry = r.baseAddress!, ru = ry + rw * rh, rv = ru + cw * ch
                 boxReducePlane(y, stride: Int(f.linesize.0), factor: k, width: rw, height: rh, into: ry, stride: rw)
@@ -190,17 +217,25 @@ public final class FrameScaler {
                               strides: [Int32(rw), Int32(cw), Int32(cw), 0], width: rw, height: rh,
                               format: AV_PIX_FMT_YUV420P, colorspace: Int32(f.colorspace.rawValue),
                               fullRange: format == AV_PIX_FMT_YUVJ420P || f.color_range == AVCOL_RANGE_JPEG,
-                              to: layout, width: width, height: height, into: UnsafeMutableRawPointer(buffer.baseAddress!))
+                              to: layout, width: width, height: height, into: UnsafeMutableRawPointer(out))
                 } catch {
                     result = .failure(error)
-                    buffer.initialize(repeating: 0)
                 }
             }
-            initialized = count
+        }
+        let bytes: [UInt8]
+        if !spare.isEmpty {
+            spare.withUnsafeMutableBufferPointer { fill($0.baseAddress!) }
+            bytes = spare
+        } else {
+            bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                fill(buffer.baseAddress!)
+                if case .failure = result { buffer.initialize(repeating: 0) }
+                initialized = count
+            }
         }
         try result.get()
-        return PixelImage(width: width, height: height, layout: layout,
-                          source: PixelRect(x: 0, y: 0, width: frame.width, height: frame.height), bytes: bytes)
+        return PixelImage(width: width, height: height, layout: layout, source: whole, bytes: bytes)
     }
 
     /// libswscale from the given planes (`width`×`height`, `format`) to packed `layout` at
@@ -271,6 +306,38 @@ public final class FrameScaler {
     }
 }
 
+/// Pixel buffers handed back by the thread that is done with an image, for the next
+/// ``FrameScaler/convertReduced(_:to:width:height:reusing:)`` on another: the face stage's
+/// look-ahead converts a detection frame per decoded frame and the face thread drops it a few
+/// frames later, so a handful of buffers serve the whole run. Thread-safe. Keeps at most
+/// `limit` buffers (the rest are freed): as many as the frames between the two threads (the
+/// pipeline's queue, 8, and those in hand), or every detection — when the look-ahead stops to
+/// run the detector and the face thread drains the queue — would free the surplus, and the
+/// refill allocate (and fault in) fresh ones.
+public final class PixelBufferPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [[UInt8]] = []
+    public let limit: Int
+
+    public init(limit: Int = 12) {
+        self.limit = limit
+    }
+
+    /// A buffer handed back earlier (its bytes are stale), or nil.
+    public func take() -> [UInt8]? {
+        lock.withLock { free.popLast() }
+    }
+
+    /// Hands `bytes` back; call when done reading them (the caller's own copy may still die
+    /// later: the taker's write then copies, never alters what someone still reads).
+    public func give(_ bytes: [UInt8]) {
+        lock.withLock { if free.count < limit { free.append(bytes) } }
+    }
+
+    /// Buffers waiting to be taken.
+    public var count: Int { lock.withLock { free.count } }
+}
+
 /// Box-averages a plane of bytes by `factor` (k, 1…16): output pixel (x, y) is the mean of the k×k
 /// source bytes at (k·x…k·x+k−1, k·y…k·y+k−1), rounded half up: (sum + k²/2) / k². Every source
 /// byte is read once (rows summed into 16-bit column sums, then k columns at a time).
@@ -282,24 +349,40 @@ public func boxReducePlane(_ src: UnsafePointer<UInt8>, stride: Int, factor k: I
     defer { sums.deallocate() }
     for y in 0..<height {
         let row = src + y * k * stride
-        for x in 0..<n { sums[x] = UInt16(row[x]) }
-        for j in 0..<k where j > 0 {
-            let r = row + j * stride
-            for x in 0..<n { sums[x] &+= UInt16(r[x]) }
+        switch k {
+        case 2:  // one pass over both rows (the column sums written once)
+            let r1 = row + stride
+            for x in 0..<n { sums[x] = UInt16(row[x]) &+ UInt16(r1[x]) }
+        case 3:
+            let r1 = row + stride, r2 = r1 + stride
+            for x in 0..<n { sums[x] = UInt16(row[x]) &+ UInt16(r1[x]) &+ UInt16(r2[x]) }
+        default:
+            for x in 0..<n { sums[x] = UInt16(row[x]) }
+            for j in 0..<k where j > 0 {
+                let r = row + j * stride
+                for x in 0..<n { sums[x] &+= UInt16(r[x]) }
+            }
         }
         let out = dst + y * dstStride
+        // Wrapping sums and truncating conversions: nothing can overflow (a column sum is at most
+        // 255·k² ≤ 65,280, a mean at most 255), and without the overflow traps the compiler
+        // vectorises these loops (the checked ones ran a byte at a time: 1080p → 640×360 spent
+        // more time here than in libswscale's colour conversion).
         switch k {
         case 2:
-            for x in 0..<width { out[x] = UInt8((UInt32(sums[2 * x]) + UInt32(sums[2 * x + 1]) + 2) / 4) }
+            for x in 0..<width {
+                out[x] = UInt8(truncatingIfNeeded: (UInt32(sums[2 &* x]) &+ UInt32(sums[2 &* x &+ 1]) &+ 2) / 4)
+            }
         case 3:
             for x in 0..<width {
-                out[x] = UInt8((UInt32(sums[3 * x]) + UInt32(sums[3 * x + 1]) + UInt32(sums[3 * x + 2]) + 4) / 9)
+                let t = UInt32(sums[3 &* x]) &+ UInt32(sums[3 &* x &+ 1]) &+ UInt32(sums[3 &* x &+ 2])
+                out[x] = UInt8(truncatingIfNeeded: (t &+ 4) / 9)
             }
         default:
             for x in 0..<width {
                 var t: UInt32 = 0
-                for i in 0..<k { t += UInt32(sums[k * x + i]) }
-                out[x] = UInt8((t + half) / kk)
+                for i in 0..<k { t &+= UInt32(sums[k &* x &+ i]) }
+                out[x] = UInt8(truncatingIfNeeded: (t &+ half) / kk)
             }
         }
     }

@@ -423,19 +423,122 @@ let convKernels = [Engine.GemmKernel.openBLAS] + packedKernels
     }
 }
 
-/// A 1×1 unpadded convolution on the direct path runs over the whole plane as one row (so 8×8
-/// and 4×4 planes fill the vectors): against the naive convolution, planes of 1 to 60 pixels.
+/// A 1×1 unpadded convolution of few input channels runs on the pointwise kernel, reading the
+/// whole plane as one row in place (so 8×8 and 4×4 planes fill the vectors): against the naive
+/// convolution, planes of 1 to 60 pixels.
 @Test func pointwiseDirectMatchesNaive() throws {
     for (side, c, out) in [(1, 8, 16), (4, 64, 128), (8, 32, 64), (15, 16, 32), (60, 8, 16), (7, 3, 5)] {
         for kernel in convKernels {
             let conv = Conv2d("conv", in: c, out: out, kernel: 1, bias: true, activation: .relu)
             conv.gemmKernel = kernel
-            #expect(conv.usesDirect(conv.geometry(n: 2, h: side, w: side)))
+            #expect(conv.usesPointwise(conv.geometry(n: 2, h: side, w: side)))
             let weight = randomValues(out * c, seed: 941), bias = randomValues(out, seed: 942)
             try conv.load(loader(["conv.weight": ([out, c, 1, 1], weight), "conv.bias": ([out], bias)]))
             let x = randomTensor([2, c, side, side], seed: 943)
             let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: out, kernel: (1, 1), activation: .relu)
             #expect(maxError(conv(x), expected) < 1e-5, "\(side)x\(side) \(c)->\(out) \(kernel)")
+        }
+    }
+}
+
+/// The pointwise kernel (fervid_pointwise) on every shape mini-Xception gives it and odd ones:
+/// strided 1×1 (the shortcuts, subsampled first; odd and even sides), a deep one that prefers the
+/// direct kernels (128 channels on 4×4), output-channel counts with and without a tail of the 6-
+/// (AVX2) or 8-channel (AVX-512) block, plane sizes around the 16- and 32-column steps, batches
+/// of one (split by output channels across threads) and several, no bias, every activation;
+/// against the naive convolution, every instruction set.
+@Test func pointwiseKernelMatchesNaive() throws {
+    struct Case { var n, c, side, out, stride: Int; var preferDirect = false, bias = true; var act = Activation.none }
+    let cases = [
+        Case(n: 1, c: 8, side: 60, out: 16, stride: 2),
+        Case(n: 3, c: 16, side: 15, out: 32, stride: 2),
+        Case(n: 2, c: 64, side: 8, out: 128, stride: 2, bias: false),
+        Case(n: 1, c: 128, side: 4, out: 128, stride: 1, preferDirect: true),
+        Case(n: 2, c: 130, side: 5, out: 13, stride: 1, preferDirect: true, act: .relu),
+        Case(n: 1, c: 5, side: 17, out: 7, stride: 3, act: .sigmoid),
+        Case(n: 4, c: 9, side: 1, out: 9, stride: 1, act: .relu),
+        Case(n: 1, c: 2, side: 33, out: 1, stride: 1),
+        Case(n: 2, c: 96, side: 6, out: 23, stride: 1, bias: false, act: .relu),
+    ]
+    for t in cases {
+        for kernel in convKernels {
+            let conv = Conv2d("conv", in: t.c, out: t.out, kernel: 1, stride: t.stride, padding: .same, bias: t.bias,
+                              activation: t.act)
+            conv.gemmKernel = kernel
+            conv.prefersDirect = t.preferDirect
+            #expect(conv.usesPointwise(conv.geometry(n: t.n, h: t.side, w: t.side)), "\(t) takes the pointwise path")
+            let weight = randomValues(t.out * t.c, seed: 951), bias = randomValues(t.out, seed: 952)
+            var tensors: [String: (shape: [Int], values: [Float])] = ["conv.weight": ([t.out, t.c, 1, 1], weight)]
+            if t.bias { tensors["conv.bias"] = ([t.out], bias) }
+            try conv.load(loader(tensors))
+            let x = randomTensor([t.n, t.c, t.side, t.side], seed: 953)
+            let expected = naiveConv2d(x, weight: weight, bias: t.bias ? bias : nil, outChannels: t.out, kernel: (1, 1),
+                                       stride: t.stride, padding: .same, activation: t.act)
+            #expect(maxError(conv(x), expected) < 1e-5, "\(t) \(kernel)")
+            // Twice: the second call reuses the workspace's buffers and the subsampling scratch.
+            #expect(maxError(conv(x), expected) < 1e-5, "\(t) \(kernel), second call")
+        }
+    }
+}
+
+/// A 3×3 convolution deeper than the direct kernel's automatic limit (mini-Xception's head:
+/// 128 channels to 7 on a 4×4 plane, "same") that prefers the direct kernels, against the naive
+/// convolution, every instruction set.
+@Test func preferredDirectMatchesNaive() throws {
+    for (c, side, out) in [(128, 4, 7), (100, 5, 9)] {
+        for kernel in convKernels {
+            let conv = Conv2d("conv", in: c, out: out, kernel: 3, padding: .same)
+            conv.gemmKernel = kernel
+            conv.prefersDirect = true
+            #expect(conv.usesDirect(conv.geometry(n: 2, h: side, w: side)))
+            let weight = randomValues(out * c * 9, seed: 961), bias = randomValues(out, seed: 962)
+            try conv.load(loader(["conv.weight": ([out, c, 3, 3], weight), "conv.bias": ([out], bias)]))
+            let x = randomTensor([2, c, side, side], seed: 963)
+            let expected = naiveConv2d(x, weight: weight, bias: bias, outChannels: out, kernel: (3, 3), padding: .same)
+            #expect(maxError(conv(x), expected) < 1e-5, "\(c)->\(out) \(side)x\(side) \(kernel)")
+        }
+    }
+}
+
+/// One image on the direct kernels with more threads than images: its output rows split across
+/// the threads (fervid_conv_direct_rows; mini-Xception's conv1/conv2 at batch 1, MTCNN's P-Net),
+/// 2 and 3 threads (an uneven split), ReLU and PReLU, every instruction set; against the naive
+/// convolution.
+@Test func directRowSplitMatchesNaive() throws {
+    let cases = [
+        ConvCase(n: 1, c: 8, h: 62, w: 62, out: 8, padding: .symmetric(0), bias: false, activation: .relu),  // conv2
+        ConvCase(n: 1, c: 3, h: 41, w: 37, out: 10, padding: .symmetric(0)),                               // P-Net conv1
+        ConvCase(n: 1, c: 1, h: 64, w: 64, out: 8, padding: .same, activation: .relu),
+    ]
+    for t in cases {
+        for kernel in convKernels {
+            for threads in [2, 3] {
+                for withPReLU in [false, true] {
+                    let conv = Conv2d("conv", in: t.c, out: t.out, kernel: (t.kh, t.kw), padding: t.padding, bias: t.bias,
+                                      activation: withPReLU ? .none : t.activation)
+                    conv.gemmKernel = kernel
+                    #expect(conv.usesDirect(conv.geometry(n: t.n, h: t.h, w: t.w)))
+                    let wShape = [t.out, t.c, t.kh, t.kw]
+                    let weight = randomValues(wShape.reduce(1, *), seed: 971), bias = randomValues(t.out, seed: 972)
+                    var tensors: [String: (shape: [Int], values: [Float])] = ["conv.weight": (wShape, weight)]
+                    if t.bias { tensors["conv.bias"] = ([t.out], bias) }
+                    try conv.load(loader(tensors))
+                    let x = randomTensor([t.n, t.c, t.h, t.w], seed: 973)
+                    let plain = naiveConv2d(x, weight: weight, bias: t.bias ? bias : nil, outChannels: t.out,
+                                            kernel: (t.kh, t.kw), padding: t.padding,
+                                            activation: withPReLU ? .none : t.activation)
+                    if withPReLU {
+                        let slopes = randomValues(t.out, seed: 974, range: 0 ... 0.5)
+                        let prelu = PReLU("act", channels: t.out)
+                        try prelu.load(loader(["act.weight": ([t.out], slopes)]))
+                        let got = Engine.withThreads(threads) { conv(x, prelu: prelu) }
+                        #expect(maxError(got, naivePReLU(plain, slopes: slopes)) < 1e-5, "\(t) \(kernel) \(threads) PReLU")
+                    } else {
+                        let got = Engine.withThreads(threads) { conv(x) }
+                        #expect(maxError(got, plain) < 1e-5, "\(t) \(kernel) \(threads)")
+                    }
+                }
+            }
         }
     }
 }

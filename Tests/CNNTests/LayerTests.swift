@@ -21,6 +21,9 @@ let poolCases: [PoolCase] = [
     PoolCase(n: 2, c: 3, h: 37, w: 41, kernel: 2, stride: 2, ceil: true),         // long rows: vector loops
     PoolCase(n: 2, c: 3, h: 40, w: 53, kernel: 3, stride: 2, padding: .symmetric(1)),
     PoolCase(n: 1, c: 2, h: 3, w: 2, kernel: 3, stride: 1, padding: .symmetric(1)),  // window wider than the row
+    PoolCase(n: 1, c: 3, h: 46, w: 47, kernel: 3, stride: 2, ceil: true),         // O-Net's pool1, odd: 8-wide steps
+    PoolCase(n: 1, c: 2, h: 9, w: 383, kernel: 2, stride: 2, ceil: true),         // P-Net's widest pool, odd
+    PoolCase(n: 1, c: 2, h: 5, w: 2101, kernel: 3, stride: 2, ceil: true),        // wider than the column-first row
 ]
 
 @Test("MaxPool2d matches naiveMaxPool2d", arguments: poolCases)
@@ -32,6 +35,25 @@ func maxPoolMatchesNaive(_ t: PoolCase) {
         let pool = MaxPool2d(kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
         pool.gemmKernel = kernel
         #expect(maxError(pool(x), expected) == 0, "\(t) \(kernel)")
+    }
+}
+
+/// maxpool(x) + r in one pass (fervid_maxpool_add, column-first) against naiveMaxPool2d plus r,
+/// exactly: every pooling case above and mini-Xception's four (3×3 stride 2 "same" on 60, 30,
+/// 15, 8), every compiled variant; the residual left untouched.
+@Test("MaxPool2d adding a residual matches naiveMaxPool2d + r",
+      arguments: poolCases + [60, 30, 15, 8].map { PoolCase(n: 2, c: 3, h: $0, w: $0, kernel: 3, stride: 2, padding: .same) })
+func maxPoolAddMatchesNaive(_ t: PoolCase) {
+    let x = randomTensor([t.n, t.c, t.h, t.w], seed: 43)
+    let pooled = naiveMaxPool2d(x, kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
+    let r = randomTensor(pooled.shape, seed: 44)
+    let rValues = r.toArray()
+    let expected = Tensor(shape: pooled.shape, values: zip(pooled.toArray(), rValues).map { $0 + $1 })
+    for kernel in convKernels {
+        let pool = MaxPool2d(kernel: t.kernel, stride: t.stride, padding: t.padding, ceilMode: t.ceil)
+        pool.gemmKernel = kernel
+        #expect(maxError(pool(x, adding: r), expected) == 0, "\(t) \(kernel)")
+        #expect(r.toArray() == rValues, "\(t) \(kernel): the residual changed")
     }
 }
 

@@ -31,6 +31,28 @@ import Testing
         }
     }
 
+    @Test(arguments: [(0, 0, 37, 23, 37, 23), (5, 3, 17, 11, 29, 19), (1, 2, 1, 1, 7, 5), (0, 7, 641, 1, 641, 9)])
+    func rgbPlanesMatchNaiveTwin(x: Int, y: Int, w: Int, h: Int, imageW: Int, imageH: Int) {
+        var s: UInt32 = 777
+        let pixels = (0..<(imageW * imageH * 3)).map { _ -> UInt8 in
+            s = s &* 1_664_525 &+ 1_013_904_223
+            return UInt8(s >> 24)
+        }
+        let image = RGBImage(width: imageW, height: imageH, pixels: pixels)
+        let naive = naiveRGBPlanes(image, x: x, y: y, width: w, height: h)
+        for isa in Int32(0)...2 where fervid_gemm_isa_supported(isa) != 0 {
+            // Planes further apart than the region, the gaps left alone.
+            let stride = w * h + 3
+            var out = [Float](repeating: -1, count: 3 * stride)
+            out.withUnsafeMutableBufferPointer {
+                rgbPlanes(image, x: x, y: y, width: w, height: h, into: $0.baseAddress!, planeStride: stride, isa: isa)
+            }
+            let planes = (0..<3).flatMap { out[($0 * stride)..<($0 * stride + w * h)] }
+            #expect(planes == naive, "region \(x),\(y) \(w)×\(h) isa \(isa)")
+            #expect((0..<3).allSatisfy { c in out[(c * stride + w * h)..<(c * stride + stride)].allSatisfy { $0 == -1 } })
+        }
+    }
+
     @Test func subRegionAndHandComputedValues() {
         // 1 channel 4×6, values = index; region x 1..<5, y 1..<3 (2×4) -> 1×2: means of 2×2 blocks.
         let src = (0..<24).map(Float.init)

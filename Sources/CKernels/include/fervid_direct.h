@@ -17,11 +17,17 @@ void fervid_conv_direct_act(int isa, const float *x, int n, int cin, int h, int 
                             const float *bias, int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh,
                             int ow, int relu, const float *slopes, float *scratch);
 
-/// The AVX2 + FMA variant of fervid_conv_direct_act (direct_avx2.c): blocks of 6 output channels
-/// × 16 columns in registers. Call it only on a CPU with AVX2 and FMA.
+/// fervid_conv_direct_act for output rows [row_begin, row_end) of every image only (the rest of
+/// y untouched): one image's rows split across threads.
+void fervid_conv_direct_rows(int isa, const float *x, int n, int cin, int h, int w, const float *weight,
+                             const float *bias, int cout, int kh, int kw, int pad_top, int pad_left, float *y, int oh,
+                             int ow, int relu, const float *slopes, float *scratch, int row_begin, int row_end);
+
+/// The AVX2 + FMA variant of fervid_conv_direct_rows (direct_avx2.c): blocks of up to 6 output
+/// channels × 16 columns in registers, output rows [o0, o1). Call it only on a CPU with AVX2 and FMA.
 void fervid_direct_avx2(const float *x, int n, int cin, int h, int w, const float *weight, const float *bias, int cout,
                         int kh, int kw, int pad_top, int pad_left, float *y, int oh, int ow, int relu,
-                        const float *slopes, float *scratch);
+                        const float *slopes, float *scratch, int o0, int o1);
 
 /// Depthwise convolution: plane p (0 ≤ p < planes) of x (h×w planes) convolved with filter
 /// (first_plane + p) % channels of weight (channels, kh, kw), plus bias (nullable), ReLU when

@@ -8,7 +8,7 @@
 /// with per-function target attributes, picked at run time from what the CPU reports.
 ///
 /// CKernels's headers, one per family: fervid_isa.h, fervid_gemm.h, fervid_winograd.h,
-/// fervid_direct.h, fervid_maxpool.h, fervid_act.h, fervid_resize.h, fervid_threadpool.h and
+/// fervid_direct.h, fervid_pointwise.h, fervid_maxpool.h, fervid_act.h, fervid_resize.h, fervid_threadpool.h and
 /// fervid_alloc.h (the allocator setting).
 
 /// Instruction sets (the `isa` argument everywhere).
