@@ -106,10 +106,13 @@ FERVID_TARGET_AVX2 static void pointwise_256 POINTWISE_PARAMS {
     for (long img = 0; img < n; img++) {
         const float *xi = x + img * cin * p;
         float *yi = y + img * cout * p;
-        for (int co = 0; co < cout; co += 6) {
+        // Near-equal blocks of at most 6 channels (8 = 4 + 4, not 6 + 2: a thread's half of 16).
+        const int blocks = (cout + 5) / 6;
+        for (int bi = 0; bi < blocks; bi++) {
+            const int co = (int)((long)cout * bi / blocks), cb = (int)((long)cout * (bi + 1) / blocks) - co;
             const float *w = weight + (long)co * cin, *b = bias ? bias + co : NULL;
             float *yo = yi + (long)co * p;
-            switch (cout - co < 6 ? cout - co : 6) {
+            switch (cb) {
             case 6: pw256_block6(xi, cin, p, w, b, yo, relu); break;
             case 5: pw256_block5(xi, cin, p, w, b, yo, relu); break;
             case 4: pw256_block4(xi, cin, p, w, b, yo, relu); break;
@@ -182,10 +185,12 @@ FERVID_TARGET_AVX512 static void pointwise_512 POINTWISE_PARAMS {
     for (long img = 0; img < n; img++) {
         const float *xi = x + img * cin * p;
         float *yi = y + img * cout * p;
-        for (int co = 0; co < cout; co += 8) {
+        const int blocks = (cout + 7) / 8;
+        for (int bi = 0; bi < blocks; bi++) {
+            const int co = (int)((long)cout * bi / blocks), cb = (int)((long)cout * (bi + 1) / blocks) - co;
             const float *w = weight + (long)co * cin, *b = bias ? bias + co : NULL;
             float *yo = yi + (long)co * p;
-            switch (cout - co < 8 ? cout - co : 8) {
+            switch (cb) {
             case 8: pw512_block8(xi, cin, p, w, b, yo, relu); break;
             case 7: pw512_block7(xi, cin, p, w, b, yo, relu); break;
             case 6: pw512_block6(xi, cin, p, w, b, yo, relu); break;

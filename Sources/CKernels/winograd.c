@@ -219,7 +219,7 @@ ALWAYS_INLINE void output_prepare(int m, const float *restrict mm, long stride, 
 /// Aᵀ over columns for output row i of every tile, bias, ReLU, written tile by tile.
 ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
                                     float bias, float *y, long image_stride, int oh, int ow, int relu,
-                                    float *scratch) {
+                                    const float *slope, float *scratch) {
     const int alpha = m + 2, tiles = rows * tw;
     float *a = scratch;
     int *off = (int *)(a + (long)m * alpha * tiles), *rowlim = off + tiles, *collim = rowlim + tiles;
@@ -246,7 +246,7 @@ ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw,
             const int cols = collim[q] < m ? collim[q] : m;
             for (int j = 0; j < cols; j++) {
                 const float x = v[j] + bias;
-                out[j] = relu && !(x > 0) ? 0 : x;
+                out[j] = slope ? (x > 0 ? x : 0) + *slope * (x < 0 ? x : 0) : relu && !(x > 0) ? 0 : x;
             }
         }
     }
@@ -254,24 +254,125 @@ ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw,
 
 #define OUTPUT_PARAMS                                                                                               \
     (int m, const float *mm, long stride, int tw, int rows, int first_row, int th, float bias, float *y,              \
-     long image_stride, int oh, int ow, int relu, float *scratch)
-#define OUTPUT_ARGS (m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch)
-
-FERVID_PER_ISA_BUT_512(fervid_winograd_output_rows, output_rows_body, OUTPUT_PARAMS, OUTPUT_ARGS)
+     long image_stride, int oh, int ow, int relu, const float *slope, float *scratch)
+#define OUTPUT_ARGS (m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, slope, scratch)
 
 #if defined(__x86_64__)
+static void fervid_winograd_output_rows_base OUTPUT_PARAMS { output_rows_body OUTPUT_ARGS; }
+
+/// AVX2: the portable body's second pass wrote tile by tile (scalar, 12 % of P-Net's
+/// instructions on an AVX2 CPU); here eight tiles of a tile row that lie wholly inside the
+/// output at once, their m outputs per tile interleaved in registers into m·8 contiguous floats
+/// (the same additions as the portable body: bit-identical), the rest of the row tile by tile.
+FERVID_TARGET_AVX2
+static void fervid_winograd_output_rows_256(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
+                                            float bias, float *y, long image_stride, int oh, int ow, int relu,
+                                            const float *slope, float *scratch) {
+    const int alpha = m + 2, tiles = rows * tw;
+    float *a = scratch;
+    int *off = (int *)(a + (long)m * alpha * tiles), *rowlim = off + tiles, *collim = rowlim + tiles;
+    output_prepare(m, mm, stride, tw, rows, first_row, th, image_stride, oh, ow, a, off, rowlim, collim);
+    const __m256 bv = _mm256_set1_ps(bias), zero = _mm256_setzero_ps(), two = _mm256_set1_ps(2),
+                 four = _mm256_set1_ps(4), eight = _mm256_set1_ps(8), sv = _mm256_set1_ps(slope ? *slope : 0);
+// PReLU as the prelu kernel computes it: max(v, 0) + slope·min(v, 0), exactly v > 0 ? v : slope·v.
+#define PRELU256(v) _mm256_fmadd_ps(sv, _mm256_min_ps(v, zero), _mm256_max_ps(v, zero))
+    for (int i = 0; i < m; i++) {
+        const float *c0 = a + (long)(alpha * i) * tiles;
+        for (int r = 0; r < rows; r++) {
+            const int q0 = r * tw;
+            if (i >= rowlim[q0]) continue;
+            int t = 0;
+            for (; t + 8 <= tw && collim[q0 + t + 7] >= m; t += 8) {
+                const float *c = c0 + q0 + t;
+                float *out = y + off[q0 + t] + (long)i * ow;
+                if (m == 4) {
+                    const __m256 x0 = _mm256_loadu_ps(c), x1 = _mm256_loadu_ps(c + tiles),
+                                 x2 = _mm256_loadu_ps(c + 2 * tiles), x3 = _mm256_loadu_ps(c + 3 * tiles),
+                                 x4 = _mm256_loadu_ps(c + 4 * tiles), x5 = _mm256_loadu_ps(c + 5 * tiles);
+                    const __m256 p = _mm256_add_ps(x1, x2), d = _mm256_sub_ps(x1, x2), u = _mm256_add_ps(x3, x4),
+                                 w = _mm256_sub_ps(x3, x4);
+                    __m256 v0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x0, p), u), bv);
+                    __m256 v1 = _mm256_add_ps(_mm256_fmadd_ps(two, w, d), bv);
+                    __m256 v2 = _mm256_add_ps(_mm256_fmadd_ps(four, u, p), bv);
+                    __m256 v3 = _mm256_add_ps(_mm256_add_ps(_mm256_fmadd_ps(eight, w, d), x5), bv);
+                    if (slope) {
+                        v0 = PRELU256(v0);
+                        v1 = PRELU256(v1);
+                        v2 = PRELU256(v2);
+                        v3 = PRELU256(v3);
+                    } else if (relu) {
+                        v0 = _mm256_max_ps(v0, zero);
+                        v1 = _mm256_max_ps(v1, zero);
+                        v2 = _mm256_max_ps(v2, zero);
+                        v3 = _mm256_max_ps(v3, zero);
+                    }
+                    // 4 × 8 transpose: tile k's four outputs at out[4k …].
+                    const __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1),
+                                 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+                    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                                 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                    _mm256_storeu_ps(out, _mm256_permute2f128_ps(u0, u1, 0x20));
+                    _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(u2, u3, 0x20));
+                    _mm256_storeu_ps(out + 16, _mm256_permute2f128_ps(u0, u1, 0x31));
+                    _mm256_storeu_ps(out + 24, _mm256_permute2f128_ps(u2, u3, 0x31));
+                } else {
+                    const __m256 x0 = _mm256_loadu_ps(c), x1 = _mm256_loadu_ps(c + tiles),
+                                 x2 = _mm256_loadu_ps(c + 2 * tiles), x3 = _mm256_loadu_ps(c + 3 * tiles);
+                    __m256 v0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x0, x1), x2), bv);
+                    __m256 v1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(x1, x2), x3), bv);
+                    if (slope) {
+                        v0 = PRELU256(v0);
+                        v1 = PRELU256(v1);
+                    } else if (relu) {
+                        v0 = _mm256_max_ps(v0, zero);
+                        v1 = _mm256_max_ps(v1, zero);
+                    }
+                    const __m256 lo = _mm256_unpacklo_ps(v0, v1), hi = _mm256_unpackhi_ps(v0, v1);
+                    _mm256_storeu_ps(out, _mm256_permute2f128_ps(lo, hi, 0x20));
+                    _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+                }
+            }
+            for (; t < tw; t++) {
+                const int q = q0 + t;
+                float v[4];
+                if (m == 4) {
+                    const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q],
+                                x4 = c0[4 * tiles + q], x5 = c0[5 * tiles + q];
+                    const float p = x1 + x2, d = x1 - x2, u = x3 + x4, w = x3 - x4;
+                    v[0] = x0 + p + u;
+                    v[1] = d + 2 * w;
+                    v[2] = p + 4 * u;
+                    v[3] = d + 8 * w + x5;
+                } else {
+                    const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q];
+                    v[0] = x0 + x1 + x2;
+                    v[1] = x1 - x2 - x3;
+                }
+                float *out = y + off[q] + (long)i * ow;
+                const int cols = collim[q] < m ? collim[q] : m;
+                for (int j = 0; j < cols; j++) {
+                    const float x = v[j] + bias;
+                    out[j] = slope ? (x > 0 ? x : 0) + *slope * (x < 0 ? x : 0) : relu && !(x > 0) ? 0 : x;
+                }
+            }
+        }
+    }
+}
+
+#undef PRELU256
 
 /// AVX-512: 16 tiles at a time, each output (row i, column j) of the 16 tiles scattered to its
 /// place, masked where a tile overhangs the output.
 __attribute__((target("avx512f")))
 static void fervid_winograd_output_rows_512(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
-                            float bias, float *y, long image_stride, int oh, int ow, int relu, float *scratch) {
+                            float bias, float *y, long image_stride, int oh, int ow, int relu, const float *slope,
+                            float *scratch) {
     const int alpha = m + 2, tiles = rows * tw;
     float *a = scratch;
     int *off = (int *)(a + (long)m * alpha * tiles), *rowlim = off + tiles, *collim = rowlim + tiles;
     output_prepare(m, mm, stride, tw, rows, first_row, th, image_stride, oh, ow, a, off, rowlim, collim);
     const __m512 bv = _mm512_set1_ps(bias), zero = _mm512_setzero_ps(), two = _mm512_set1_ps(2),
-                 four = _mm512_set1_ps(4), eight = _mm512_set1_ps(8);
+                 four = _mm512_set1_ps(4), eight = _mm512_set1_ps(8), sv = _mm512_set1_ps(slope ? *slope : 0);
     for (int q0 = 0; q0 < tiles; q0 += 16) {
         const int left = tiles - q0;
         const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
@@ -302,12 +403,16 @@ static void fervid_winograd_output_rows_512(int m, const float *mm, long stride,
             for (int j = 0; j < m; j++) {
                 const __mmask16 kj = ki & _mm512_cmpgt_epi32_mask(cl, _mm512_set1_epi32(j));
                 __m512 x = _mm512_add_ps(v[j], bv);
-                if (relu) x = _mm512_max_ps(x, zero);
+                if (slope) x = _mm512_fmadd_ps(sv, _mm512_min_ps(x, zero), _mm512_max_ps(x, zero));
+                else if (relu) x = _mm512_max_ps(x, zero);
                 _mm512_mask_i32scatter_ps(y, kj, _mm512_add_epi32(rowoff, _mm512_set1_epi32(j)), x, 4);
             }
         }
     }
 }
+
+#else
+static void fervid_winograd_output_rows_base OUTPUT_PARAMS { output_rows_body OUTPUT_ARGS; }
 #endif
 
 FERVID_ISA_DISPATCH(fervid_winograd_output_rows, OUTPUT_PARAMS, OUTPUT_ARGS)

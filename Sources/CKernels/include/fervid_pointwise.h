@@ -8,9 +8,10 @@
 /// y (n, cout, p) = act(bias + weight (cout, cin) · x (n, cin, p)): a 1×1, unpadded, stride-1
 /// convolution over planes of p pixels, read in place (no copy of the input, no scratch).
 /// Each output is bias[co] (0 when `bias` is NULL), then one multiply-add per input channel in
-/// ascending order; ReLU when `relu`. The AVX2 variant keeps 6 output channels × 16 columns in
-/// registers, the AVX-512 one 8 × 32; the row's tail is read and written masked, so nothing past
-/// x's or y's last element is touched. `isa` picks the compiled variant.
+/// ascending order; ReLU when `relu`. The AVX2 variant keeps up to 6 output channels × 16
+/// columns in registers, the AVX-512 one up to 8 × 32 (channels cut into blocks of near-equal
+/// size); the row's tail is read and written masked, so nothing past x's or y's last element is
+/// touched. `isa` picks the compiled variant.
 void fervid_pointwise(int isa, const float *x, long n, int cin, long p, const float *weight, const float *bias,
                       int cout, float *y, int relu);
 
