@@ -219,7 +219,7 @@ ALWAYS_INLINE void output_prepare(int m, const float *restrict mm, long stride, 
 /// Aᵀ over columns for output row i of every tile, bias, ReLU, written tile by tile.
 ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
                                     float bias, float *y, long image_stride, int oh, int ow, int relu,
-                                    float *scratch) {
+                                    const float *slope, float *scratch) {
     const int alpha = m + 2, tiles = rows * tw;
     float *a = scratch;
     int *off = (int *)(a + (long)m * alpha * tiles), *rowlim = off + tiles, *collim = rowlim + tiles;
@@ -246,7 +246,7 @@ ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw,
             const int cols = collim[q] < m ? collim[q] : m;
             for (int j = 0; j < cols; j++) {
                 const float x = v[j] + bias;
-                out[j] = relu && !(x > 0) ? 0 : x;
+                out[j] = slope ? (x > 0 ? x : 0) + *slope * (x < 0 ? x : 0) : relu && !(x > 0) ? 0 : x;
             }
         }
     }
@@ -254,8 +254,8 @@ ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw,
 
 #define OUTPUT_PARAMS                                                                                               \
     (int m, const float *mm, long stride, int tw, int rows, int first_row, int th, float bias, float *y,              \
-     long image_stride, int oh, int ow, int relu, float *scratch)
-#define OUTPUT_ARGS (m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, scratch)
+     long image_stride, int oh, int ow, int relu, const float *slope, float *scratch)
+#define OUTPUT_ARGS (m, mm, stride, tw, rows, first_row, th, bias, y, image_stride, oh, ow, relu, slope, scratch)
 
 #if defined(__x86_64__)
 static void fervid_winograd_output_rows_base OUTPUT_PARAMS { output_rows_body OUTPUT_ARGS; }
@@ -267,13 +267,15 @@ static void fervid_winograd_output_rows_base OUTPUT_PARAMS { output_rows_body OU
 FERVID_TARGET_AVX2
 static void fervid_winograd_output_rows_256(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
                                             float bias, float *y, long image_stride, int oh, int ow, int relu,
-                                            float *scratch) {
+                                            const float *slope, float *scratch) {
     const int alpha = m + 2, tiles = rows * tw;
     float *a = scratch;
     int *off = (int *)(a + (long)m * alpha * tiles), *rowlim = off + tiles, *collim = rowlim + tiles;
     output_prepare(m, mm, stride, tw, rows, first_row, th, image_stride, oh, ow, a, off, rowlim, collim);
     const __m256 bv = _mm256_set1_ps(bias), zero = _mm256_setzero_ps(), two = _mm256_set1_ps(2),
-                 four = _mm256_set1_ps(4), eight = _mm256_set1_ps(8);
+                 four = _mm256_set1_ps(4), eight = _mm256_set1_ps(8), sv = _mm256_set1_ps(slope ? *slope : 0);
+// PReLU as the prelu kernel computes it: max(v, 0) + slope·min(v, 0), exactly v > 0 ? v : slope·v.
+#define PRELU256(v) _mm256_fmadd_ps(sv, _mm256_min_ps(v, zero), _mm256_max_ps(v, zero))
     for (int i = 0; i < m; i++) {
         const float *c0 = a + (long)(alpha * i) * tiles;
         for (int r = 0; r < rows; r++) {
@@ -293,7 +295,12 @@ static void fervid_winograd_output_rows_256(int m, const float *mm, long stride,
                     __m256 v1 = _mm256_add_ps(_mm256_fmadd_ps(two, w, d), bv);
                     __m256 v2 = _mm256_add_ps(_mm256_fmadd_ps(four, u, p), bv);
                     __m256 v3 = _mm256_add_ps(_mm256_add_ps(_mm256_fmadd_ps(eight, w, d), x5), bv);
-                    if (relu) {
+                    if (slope) {
+                        v0 = PRELU256(v0);
+                        v1 = PRELU256(v1);
+                        v2 = PRELU256(v2);
+                        v3 = PRELU256(v3);
+                    } else if (relu) {
                         v0 = _mm256_max_ps(v0, zero);
                         v1 = _mm256_max_ps(v1, zero);
                         v2 = _mm256_max_ps(v2, zero);
@@ -313,7 +320,10 @@ static void fervid_winograd_output_rows_256(int m, const float *mm, long stride,
                                  x2 = _mm256_loadu_ps(c + 2 * tiles), x3 = _mm256_loadu_ps(c + 3 * tiles);
                     __m256 v0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x0, x1), x2), bv);
                     __m256 v1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(x1, x2), x3), bv);
-                    if (relu) {
+                    if (slope) {
+                        v0 = PRELU256(v0);
+                        v1 = PRELU256(v1);
+                    } else if (relu) {
                         v0 = _mm256_max_ps(v0, zero);
                         v1 = _mm256_max_ps(v1, zero);
                     }
@@ -342,24 +352,27 @@ static void fervid_winograd_output_rows_256(int m, const float *mm, long stride,
                 const int cols = collim[q] < m ? collim[q] : m;
                 for (int j = 0; j < cols; j++) {
                     const float x = v[j] + bias;
-                    out[j] = relu && !(x > 0) ? 0 : x;
+                    out[j] = slope ? (x > 0 ? x : 0) + *slope * (x < 0 ? x : 0) : relu && !(x > 0) ? 0 : x;
                 }
             }
         }
     }
 }
 
+#undef PRELU256
+
 /// AVX-512: 16 tiles at a time, each output (row i, column j) of the 16 tiles scattered to its
 /// place, masked where a tile overhangs the output.
 __attribute__((target("avx512f")))
 static void fervid_winograd_output_rows_512(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
-                            float bias, float *y, long image_stride, int oh, int ow, int relu, float *scratch) {
+                            float bias, float *y, long image_stride, int oh, int ow, int relu, const float *slope,
+                            float *scratch) {
     const int alpha = m + 2, tiles = rows * tw;
     float *a = scratch;
     int *off = (int *)(a + (long)m * alpha * tiles), *rowlim = off + tiles, *collim = rowlim + tiles;
     output_prepare(m, mm, stride, tw, rows, first_row, th, image_stride, oh, ow, a, off, rowlim, collim);
     const __m512 bv = _mm512_set1_ps(bias), zero = _mm512_setzero_ps(), two = _mm512_set1_ps(2),
-                 four = _mm512_set1_ps(4), eight = _mm512_set1_ps(8);
+                 four = _mm512_set1_ps(4), eight = _mm512_set1_ps(8), sv = _mm512_set1_ps(slope ? *slope : 0);
     for (int q0 = 0; q0 < tiles; q0 += 16) {
         const int left = tiles - q0;
         const __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
@@ -390,7 +403,8 @@ static void fervid_winograd_output_rows_512(int m, const float *mm, long stride,
             for (int j = 0; j < m; j++) {
                 const __mmask16 kj = ki & _mm512_cmpgt_epi32_mask(cl, _mm512_set1_epi32(j));
                 __m512 x = _mm512_add_ps(v[j], bv);
-                if (relu) x = _mm512_max_ps(x, zero);
+                if (slope) x = _mm512_fmadd_ps(sv, _mm512_min_ps(x, zero), _mm512_max_ps(x, zero));
+                else if (relu) x = _mm512_max_ps(x, zero);
                 _mm512_mask_i32scatter_ps(y, kj, _mm512_add_epi32(rowoff, _mm512_set1_epi32(j)), x, 4);
             }
         }

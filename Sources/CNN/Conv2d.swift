@@ -299,7 +299,8 @@ public final class Conv2d: Loadable {
             direct(x, y, g, slopes: prelu?.weight)
             fusedPReLU = prelu != nil
         } else if let m = winogradTileSize(g) ?? winogradFallback() {
-            winogradConvolution(x, y, g, tile: m)
+            winogradConvolution(x, y, g, tile: m, slopes: prelu?.weight)
+            fusedPReLU = prelu != nil
         } else {
             gemmConvolution(x, y, g, residual: residual, activation: act)
             return y

@@ -128,7 +128,8 @@ extension Conv2d {
         return (filters, m)
     }
 
-    func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, tile wanted: Int) {
+    /// `slopes`: PReLU slopes (one per output channel) applied in the output transform.
+    func winogradConvolution(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry, tile wanted: Int, slopes: [Float]? = nil) {
         let (filters, m) = winogradFilters(tile: wanted)
         Engine.releaseFreedMemoryIfPending()   // the weights a first derivation dropped, now unreferenced
         let a2 = (m + 2) * (m + 2)
@@ -146,6 +147,7 @@ extension Conv2d {
         let mm = scratch.product.reserve(a2 * outC * rowsPerChunk * tw)
         let act = activation, xd = x.data, yd = y.data
         (filters.u ?? []).withUnsafeBufferPointer { ub in
+          withOptionalBuffer(slopes) { sp in
             bias.withUnsafeBufferPointer { bb in
                 let u = ub.baseAddress, bias = bb.baseAddress!
                 var r0 = 0
@@ -178,10 +180,11 @@ extension Conv2d {
                         }
                     }
                     winogradOutputTransform(isa: isa, tile: m, mm, g, channels: outC, firstRow: r0, rows: rows, th: th, tw: tw,
-                                            bias: bias, act, scratch: scratch, into: yd)
+                                            bias: bias, act, slopes: sp, scratch: scratch, into: yd)
                     r0 += rows
                 }
             }
+          }
         }
     }
 }

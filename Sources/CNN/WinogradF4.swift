@@ -30,11 +30,13 @@ func winogradInputTransform(isa: Int32, tile m: Int, _ x: UnsafePointer<Float>, 
     }
 }
 
-/// Y = Aᵀ M A + bias for F(m×m, 3×3), activated, into the (N, K, OH, OW) output for the tile
-/// rows [firstRow, firstRow + rows); `mm` is (α², K, rows · tw).
+/// Y = Aᵀ M A + bias for F(m×m, 3×3), activated (by PReLU with `slopes`, one per channel, when
+/// given), into the (N, K, OH, OW) output for the tile rows [firstRow, firstRow + rows); `mm` is
+/// (α², K, rows · tw).
 func winogradOutputTransform(isa: Int32, tile m: Int, _ mm: UnsafePointer<Float>, _ g: ConvGeometry, channels: Int,
                              firstRow: Int, rows: Int, th: Int, tw: Int, bias: UnsafePointer<Float>,
-                             _ act: Activation, scratch: ConvScratch, into y: UnsafeMutablePointer<Float>) {
+                             _ act: Activation, slopes: UnsafePointer<Float>? = nil, scratch: ConvScratch,
+                             into y: UnsafeMutablePointer<Float>) {
     let alpha = m + 2
     let tiles = rows * tw
     let stride = channels * tiles
@@ -48,7 +50,7 @@ func winogradOutputTransform(isa: Int32, tile m: Int, _ mm: UnsafePointer<Float>
         for k in range {
             fervid_winograd_output_rows(isa, Int32(m), mm + k * tiles, stride, Int32(tw), Int32(rows), Int32(firstRow),
                                         Int32(th), bias[k], y + k * plane, channels * plane, Int32(g.oh),
-                                        Int32(g.ow), act == .relu ? 1 : 0, a)
+                                        Int32(g.ow), act == .relu ? 1 : 0, slopes.map { $0 + k }, a)
             if act == .sigmoid {
                 for r in 0..<rows {
                     let global = firstRow + r

@@ -542,3 +542,42 @@ let convKernels = [Engine.GemmKernel.openBLAS] + packedKernels
         }
     }
 }
+
+/// conv → PReLU through both Winograd tiles, the slopes applied in the output transform (AVX2:
+/// eight-tile runs and the tile-by-tile rest of a row; AVX-512: masked scatters; portable), with
+/// negative and zero slopes, against the naive convolution followed by the naive PReLU.
+@Test func winogradWithPReLUMatchesNaive() throws {
+    let cases = [
+        ConvCase(n: 1, c: 16, h: 40, w: 43, out: 32),           // P-Net conv3-like: rows of 8-tile runs + tails
+        ConvCase(n: 1, c: 32, h: 23, w: 23, out: 64),           // O-Net conv2 at batch 1
+        ConvCase(n: 3, c: 17, h: 11, w: 37, out: 9, padding: .same),  // several images, odd sizes
+    ]
+    for t in cases {
+        for algorithm in [Conv2d.Algorithm.winograd, .winograd4] {
+            for kernel in convKernels {
+                let conv = Conv2d("conv", in: t.c, out: t.out, kernel: 3, padding: t.padding)
+                conv.algorithm = algorithm
+                conv.gemmKernel = kernel
+                let weight = randomValues(t.out * t.c * 9, seed: 921), bias = randomValues(t.out, seed: 922)
+                try conv.load(loader(["conv.weight": ([t.out, t.c, 3, 3], weight), "conv.bias": ([t.out], bias)]))
+                var slopes = randomValues(t.out, seed: 923, range: -0.5 ... 0.5)
+                slopes[0] = 0
+                let prelu = PReLU("act", channels: t.out)
+                try prelu.load(loader(["act.weight": ([t.out], slopes)]))
+                let x = randomTensor([t.n, t.c, t.h, t.w], seed: 924)
+                let expected = naivePReLU(naiveConv2d(x, weight: weight, bias: bias, outChannels: t.out, kernel: (3, 3),
+                                                      padding: t.padding, activation: .none), slopes: slopes)
+                // As winogradMatchesNaive: F(4×4) rounds ~10× more than F(2×2).
+                let tolerance: Float = algorithm == .winograd4 ? 2e-4 : 1e-5
+                #expect(maxError(conv(x, prelu: prelu), expected) < tolerance, "\(t) \(algorithm) \(kernel)")
+                // The fused path gives what the separate PReLU pass gave: the convolution alone, then the layer.
+                let plain = Conv2d("conv", in: t.c, out: t.out, kernel: 3, padding: t.padding)
+                plain.algorithm = algorithm
+                plain.gemmKernel = kernel
+                try plain.load(loader(["conv.weight": ([t.out, t.c, 3, 3], weight), "conv.bias": ([t.out], bias)]))
+                prelu.gemmKernel = kernel
+                #expect(maxError(conv(x, prelu: prelu), prelu(plain(x))) == 0, "\(t) \(algorithm) \(kernel): fused ≠ separate")
+            }
+        }
+    }
+}

@@ -22,13 +22,14 @@ void fervid_winograd_input_rows(int isa, int m, const float *plane0, long image_
 /// Floats of scratch fervid_winograd_output_rows needs for `rows` tile rows of `tw` tiles.
 long fervid_winograd_output_scratch(int m, int tw, int rows);
 
-/// Y = Aᵀ M A + bias (then ReLU when `relu`) for one output channel over tile rows
+/// Y = Aᵀ M A + bias (then PReLU with *slope when `slope` is not NULL, else ReLU when `relu`:
+/// max(y, 0) + slope·min(y, 0), as fervid_prelu computes it) for one output channel over tile rows
 /// [first_row, first_row + rows): tile q = r·tw + t's element e is mm[e·stride + q]; the
 /// channel's output plane in image 0 is y (oh×ow), image i's at y + i·image_stride (which must
 /// fit in 32 bits); parts of tiles past the output's edge are not written. `scratch` holds
 /// fervid_winograd_output_scratch(m, tw, rows) floats.
 void fervid_winograd_output_rows(int isa, int m, const float *mm, long stride, int tw, int rows, int first_row,
                                  int th, float bias, float *y, long image_stride, int oh, int ow, int relu,
-                                 float *scratch);
+                                 const float *slope, float *scratch);
 
 #endif
