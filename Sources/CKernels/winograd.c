@@ -263,7 +263,8 @@ static void fervid_winograd_output_rows_base OUTPUT_PARAMS { output_rows_body OU
 /// AVX2: the portable body's second pass wrote tile by tile (scalar, 12 % of P-Net's
 /// instructions on an AVX2 CPU); here eight tiles of a tile row that lie wholly inside the
 /// output at once, their m outputs per tile interleaved in registers into m·8 contiguous floats
-/// (the same additions as the portable body: bit-identical), the rest of the row tile by tile.
+/// (the same additions as the portable body: bit-identical), then four more when they fit, the
+/// rest of the row tile by tile.
 FERVID_TARGET_AVX2
 static void fervid_winograd_output_rows_256(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
                                             float bias, float *y, long image_stride, int oh, int ow, int relu,
@@ -331,6 +332,56 @@ static void fervid_winograd_output_rows_256(int m, const float *mm, long stride,
                     _mm256_storeu_ps(out, _mm256_permute2f128_ps(lo, hi, 0x20));
                     _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
                 }
+            }
+            if (t + 4 <= tw && collim[q0 + t + 3] >= m) {
+                // Four tiles (rows of 4–7 tiles: O-Net's 21×21 and 8×8 planes), as above in xmm.
+                const float *c = c0 + q0 + t;
+                float *out = y + off[q0 + t] + (long)i * ow;
+                const __m128 b4 = _mm_set1_ps(bias), z4 = _mm_setzero_ps(), s4 = _mm_set1_ps(slope ? *slope : 0);
+#define PRELU128(v) _mm_fmadd_ps(s4, _mm_min_ps(v, z4), _mm_max_ps(v, z4))
+                if (m == 4) {
+                    const __m128 x0 = _mm_loadu_ps(c), x1 = _mm_loadu_ps(c + tiles), x2 = _mm_loadu_ps(c + 2 * tiles),
+                                 x3 = _mm_loadu_ps(c + 3 * tiles), x4 = _mm_loadu_ps(c + 4 * tiles),
+                                 x5 = _mm_loadu_ps(c + 5 * tiles);
+                    const __m128 p = _mm_add_ps(x1, x2), d = _mm_sub_ps(x1, x2), u = _mm_add_ps(x3, x4),
+                                 w = _mm_sub_ps(x3, x4);
+                    __m128 v0 = _mm_add_ps(_mm_add_ps(_mm_add_ps(x0, p), u), b4);
+                    __m128 v1 = _mm_add_ps(_mm_fmadd_ps(_mm_set1_ps(2), w, d), b4);
+                    __m128 v2 = _mm_add_ps(_mm_fmadd_ps(_mm_set1_ps(4), u, p), b4);
+                    __m128 v3 = _mm_add_ps(_mm_add_ps(_mm_fmadd_ps(_mm_set1_ps(8), w, d), x5), b4);
+                    if (slope) {
+                        v0 = PRELU128(v0);
+                        v1 = PRELU128(v1);
+                        v2 = PRELU128(v2);
+                        v3 = PRELU128(v3);
+                    } else if (relu) {
+                        v0 = _mm_max_ps(v0, z4);
+                        v1 = _mm_max_ps(v1, z4);
+                        v2 = _mm_max_ps(v2, z4);
+                        v3 = _mm_max_ps(v3, z4);
+                    }
+                    _MM_TRANSPOSE4_PS(v0, v1, v2, v3);   // row k: tile k's four outputs
+                    _mm_storeu_ps(out, v0);
+                    _mm_storeu_ps(out + 4, v1);
+                    _mm_storeu_ps(out + 8, v2);
+                    _mm_storeu_ps(out + 12, v3);
+                } else {
+                    const __m128 x0 = _mm_loadu_ps(c), x1 = _mm_loadu_ps(c + tiles), x2 = _mm_loadu_ps(c + 2 * tiles),
+                                 x3 = _mm_loadu_ps(c + 3 * tiles);
+                    __m128 v0 = _mm_add_ps(_mm_add_ps(_mm_add_ps(x0, x1), x2), b4);
+                    __m128 v1 = _mm_add_ps(_mm_sub_ps(_mm_sub_ps(x1, x2), x3), b4);
+                    if (slope) {
+                        v0 = PRELU128(v0);
+                        v1 = PRELU128(v1);
+                    } else if (relu) {
+                        v0 = _mm_max_ps(v0, z4);
+                        v1 = _mm_max_ps(v1, z4);
+                    }
+                    _mm_storeu_ps(out, _mm_unpacklo_ps(v0, v1));
+                    _mm_storeu_ps(out + 4, _mm_unpackhi_ps(v0, v1));
+                }
+#undef PRELU128
+                t += 4;
             }
             for (; t < tw; t++) {
                 const int q = q0 + t;

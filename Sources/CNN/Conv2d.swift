@@ -271,9 +271,10 @@ public final class Conv2d: Loadable {
         return forward(x, residual: residual, activation: act)
     }
 
-    /// prelu(conv(x)): MTCNN's conv → PReLU pairs. The direct kernel applies the slopes to each
-    /// output as it stores it; other paths run `prelu`'s C kernel over the output in place. The
-    /// layer's own activation must be `.none`; `prelu`'s own output buffer is not used.
+    /// prelu(conv(x)): MTCNN's conv → PReLU pairs. The direct kernel and the Winograd output
+    /// transform apply the slopes to each output as they store it; other paths run `prelu`'s C
+    /// kernel over the output in place. The layer's own activation must be `.none`; `prelu`'s own
+    /// output buffer is not used.
     public func callAsFunction(_ x: Tensor, prelu: PReLU) -> Tensor {
         precondition(activation == .none && prelu.channels == outChannels,
                      "\(name): a PReLU call needs a layer without its own activation and \(outChannels) slopes")

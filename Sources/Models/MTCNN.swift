@@ -6,7 +6,8 @@
 import CNN
 
 // Each conv → PReLU pair runs as one call (`Conv2d.callAsFunction(_:prelu:)`): the direct kernel
-// applies the slopes as it stores its outputs, other paths in place after the convolution.
+// and the Winograd output transform apply the slopes as they store their outputs, other paths
+// in place after the convolution.
 
 /// Proposal network: fully convolutional, any (N, 3, H, W) with H, W ≥ 12, normalised
 /// `(x − 127.5) / 128`. One output cell per 12×12 window at stride 2.
