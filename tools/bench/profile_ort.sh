@@ -6,7 +6,8 @@
 # fervid's AVX2 kernels forced cannot give on such a machine, where ONNX Runtime runs AVX-512.
 #   bash tools/bench/profile_ort.sh MODEL [BATCH]     (after `make bench` exported the models)
 # MODEL: a name in tools/.cache/bench/manifest.json (mini-xception, resnet101-dba, mtcnn-onet, …).
-# Two runs, of 2 + 1 and 2 + 3 passes: the difference over 2 is one steady-state pass. One thread.
+# Two runs, of 5 + 1 and 5 + 5 passes (ONNX Runtime's first passes still size its arenas): the
+# difference over 4 is one steady-state pass. One thread.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODEL=${1:?usage: profile_ort.sh MODEL [BATCH]}
@@ -37,20 +38,20 @@ o.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
 o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
 feed = {"input": np.random.default_rng(16).uniform(-1, 1, [batch] + shape).astype(np.float32)}
-for _ in range(2 + passes):
+for _ in range(5 + passes):
     s.run(None, feed)
 PY
 run() {  # $1: timed passes
-    valgrind --tool=callgrind --callgrind-out-file="$OUT/cg$1" "$PY" "$OUT/passes.py" "$ONNX" "$BATCH" "$1" "$SHAPE" \
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file="$OUT/cg$1" "$PY" "$OUT/passes.py" "$ONNX" "$BATCH" "$1" "$SHAPE" \
         >/dev/null 2>"$OUT/log$1" || { cat "$OUT/log$1" >&2; exit 1; }
     sed -n 's/^totals: *//p' "$OUT/cg$1"
 }
 run 1 >"$OUT/t1" & a=$!
-run 3 >"$OUT/t3" & b=$!
+run 5 >"$OUT/t5" & b=$!
 wait $a; wait $b
-python3 - "$(cat "$OUT/t1")" "$(cat "$OUT/t3")" "$MODEL" "$BATCH" <<'PY'
+python3 - "$(cat "$OUT/t1")" "$(cat "$OUT/t5")" "$MODEL" "$BATCH" <<'PY'
 import sys
-per = (int(sys.argv[2]) - int(sys.argv[1])) / 2
+per = (int(sys.argv[2]) - int(sys.argv[1])) / 4
 print(f"onnxruntime {sys.argv[3]} batch {sys.argv[4]}: {per / 1e6:.2f} M instructions per pass "
       f"({per / 1e6 / int(sys.argv[4]):.2f} M per image; AVX2 kernels under valgrind)")
 PY
