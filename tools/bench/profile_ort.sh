@@ -6,8 +6,9 @@
 # fervid's AVX2 kernels forced cannot give on such a machine, where ONNX Runtime runs AVX-512.
 #   bash tools/bench/profile_ort.sh MODEL [BATCH]     (after `make bench` exported the models)
 # MODEL: a name in tools/.cache/bench/manifest.json (mini-xception, resnet101-dba, mtcnn-onet, …).
-# Two runs, of 5 + 1 and 5 + 5 passes (ONNX Runtime's first passes still size its arenas): the
-# difference over 4 is one steady-state pass. One thread.
+# Two runs, of 5 + 1 and 5 + 11 passes (ONNX Runtime's first passes still size its arenas, and its
+# passes differ by millions of instructions): the difference over 10 is the mean steady-state
+# pass. One thread.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODEL=${1:?usage: profile_ort.sh MODEL [BATCH]}
@@ -47,11 +48,11 @@ run() {  # $1: timed passes
     sed -n 's/^totals: *//p' "$OUT/cg$1"
 }
 run 1 >"$OUT/t1" & a=$!
-run 5 >"$OUT/t5" & b=$!
+run 11 >"$OUT/t11" & b=$!
 wait $a; wait $b
-python3 - "$(cat "$OUT/t1")" "$(cat "$OUT/t5")" "$MODEL" "$BATCH" <<'PY'
+python3 - "$(cat "$OUT/t1")" "$(cat "$OUT/t11")" "$MODEL" "$BATCH" <<'PY'
 import sys
-per = (int(sys.argv[2]) - int(sys.argv[1])) / 4
+per = (int(sys.argv[2]) - int(sys.argv[1])) / 10
 print(f"onnxruntime {sys.argv[3]} batch {sys.argv[4]}: {per / 1e6:.2f} M instructions per pass "
       f"({per / 1e6 / int(sys.argv[4]):.2f} M per image; AVX2 kernels under valgrind)")
 PY
