@@ -217,6 +217,30 @@ ALWAYS_INLINE void output_prepare(int m, const float *restrict mm, long stride, 
 }
 
 /// Aᵀ over columns for output row i of every tile, bias, ReLU, written tile by tile.
+/// Row i of one tile's output (the transform's column q of the i-th row block c0), plus bias, then
+/// PReLU (slope) or ReLU, into `cols` outputs at out: the scalar step every output path shares.
+ALWAYS_INLINE void output_tile_row(int m, const float *c0, int tiles, int q, float bias, float *out, int cols,
+                                   int relu, const float *slope) {
+    float v[4];
+    if (m == 4) {
+        const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q],
+                    x4 = c0[4 * tiles + q], x5 = c0[5 * tiles + q];
+        const float p = x1 + x2, d = x1 - x2, u = x3 + x4, w = x3 - x4;
+        v[0] = x0 + p + u;
+        v[1] = d + 2 * w;
+        v[2] = p + 4 * u;
+        v[3] = d + 8 * w + x5;
+    } else {
+        const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q];
+        v[0] = x0 + x1 + x2;
+        v[1] = x1 - x2 - x3;
+    }
+    for (int j = 0; j < cols; j++) {
+        const float x = v[j] + bias;
+        out[j] = slope ? (x > 0 ? x : 0) + *slope * (x < 0 ? x : 0) : relu && !(x > 0) ? 0 : x;
+    }
+}
+
 ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw, int rows, int first_row, int th,
                                     float bias, float *y, long image_stride, int oh, int ow, int relu,
                                     const float *slope, float *scratch) {
@@ -228,26 +252,7 @@ ALWAYS_INLINE void output_rows_body(int m, const float *mm, long stride, int tw,
         const float *c0 = a + (long)(alpha * i) * tiles;
         for (int q = 0; q < tiles; q++) {
             if (i >= rowlim[q]) continue;
-            float v[4];
-            if (m == 4) {
-                const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q],
-                            x4 = c0[4 * tiles + q], x5 = c0[5 * tiles + q];
-                const float p = x1 + x2, d = x1 - x2, u = x3 + x4, w = x3 - x4;
-                v[0] = x0 + p + u;
-                v[1] = d + 2 * w;
-                v[2] = p + 4 * u;
-                v[3] = d + 8 * w + x5;
-            } else {
-                const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q];
-                v[0] = x0 + x1 + x2;
-                v[1] = x1 - x2 - x3;
-            }
-            float *out = y + off[q] + (long)i * ow;
-            const int cols = collim[q] < m ? collim[q] : m;
-            for (int j = 0; j < cols; j++) {
-                const float x = v[j] + bias;
-                out[j] = slope ? (x > 0 ? x : 0) + *slope * (x < 0 ? x : 0) : relu && !(x > 0) ? 0 : x;
-            }
+            output_tile_row(m, c0, tiles, q, bias, y + off[q] + (long)i * ow, collim[q] < m ? collim[q] : m, relu, slope);
         }
     }
 }
@@ -385,26 +390,8 @@ static void fervid_winograd_output_rows_256(int m, const float *mm, long stride,
             }
             for (; t < tw; t++) {
                 const int q = q0 + t;
-                float v[4];
-                if (m == 4) {
-                    const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q],
-                                x4 = c0[4 * tiles + q], x5 = c0[5 * tiles + q];
-                    const float p = x1 + x2, d = x1 - x2, u = x3 + x4, w = x3 - x4;
-                    v[0] = x0 + p + u;
-                    v[1] = d + 2 * w;
-                    v[2] = p + 4 * u;
-                    v[3] = d + 8 * w + x5;
-                } else {
-                    const float x0 = c0[q], x1 = c0[tiles + q], x2 = c0[2 * tiles + q], x3 = c0[3 * tiles + q];
-                    v[0] = x0 + x1 + x2;
-                    v[1] = x1 - x2 - x3;
-                }
-                float *out = y + off[q] + (long)i * ow;
-                const int cols = collim[q] < m ? collim[q] : m;
-                for (int j = 0; j < cols; j++) {
-                    const float x = v[j] + bias;
-                    out[j] = slope ? (x > 0 ? x : 0) + *slope * (x < 0 ? x : 0) : relu && !(x > 0) ? 0 : x;
-                }
+                output_tile_row(m, c0, tiles, q, bias, y + off[q] + (long)i * ow, collim[q] < m ? collim[q] : m, relu,
+                                slope);
             }
         }
     }
