@@ -115,6 +115,53 @@ ALWAYS_INLINE void area_integral_body(const uint32_t *table, int channels, long 
 
 FERVID_PER_ISA(fervid_area_resize_integral, area_integral_body, AREA_INTEGRAL_PARAMS, AREA_INTEGRAL_ARGS)
 
+// MARK: area resize straight from packed RGB bytes
+
+ALWAYS_INLINE void area_rgb8_body(const unsigned char *src, long row_bytes, int x, int y, int width, int height,
+                                  int out_h, int out_w, float *dst, uint32_t *restrict acc) {
+    const int n3 = 3 * width;
+    int *restrict span = (int *)(acc + n3);
+    for (int ox = 0; ox < out_w; ox++) {
+        span[2 * ox] = (int)((long)ox * width / out_w);
+        span[2 * ox + 1] = (int)(((long)(ox + 1) * width + out_w - 1) / out_w);
+    }
+    const long plane = (long)out_h * out_w;
+    const unsigned char *base = src + (long)y * row_bytes + 3L * x;
+    for (int oy = 0; oy < out_h; oy++) {
+        const int y0 = (int)((long)oy * height / out_h), y1 = (int)(((long)(oy + 1) * height + out_h - 1) / out_h);
+        // Vertical: the span's rows summed per byte (R, G, B interleaved), whole width at once.
+        const unsigned char *restrict first = base + (long)y0 * row_bytes;
+        for (int j = 0; j < n3; j++) acc[j] = first[j];
+        for (int r = y0 + 1; r < y1; r++) {
+            const unsigned char *restrict row = base + (long)r * row_bytes;
+            for (int j = 0; j < n3; j++) acc[j] += row[j];
+        }
+        // Horizontal: each output column's span of the row sums, per colour.
+        const double rows = (double)(y1 - y0);
+        float *restrict o = dst + (long)oy * out_w;
+        for (int ox = 0; ox < out_w; ox++) {
+            const int x0 = span[2 * ox], x1 = span[2 * ox + 1];
+            uint32_t red = 0, green = 0, blue = 0;
+            for (int j = x0; j < x1; j++) {
+                red += acc[3 * j];
+                green += acc[3 * j + 1];
+                blue += acc[3 * j + 2];
+            }
+            const double count = rows * (double)(x1 - x0);
+            o[ox] = (float)((double)red / count);
+            o[plane + ox] = (float)((double)green / count);
+            o[2 * plane + ox] = (float)((double)blue / count);
+        }
+    }
+}
+
+#define AREA_RGB8_PARAMS                                                                                            \
+    (const unsigned char *src, long row_bytes, int x, int y, int width, int height, int out_h, int out_w, float *dst, \
+     uint32_t *scratch)
+#define AREA_RGB8_ARGS (src, row_bytes, x, y, width, height, out_h, out_w, dst, scratch)
+
+FERVID_PER_ISA(fervid_area_resize_rgb8, area_rgb8_body, AREA_RGB8_PARAMS, AREA_RGB8_ARGS)
+
 // MARK: packed RGB bytes -> planar floats
 
 ALWAYS_INLINE void rgb8_planar_body(const unsigned char *src, long row_bytes, int x, int y, int width, int height,

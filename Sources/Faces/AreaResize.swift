@@ -142,6 +142,25 @@ public func areaResize(_ src: IntegralRegion, outH: Int, outW: Int, into dst: Un
     }
 }
 
+/// ``areaResize(_:outH:outW:into:scratch:isa:)`` of the region (x, y, width, height) of `image`'s
+/// bytes, without converting them to floats first: (3, outH, outW) floats at `dst`, bit-identical
+/// to area-resizing ``rgbPlanes(_:x:y:width:height:into:planeStride:isa:)``'s planes (integer sums
+/// are exact either way). At most ``integralMaxPixels`` pixels. `scratch` is reused between calls.
+func areaResize(_ image: RGBImage, x: Int, y: Int, width: Int, height: Int, outH: Int, outW: Int,
+                into dst: UnsafeMutablePointer<Float>, scratch: inout [UInt32],
+                isa: Int32 = Engine.gemmKernel.isa ?? fervid_gemm_best_isa()) {
+    precondition(x >= 0 && y >= 0 && width > 0 && height > 0 && x + width <= image.width && y + height <= image.height
+                 && width * height <= integralMaxPixels && outH > 0 && outW > 0,
+                 "areaResize: bad region \(x),\(y) \(width)×\(height) -> \(outW)×\(outH)")
+    if scratch.count < 3 * width + 2 * outW { scratch = [UInt32](repeating: 0, count: 3 * width + 2 * outW) }
+    image.pixels.withUnsafeBufferPointer { px in
+        scratch.withUnsafeMutableBufferPointer { buf in
+            fervid_area_resize_rgb8(isa, px.baseAddress!, image.width * 3, Int32(x), Int32(y), Int32(width),
+                                    Int32(height), Int32(outH), Int32(outW), dst, buf.baseAddress!)
+        }
+    }
+}
+
 /// Area-resizes `src` to (C, outH, outW) at `dst`, separably (a vertical pass over whole rows,
 /// then the horizontal spans), summing in Double: C in CKernels compiled per instruction set
 /// (`isa`: a CKernels instruction-set id; by default the engine's, `Engine.gemmKernel`, which

@@ -38,8 +38,10 @@ public final class MTCNNDetector {
     /// The detection frame's summed-area tables (``rgbIntegral(_:x:y:width:height:into:isa:)``).
     private var table: [UInt32] = []
     private var scaled: [Float] = []
-    /// `verify`'s planar crop of one box.
+    /// `verify`'s planar crop of one box (a region too large for integer sums).
     var verifyRegion: [Float] = []
+    /// `verify`'s row sums and spans (``areaResize(_:x:y:width:height:outH:outW:into:scratch:isa:)`` from bytes).
+    var byteScratch: [UInt32] = []
     /// Where `detect` runs its networks: a workspace of this pool (activations and convolution
     /// scratch), which detectors of other streams may share (`fervid serve`: the buffers then
     /// grow with the detections that overlap, not with the streams). nil: the caller's workspace

@@ -113,6 +113,28 @@ import Testing
         }
     }
 
+    /// Straight from the bytes (verification's crops): exactly the naive twin's floats of the
+    /// same bytes as planes, on each compiled variant, for regions larger and smaller than the output.
+    @Test(arguments: [(0, 0, 290, 290, 48, 48), (17, 5, 53, 37, 24, 24), (2, 3, 7, 11, 48, 48),
+                      (0, 0, 640, 360, 48, 48), (5, 9, 1, 1, 48, 48), (1, 2, 100, 31, 13, 29)])
+    func rgb8ResizeEqualsNaiveTwin(x: Int, y: Int, w: Int, h: Int, oh: Int, ow: Int) {
+        let img = image(max(x + w, 64) + 3, max(y + h, 40) + 1, seed: 7)
+        let planes = naiveRGBPlanes(img, x: 0, y: 0, width: img.width, height: img.height)
+        let naive = planes.withUnsafeBufferPointer { b in
+            naiveAreaResize(PlanarRegion(base: b.baseAddress!, channels: 3, planeStride: img.width * img.height,
+                                         rowStride: img.width, x: x, y: y, width: w, height: h), outH: oh, outW: ow)
+        }
+        for isa in Int32(0)...2 where fervid_gemm_isa_supported(isa) != 0 {
+            var scratch: [UInt32] = [1, 2]   // too small: grown
+            var out = [Float](repeating: .nan, count: 3 * oh * ow)
+            out.withUnsafeMutableBufferPointer {
+                areaResize(img, x: x, y: y, width: w, height: h, outH: oh, outW: ow, into: $0.baseAddress!,
+                           scratch: &scratch, isa: isa)
+            }
+            #expect(out == naive, "\(x),\(y) \(w)×\(h) -> \(oh)×\(ow) isa \(isa)")
+        }
+    }
+
     @Test func integralHandComputedValues() {
         // 1×... grey 3×2 image (R = G = B): rows [1 2 3], [4 5 6]; 2×2 block at x 1: 2+3+5+6 = 16 -> 4.
         let img = RGBImage(width: 3, height: 2, pixels: [1, 2, 3, 4, 5, 6].flatMap { [UInt8($0), UInt8($0), UInt8($0)] })

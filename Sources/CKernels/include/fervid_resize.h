@@ -12,6 +12,15 @@
 void fervid_area_resize(int isa, const float *base, int channels, long plane_stride, long row_stride, int x, int y,
                         int width, int height, int out_h, int out_w, float *dst, double *scratch);
 
+/// fervid_area_resize straight from packed 8-bit RGB rows (`row_bytes` apart): the region (x, y,
+/// width, height) to three out_h × out_w planes at dst (R, G, B, out_h·out_w floats apart). Sums
+/// in 32-bit integers (exact: each output's rectangle below 16,843,009 pixels), a vertical pass
+/// over the region's bytes (vectorized), then each output column's span; each output is its exact
+/// sum divided in double by its pixel count, bit-identical to fervid_area_resize of the same bytes
+/// as floats. `scratch` holds 3·width + 2·out_w uint32 (row sums, then the columns' spans).
+void fervid_area_resize_rgb8(int isa, const unsigned char *src, long row_bytes, int x, int y, int width, int height,
+                             int out_h, int out_w, float *dst, uint32_t *scratch);
+
 /// The region (x, y, width, height) of packed 8-bit RGB rows (`row_bytes` apart) as three planes
 /// of 0…255 floats: R at dst (rows `width` apart), G at dst + plane_stride, B at dst + 2·plane_stride.
 void fervid_rgb8_planar(int isa, const unsigned char *src, long row_bytes, int x, int y, int width, int height,
