@@ -77,6 +77,10 @@ public final class Linear: Loadable {
     private let packedCache = DerivedCache<Engine.GemmKernel, PackedMatrix>()
     /// The GEMM this layer uses; nil (default) follows `Engine.gemmKernel` (tests pin each kernel).
     var gemmKernel: Engine.GemmKernel?
+    /// Batches up to this size run as matrix × vector per sample (`fervid_gemv_packed`), larger
+    /// ones as one packed GEMM; both give the same floats. Measured (docs/benchmarks.md,
+    /// "Session 14"): O-Net's dense layers at batch 1 went from ≈ 1.1 M to ≈ 0.1 M instructions.
+    static let gemvMaxBatch = 4
 
     public init(_ name: String, in inFeatures: Int, out outFeatures: Int, bias: Bool = true,
                 activation: Activation = .none) {
@@ -119,6 +123,29 @@ public final class Linear: Loadable {
         if n == 0 { return y }
         let act = activation, yd = y.data, out = outFeatures
         let kernel = gemmKernel ?? Engine.gemmKernel
+        if kernel != .openBLAS && n <= Linear.gemvMaxBatch {
+            // A few samples: one pass over the packed weights per sample, straight into y
+            // (fervid_gemv_packed: the GEMM's arithmetic, bit-identical, without its 1-of-8+
+            // used columns and per-call packing of x).
+            let packed = packed(for: kernel)
+            let isa = kernel.isa!, (m, k) = (Int32(out), Int32(inFeatures)), relu: Int32 = act == .relu ? 1 : 0
+            let mr = Int(fervid_gemm_mr(isa)), groups = (out + 4 * mr - 1) / (4 * mr)
+            let xd = UnsafePointer(x.data), ldx = inFeatures
+            bias.withUnsafeBufferPointer { bp in
+                // The bias always (zeros without one), as the GEMM path adds it: −0 + 0 is +0.
+                let b = bp.baseAddress!
+                // Split by groups of 4 panels when the weights are large (VGG's classifier); serial
+                // below 2¹⁹ multiply-adds, as packedGemm.
+                parallelFor(groups, work: out * inFeatures * n / 16) { range in
+                    fervid_gemv_packed(isa, m, k, packed.data, Int32(range.lowerBound * 4 * mr),
+                                       Int32(Swift.min(range.upperBound * 4 * mr, out)), Int32(n), xd, ldx, yd, out, b, relu)
+                }
+            }
+            if act == .sigmoid {
+                for i in 0..<n * out { yd[i] = act.apply(yd[i]) }
+            }
+            return y
+        }
         if kernel != .openBLAS {
             // Yᵀ (out × N) = W · xᵀ with W packed; B's column j is sample j (one-column "images").
             let packed = packed(for: kernel)
@@ -246,6 +273,12 @@ public final class Softmax {
         let y = output.tensor(x.shape)
         let outer = x.shape[..<axis].reduce(1, *), len = x.shape[axis]
         let inner = x.shape[(axis + 1)...].reduce(1, *)
+        if len == 2 {
+            // Two classes (MTCNN's face / background, per pixel of P-Net's map): the same
+            // arithmetic in C, without the generic loop's per-element overhead.
+            fervid_softmax2(x.data, y.data, outer, inner)
+            return y
+        }
         for o in 0..<outer {
             for i in 0..<inner {
                 let src = x.data + o * len * inner + i, dst = y.data + o * len * inner + i

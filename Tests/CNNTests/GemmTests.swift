@@ -1,3 +1,5 @@
+import CKernels
+import Foundation
 import Testing
 @testable import CNN
 
@@ -132,4 +134,83 @@ func packedGemmMatchesNaive(_ kernel: Engine.GemmKernel) {
         linear.gemmKernel = kernel
         #expect(maxError(linear(lx), lexpected) < 1e-4, "\(kernel)")
     }
+}
+
+/// fervid_gemv_packed, per instruction set: against the naive product (naiveGemm), and
+/// bit-identical to fervid's packed GEMM run with the samples as B's columns (its arithmetic is
+/// the GEMM's: one multiply-add chain per 256-deep block) — rows not a multiple of any panel or
+/// panel group, depths past one and two packed blocks, with and without bias and ReLU, row ranges
+/// (as the threads split them), and sentinels around each sample's outputs that must not change.
+@Test(arguments: packedKernels)
+func packedGemvMatchesNaiveAndGemm(_ kernel: Engine.GemmKernel) {
+    let isa = kernel.isa!, mr = Int(fervid_gemm_mr(isa))
+    for (m, k, samples) in [(1, 1, 1), (5, 7, 2), (13, 300, 1), (64, 256, 3), (256, 1152, 1), (128, 576, 4),
+                            (50, 513, 2), (10, 257, 1), (2, 128, 3), (97, 33, 1)] {
+        let a = randomValues(m * k, seed: UInt64(700 + m + k)), bias = randomValues(m, seed: 701)
+        let ldx = k + 3, ldy = m + 5
+        let x = randomValues(samples * ldx, seed: 702)
+        let packed = a.withUnsafeBufferPointer { PackedMatrix(kernel: kernel, m: m, k: k, a: $0.baseAddress!, lda: k) }
+        // xᵀ as the GEMM's B (k × samples).
+        var b = [Float](repeating: 0, count: k * samples)
+        for s in 0..<samples { for p in 0..<k { b[p * samples + s] = x[s * ldx + p] } }
+        let naive = naiveGemm(transA: false, transB: false, m: m, n: samples, k: k, alpha: 1, a: a, lda: k,
+                              b: b, ldb: samples, beta: 0, c: [Float](repeating: 0, count: m * samples), ldc: samples)
+        for (withBias, relu) in [(false, false), (true, false), (true, true), (false, true)] {
+            var gemm = [Float](repeating: 0, count: m * samples)
+            gemm.withUnsafeMutableBufferPointer { cp in
+                bias.withUnsafeBufferPointer { bp in
+                    packedGemm(packed, n: samples, b: b, ldb: samples, c: cp.baseAddress!, ldc: samples,
+                               bias: withBias ? bp.baseAddress! : nil, relu: relu, threads: 1)
+                }
+            }
+            // Whole rows, then split at a panel-group boundary and at a panel boundary.
+            for cuts in [[0, m], [0, Swift.min(4 * mr, m), m], [0, Swift.min(mr, m), m]] {
+                let sentinel: Float = -12345
+                var y = [Float](repeating: sentinel, count: samples * ldy)
+                y.withUnsafeMutableBufferPointer { yp in
+                    bias.withUnsafeBufferPointer { bp in
+                        for (lo, hi) in zip(cuts, cuts.dropFirst()) where lo < hi {
+                            fervid_gemv_packed(isa, Int32(m), Int32(k), packed.data, Int32(lo), Int32(hi), Int32(samples),
+                                               x, ldx, yp.baseAddress!, ldy, withBias ? bp.baseAddress! : nil, relu ? 1 : 0)
+                        }
+                    }
+                }
+                let what = "\(kernel) \(m)x\(k) samples \(samples) bias=\(withBias) relu=\(relu) cuts \(cuts)"
+                for s in 0..<samples {
+                    for i in 0..<m {
+                        var want = naive[i * samples + s] + (withBias ? bias[i] : 0)
+                        if relu { want = max(want, 0) }
+                        let got = y[s * ldy + i]
+                        #expect(abs(got - want) <= 1e-5 * max(1, abs(want)), "\(what): (\(s), \(i)) \(got) vs naive \(want)")
+                        #expect(got.bitPattern == gemm[i * samples + s].bitPattern,
+                                "\(what): (\(s), \(i)) \(got) vs GEMM \(gemm[i * samples + s])")
+                    }
+                    for i in m..<ldy { #expect(y[s * ldy + i] == sentinel, "\(what): wrote past row \(m)") }
+                }
+            }
+        }
+    }
+}
+
+/// fervid_softmax2 against the formula written out (the Softmax layer's loop: max, expf,
+/// reciprocal of the sum, products), bit for bit, in place and not, with ties and large values.
+@Test func softmaxTwoChannels() {
+    let n = 3, p = 37
+    var x = randomValues(n * 2 * p, seed: 720, range: -30...30)
+    x[0] = 5; x[p] = 5           // a tie
+    x[1] = 80; x[p + 1] = -80    // exp underflows for the loser
+    var y = [Float](repeating: .nan, count: x.count)
+    fervid_softmax2(x, &y, n, p)
+    for img in 0..<n {
+        for i in 0..<p {
+            let u = x[img * 2 * p + i], v = x[img * 2 * p + p + i]
+            let m = max(max(-Float.infinity, u), v)
+            let e0 = expf(u - m), e1 = expf(v - m), inv = 1 / (e0 + e1)
+            #expect(y[img * 2 * p + i].bitPattern == (e0 * inv).bitPattern)
+            #expect(y[img * 2 * p + p + i].bitPattern == (e1 * inv).bitPattern)
+        }
+    }
+    var inPlace = x
+    inPlace.withUnsafeMutableBufferPointer { fervid_softmax2($0.baseAddress!, $0.baseAddress!, n, p) }
+    #expect(inPlace.map(\.bitPattern) == y.map(\.bitPattern))
 }
