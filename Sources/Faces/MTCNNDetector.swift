@@ -38,6 +38,8 @@ public final class MTCNNDetector {
     private var scaled: [Float] = []
     /// `verify`'s planar crop of one box.
     var verifyRegion: [Float] = []
+    /// `verify`'s batch of 48×48 crops (a workspace slot, as the networks' activations).
+    let verifyBatch = OutputSlot()
     /// Where `detect` runs its networks: a workspace of this pool (activations and convolution
     /// scratch), which detectors of other streams may share (`fervid serve`: the buffers then
     /// grow with the detections that overlap, not with the streams). nil: the caller's workspace
