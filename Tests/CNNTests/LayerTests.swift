@@ -24,6 +24,15 @@ let poolCases: [PoolCase] = [
     PoolCase(n: 1, c: 3, h: 46, w: 47, kernel: 3, stride: 2, ceil: true),         // O-Net's pool1, odd: 8-wide steps
     PoolCase(n: 1, c: 2, h: 9, w: 383, kernel: 2, stride: 2, ceil: true),         // P-Net's widest pool, odd
     PoolCase(n: 1, c: 2, h: 5, w: 2101, kernel: 3, stride: 2, ceil: true),        // wider than the column-first row
+    // R-Net's and O-Net's pools as they run: outputs per row ≥ 8 and < 8 (one masked step),
+    // ceil-mode windows hanging past the row, rows of exactly 8 and of fewer than 8 columns.
+    PoolCase(n: 2, c: 3, h: 22, w: 22, kernel: 3, stride: 2, ceil: true),
+    PoolCase(n: 2, c: 3, h: 9, w: 9, kernel: 3, stride: 2, ceil: true),
+    PoolCase(n: 1, c: 3, h: 46, w: 46, kernel: 3, stride: 2, ceil: true),
+    PoolCase(n: 1, c: 3, h: 21, w: 21, kernel: 3, stride: 2, ceil: true),
+    PoolCase(n: 1, c: 3, h: 8, w: 8, kernel: 2, stride: 2, ceil: true),
+    PoolCase(n: 1, c: 2, h: 6, w: 5, kernel: 3, stride: 2, ceil: true),
+    PoolCase(n: 1, c: 2, h: 3, w: 17, kernel: 2, stride: 2, ceil: true),
 ]
 
 @Test("MaxPool2d matches naiveMaxPool2d", arguments: poolCases)
