@@ -171,6 +171,8 @@ public final class AnalysisPipeline: @unchecked Sendable {
         let frame: DecodedFrame
         let faces: [TrackedFace]
         let ended: [Int]
+        /// The frame in RGB when the face stage had it (``FaceStageOutput/frameRGB``).
+        var rgb: FrameRGB?
         /// `faces.count` inputs, each `inputSize` floats (cut on the classifier's thread).
         var crops: [Float] = []
     }
@@ -346,7 +348,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
                     if out.detectorRanAhead { stats.detectionsAhead += 1 }
                     for face in out.faces { stats.tracks.insert(face.id) }
                 }
-                output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks))
+                output.push(CropJob(frame: job.frame, faces: out.faces, ended: out.endedTracks, rgb: out.frameRGB))
             } catch {
                 failed = true
                 fail(error)
@@ -380,10 +382,13 @@ public final class AnalysisPipeline: @unchecked Sendable {
 
         /// The classifier's inputs for `job`'s faces, cut from its full-resolution frame.
         func cut(_ job: inout CropJob) throws {
+            let rgb = job.rgb
+            job.rgb = nil
+            defer { rgb?.release() }
             var inputs = [Float](repeating: 0, count: perCrop * job.faces.count)
             try inputs.withUnsafeMutableBufferPointer { dst in
                 for (n, face) in job.faces.enumerated() {
-                    try crops.prepare(job.frame, box: face.rect, into: dst.baseAddress! + n * perCrop)
+                    try crops.prepare(job.frame, box: face.rect, into: dst.baseAddress! + n * perCrop, rgb: rgb?.image)
                 }
             }
             job.crops = inputs

@@ -31,7 +31,11 @@ public final class CropPreparation {
     }
 
     /// The crop of `box` in `frame` as the model's input: ``floatsPerCrop`` floats at `dst`.
-    public func prepare(_ frame: DecodedFrame, box: FaceRect, into dst: UnsafeMutablePointer<Float>) throws {
+    /// `rgb`: the whole frame already in RGB at its own size (the face stage's conversion), which
+    /// fer's crop reads instead of converting its region again (the bytes are the same: the
+    /// region's conversion keeps a border so that its pixels are the whole frame's).
+    public func prepare(_ frame: DecodedFrame, box: FaceRect, into dst: UnsafeMutablePointer<Float>,
+                        rgb: RGBImage? = nil) throws {
         let rect = input.crop.rect(for: box, imageWidth: frame.width, imageHeight: frame.height)
         switch input.resize {
         case .swscale:
@@ -40,7 +44,17 @@ public final class CropPreparation {
                                        crop: rect, into: buffer)
             }
         case .ferGreyBilinear:
-            bytes = try ferGreyCrop(frame, rect: rect, width: input.width, height: input.height)
+            if let rgb, rgb.width == frame.width, rgb.height == frame.height {
+                precondition(bytes.count == input.width * input.height, "CropPreparation: a grey model's input")
+                rgb.pixels.withUnsafeBufferPointer { px in
+                    bytes.withUnsafeMutableBufferPointer { out in
+                        greyBilinearCrop(px.baseAddress!, rowBytes: 3 * rgb.width, region: rect, outW: input.width,
+                                         outH: input.height, into: out.baseAddress!)
+                    }
+                }
+            } else {
+                try ferGreyCrop(frame, rect: rect, width: input.width, height: input.height)
+            }
         }
         // Packed HWC bytes -> planar CHW floats, normalised: (b/255 − mean) / std.
         let channels = input.layout.channels, plane = input.width * input.height
@@ -52,7 +66,9 @@ public final class CropPreparation {
         }
     }
 
-    /// fer's crop: the region at its own resolution, then grey and a plain bilinear resize in `Faces`.
+    /// fer's crop into `bytes` (returned too): the region at its own resolution, then grey and a
+    /// plain bilinear resize in `Faces`.
+    @discardableResult
     func ferGreyCrop(_ frame: DecodedFrame, rect: PixelRect, width: Int, height: Int) throws -> [UInt8] {
         // Even origin and size (4:2:0 chroma needs no shift; libswscale's last column of an
         // odd-sized output is not exact), and a 2-pixel border: chroma upsampling at a region's
@@ -61,18 +77,22 @@ public final class CropPreparation {
         let x1 = min(frame.width, (rect.x + rect.width + 3) & ~1), y1 = min(frame.height, (rect.y + rect.height + 3) & ~1)
         let area = PixelRect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
         let count = area.width * area.height * 3
-        if region.count != count {
-            // Same block whenever it is large enough (the size changes from frame to frame).
-            region.removeAll(keepingCapacity: true)
-            region.append(contentsOf: repeatElement(0, count: count))
-        }
+        // The same block whenever it is large enough (the size changes from frame to frame): grown,
+        // never cleared (the conversion writes every byte of the part used).
+        if region.count < count { region = [UInt8](repeating: 0, count: count) }
         let source = try region.withUnsafeMutableBytes {
-            try scaler.convert(frame, to: .rgb24, width: area.width, height: area.height, crop: area, into: $0)
+            try scaler.convert(frame, to: .rgb24, width: area.width, height: area.height, crop: area,
+                               into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]))
         }
-        // The image shares `region` only until the crop below returns (then it is unique again).
-        let image = RGBImage(width: area.width, height: area.height, pixels: region)
         let inner = PixelRect(x: rect.x - source.x, y: rect.y - source.y, width: rect.width, height: rect.height)
-        return greyBilinearCrop(image, region: inner, outW: width, outH: height)
+        precondition(bytes.count == width * height, "ferGreyCrop: a grey model's input")
+        region.withUnsafeBufferPointer { px in
+            bytes.withUnsafeMutableBufferPointer { out in
+                greyBilinearCrop(px.baseAddress!, rowBytes: 3 * area.width, region: inner, outW: width, outH: height,
+                                 into: out.baseAddress!)
+            }
+        }
+        return bytes
     }
 }
 

@@ -75,8 +75,9 @@ public enum FaceStageFactory {
 final class DetectingFaceStage: FaceStage {
     let tracker: DetectingFaceTracker
     let select: FaceSelection
-    /// The look-ahead's detection frames, handed back by this stage's thread once verified.
-    let detectionBuffers = PixelBufferPool()
+    /// The look-ahead's detection frames, handed back by this stage's thread once verified (or
+    /// by the classifier's once cropped: up to two queues of frames in flight).
+    let detectionBuffers = PixelBufferPool(limit: 24)
 
     init(tracker: DetectingFaceTracker, select: FaceSelection) {
         self.tracker = tracker
@@ -120,8 +121,14 @@ final class DetectingFaceStage: FaceStage {
         let before = tracker.detectionsAhead
         var out = output(tracker.process(time: frame.pts, image: p.image, look: p.look), frame)
         out.detectorRanAhead = tracker.detectionsAhead > before
-        // Done with the detection frame: its buffer goes back to the look-ahead.
-        detectionBuffers.give(p.image.pixels)
+        if p.image.width == frame.width && p.image.height == frame.height {
+            // The detection frame is the whole frame in RGB: the crops are cut from it, and the
+            // classifier's thread hands its buffer back to the look-ahead.
+            out.frameRGB = FrameRGB(image: p.image, pool: detectionBuffers)
+        } else {
+            // Done with the detection frame: its buffer goes back to the look-ahead.
+            detectionBuffers.give(p.image.pixels)
+        }
         return out
     }
 

@@ -13,12 +13,31 @@ public struct FaceStageOutput: Sendable {
     public var detectorRan: Bool
     /// ... and its pass had run ahead, on the look-ahead's thread.
     public var detectorRanAhead = false
+    /// The whole frame as RGB bytes at its own size, when the stage converted it anyway (the
+    /// detection frame of a frame no larger than the detector's bound): the classifier's crops
+    /// may be cut from it instead of converting their regions again.
+    public var frameRGB: FrameRGB?
 
     public init(faces: [TrackedFace], endedTracks: [Int] = [], detectorRan: Bool = false) {
         self.faces = faces
         self.endedTracks = endedTracks
         self.detectorRan = detectorRan
     }
+}
+
+/// A frame's RGB conversion handed from the face stage to the crops: `release()` once no longer
+/// read gives its bytes back to the pool they came from (nil: none, they are simply freed).
+public struct FrameRGB: Sendable {
+    public let image: RGBImage
+    let pool: PixelBufferPool?
+
+    public init(image: RGBImage, pool: PixelBufferPool?) {
+        self.image = image
+        self.pool = pool
+    }
+
+    /// Hands the bytes back (call when done with `image`).
+    public func release() { pool?.give(image.pixels) }
 }
 
 /// Finds the faces of each frame, in frame order. Runs on one thread (it may keep tracker state).

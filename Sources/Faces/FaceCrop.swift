@@ -37,62 +37,80 @@ public func greyBilinearCrop(_ image: RGBImage, region: PixelRect, outW: Int, ou
                  && region.x + region.width <= image.width && region.y + region.height <= image.height,
                  "greyBilinearCrop: region \(region) outside \(image.width)×\(image.height)")
     precondition(outW > 0 && outH > 0, "greyBilinearCrop: empty output")
+    return [UInt8](unsafeUninitializedCapacity: outW * outH) { out, count in
+        image.pixels.withUnsafeBufferPointer { px in
+            greyBilinearCrop(px.baseAddress!, rowBytes: 3 * image.width, region: region, outW: outW, outH: outH,
+                             into: out.baseAddress!)
+        }
+        count = outW * outH
+    }
+}
+
+/// ``greyBilinearCrop(_:region:outW:outH:)`` on packed RGB rows `rowBytes` apart at `pixels`
+/// (the region must lie inside them), writing the `outW × outH` bytes at `out`: no allocation
+/// but small per-call tables.
+public func greyBilinearCrop(_ pixels: UnsafePointer<UInt8>, rowBytes: Int, region: PixelRect, outW: Int, outH: Int,
+                             into out: UnsafeMutablePointer<UInt8>) {
+    precondition(region.x >= 0 && region.y >= 0 && region.width > 0 && region.height > 0 && outW > 0 && outH > 0
+                 && 3 * (region.x + region.width) <= rowBytes, "greyBilinearCrop: region \(region), \(outW)×\(outH)")
     let (rw, rh) = (region.width, region.height)
-    // Per output index: the two source indices and the weight of the second (naive twin's axis()).
-    func axis(_ o: Int, _ n: Int) -> (i0: [Int], i1: [Int], f: [Double]) {
-        var i0 = [Int](repeating: 0, count: o), i1 = i0, f = [Double](repeating: 0, count: o)
-        for i in 0..<o {
-            let s = min(max((Double(i) + 0.5) * Double(n) / Double(o) - 0.5, 0), Double(n - 1))
-            let a = Int(s.rounded(.down))
-            i0[i] = a
-            i1[i] = min(a + 1, n - 1)
-            f[i] = s - Double(a)
-        }
-        return (i0, i1, f)
-    }
-    let ys = axis(outH, rh), xs = axis(outW, rw)
-    // The source rows and columns read, each once, and each output index's two positions among them.
-    func compact(_ i0: [Int], _ i1: [Int], _ n: Int) -> (picked: [Int], p0: [Int], p1: [Int]) {
-        var slot = [Int](repeating: -1, count: n)
-        var picked: [Int] = []
-        for i in i0.indices {
-            for v in [i0[i], i1[i]] where slot[v] < 0 {
-                slot[v] = picked.count
-                picked.append(v)
-            }
-        }
-        return (picked, i0.map { slot[$0] }, i1.map { slot[$0] })
-    }
-    let rows = compact(ys.i0, ys.i1, rh), cols = compact(xs.i0, xs.i1, rw)
-    let nr = rows.picked.count, nc = cols.picked.count
-    var grey = [Double](repeating: 0, count: nr * nc)
-    var out = [UInt8](repeating: 0, count: outW * outH)
-    image.pixels.withUnsafeBufferPointer { px in
-        grey.withUnsafeMutableBufferPointer { g in
-            for (r, y) in rows.picked.enumerated() {
-                let base = 3 * ((region.y + y) * image.width + region.x)
-                for (k, x) in cols.picked.enumerated() {
-                    let i = base + 3 * x
-                    g[r * nc + k] = Double(greyBT601(px[i], px[i + 1], px[i + 2]))
+    // Per output index (rows then columns): the two source positions' slots among the rows /
+    // columns read, and the weights 1 − f, f of the second (naive twin's axis()).
+    let ints = 2 * (outH + outW) + rh + rw
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: ints) { ib in
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * (outH + outW)) { fb in
+            let yp0 = ib.baseAddress!, yp1 = yp0 + outH, xp0 = yp1 + outH, xp1 = xp0 + outW
+            let slots = xp1 + outW   // rh + rw: each source row's / column's slot, −1 when not read
+            let yf = fb.baseAddress!, yg = yf + outH, xf = yg + outH, xg = xf + outW
+            slots.initialize(repeating: -1, count: rh + rw)
+            // The source rows and columns read, each once (their slots in order of first use).
+            var pickedRows = 0, pickedCols = 0
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * (outH + outW)) { picked in
+                let rows = picked.baseAddress!, cols = rows + 2 * outH
+                func axis(_ o: Int, _ n: Int, _ slot: UnsafeMutablePointer<Int>, _ p0: UnsafeMutablePointer<Int>,
+                          _ p1: UnsafeMutablePointer<Int>, _ f: UnsafeMutablePointer<Double>,
+                          _ g: UnsafeMutablePointer<Double>, _ list: UnsafeMutablePointer<Int>) -> Int {
+                    var count = 0
+                    for i in 0..<o {
+                        let s = min(max((Double(i) + 0.5) * Double(n) / Double(o) - 0.5, 0), Double(n - 1))
+                        let a = Int(s.rounded(.down)), b = min(a + 1, n - 1)
+                        if slot[a] < 0 { slot[a] = count; list[count] = a; count += 1 }
+                        if slot[b] < 0 { slot[b] = count; list[count] = b; count += 1 }
+                        p0[i] = slot[a]
+                        p1[i] = slot[b]
+                        f[i] = s - Double(a)
+                        g[i] = 1 - f[i]
+                    }
+                    return count
+                }
+                pickedRows = axis(outH, rh, slots, yp0, yp1, yf, yg, rows)
+                pickedCols = axis(outW, rw, slots + rh, xp0, xp1, xf, xg, cols)
+                let nc = pickedCols
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: pickedRows * nc) { gb in
+                    let grey = gb.baseAddress!
+                    for r in 0..<pickedRows {
+                        let row = pixels + (region.y + rows[r]) * rowBytes + 3 * region.x
+                        let g = grey + r * nc
+                        for k in 0..<nc {
+                            let p = row + 3 * cols[k]
+                            g[k] = Double(greyBT601(p[0], p[1], p[2]))
+                        }
+                    }
+                    for oy in 0..<outH {
+                        let t = grey + yp0[oy] * nc, b = grey + yp1[oy] * nc, fy = yf[oy], gy = yg[oy]
+                        let o = out + oy * outW
+                        for ox in 0..<outW {
+                            let a = xp0[ox], c = xp1[ox], fx = xf[ox], gx = xg[ox]
+                            let top = t[a] * gx + t[c] * fx
+                            let bottom = b[a] * gx + b[c] * fx
+                            let v = top * gy + bottom * fy
+                            o[ox] = UInt8(min(max((v + 0.5).rounded(.down), 0), 255))
+                        }
+                    }
                 }
             }
         }
     }
-    grey.withUnsafeBufferPointer { g in
-        out.withUnsafeMutableBufferPointer { o in
-            for oy in 0..<outH {
-                let t = g.baseAddress! + rows.p0[oy] * nc, b = g.baseAddress! + rows.p1[oy] * nc, fy = ys.f[oy]
-                for ox in 0..<outW {
-                    let a = cols.p0[ox], c = cols.p1[ox], fx = xs.f[ox]
-                    let top = t[a] * (1 - fx) + t[c] * fx
-                    let bottom = b[a] * (1 - fx) + b[c] * fx
-                    let v = top * (1 - fy) + bottom * fy
-                    o[oy * outW + ox] = UInt8(min(max((v + 0.5).rounded(.down), 0), 255))
-                }
-            }
-        }
-    }
-    return out
 }
 
 /// Naive twin of ``greyBilinearCrop(_:region:outW:outH:)``: grey of the whole region first, then

@@ -35,9 +35,13 @@ public final class MTCNNDetector {
     let nets: MTCNN
     var scratch: [Double] = []
     private var planes: [Float] = []
+    /// The detection frame's summed-area tables (``rgbIntegral(_:x:y:width:height:into:isa:)``).
+    private var table: [UInt32] = []
     private var scaled: [Float] = []
-    /// `verify`'s planar crop of one box.
+    /// `verify`'s planar crop of one box (a region too large for integer sums).
     var verifyRegion: [Float] = []
+    /// `verify`'s row sums and spans (``areaResize(_:x:y:width:height:outH:outW:into:scratch:isa:)`` from bytes).
+    var byteScratch: [UInt32] = []
     /// Where `detect` runs its networks: a workspace of this pool (activations and convolution
     /// scratch), which detectors of other streams may share (`fervid serve`: the buffers then
     /// grow with the detections that overlap, not with the streams). nil: the caller's workspace
@@ -134,32 +138,38 @@ public final class MTCNNDetector {
     private func detectHere(_ image: RGBImage) -> [FaceDetection] {
         let (w, h) = (image.width, image.height)
         let plan = plan(width: image.sourceWidth, height: image.sourceHeight)
-        // (3, H, W) planes of 0…255 floats.
-        if planes.count < 3 * w * h { planes = [Float](repeating: 0, count: 3 * w * h) }
-        planes.withUnsafeMutableBufferPointer { out in
-            rgbPlanes(image, x: 0, y: 0, width: w, height: h, into: out.baseAddress!, planeStride: w * h)
-        }
         let (dw, dh) = (plan.width, plan.height)
-        if dw != w || dh != h {
-            // The caller passed a frame of another size: area-resize it to the plan's.
-            if scaled.count < 3 * dw * dh { scaled = [Float](repeating: 0, count: 3 * dw * dh) }
-            planes.withUnsafeBufferPointer { buf in
-                let full = PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: w * h, rowStride: w,
-                                        x: 0, y: 0, width: w, height: h)
-                scaled.withUnsafeMutableBufferPointer { out in
-                    areaResize(full, outH: dh, outW: dw, into: out.baseAddress!, scratch: &scratch)
-                }
+        let found: [FaceDetection]
+        if dw == w && dh == h && w * h <= integralMaxPixels {
+            // The frame's summed-area tables: the pyramid's levels and the R-/O-Net crops are
+            // area-resized from them at four reads per output pixel (the same floats as from planes).
+            let plane = rgbIntegral(image, x: 0, y: 0, width: w, height: h, into: &table)
+            found = table.withUnsafeBufferPointer { buf in
+                cascade(IntegralRegion(base: buf.baseAddress!, planeStride: plane, rowStride: w + 1, x: 0, y: 0,
+                                       width: w, height: h), minFace: plan.minFace)
             }
-            swap(&planes, &scaled)
-        }
-        let found = planes.withUnsafeBufferPointer { buf -> [FaceDetection] in
-            let frame = PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: dw * dh, rowStride: dw,
-                                     x: 0, y: 0, width: dw, height: dh)
-            var boxes = proposals(frame, minFace: plan.minFace)
-            if boxes.isEmpty { return [] }
-            boxes = refine(frame, boxes)
-            if boxes.isEmpty { return [] }
-            return output(frame, boxes)
+        } else {
+            // (3, H, W) planes of 0…255 floats.
+            if planes.count < 3 * w * h { planes = [Float](repeating: 0, count: 3 * w * h) }
+            planes.withUnsafeMutableBufferPointer { out in
+                rgbPlanes(image, x: 0, y: 0, width: w, height: h, into: out.baseAddress!, planeStride: w * h)
+            }
+            if dw != w || dh != h {
+                // The caller passed a frame of another size: area-resize it to the plan's.
+                if scaled.count < 3 * dw * dh { scaled = [Float](repeating: 0, count: 3 * dw * dh) }
+                planes.withUnsafeBufferPointer { buf in
+                    let full = PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: w * h, rowStride: w,
+                                            x: 0, y: 0, width: w, height: h)
+                    scaled.withUnsafeMutableBufferPointer { out in
+                        areaResize(full, outH: dh, outW: dw, into: out.baseAddress!, scratch: &scratch)
+                    }
+                }
+                swap(&planes, &scaled)
+            }
+            found = planes.withUnsafeBufferPointer { buf in
+                cascade(PlanarRegion(base: buf.baseAddress!, channels: 3, planeStride: dw * dh, rowStride: dw,
+                                     x: 0, y: 0, width: dw, height: dh), minFace: plan.minFace)
+            }
         }
         let sx = Double(image.sourceWidth) / Double(dw), sy = Double(image.sourceHeight) / Double(dh)
         if sx == 1 && sy == 1 { return found }
@@ -169,18 +179,27 @@ public final class MTCNNDetector {
         }
     }
 
+    /// The three stages on the detection frame, in its pixels.
+    func cascade<S: AreaSource>(_ frame: S, minFace: Double) -> [FaceDetection] {
+        var boxes = proposals(frame, minFace: minFace)
+        if boxes.isEmpty { return [] }
+        boxes = refine(frame, boxes)
+        if boxes.isEmpty { return [] }
+        return output(frame, boxes)
+    }
+
     /// Normalises in place: (x − 127.5) / 128.
     @inline(__always) func normalise(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { p[i] = (p[i] - 127.5) * 0.0078125 }
     }
 
     // Stage 1: P-Net over the pyramid -> squared candidate boxes.
-    func proposals(_ image: PlanarRegion, minFace: Double? = nil) -> [Candidate] {
+    func proposals<S: AreaSource>(_ image: S, minFace: Double? = nil) -> [Candidate] {
         var all: [Candidate] = []
         for scale in scales(width: image.width, height: image.height, minFace: minFace) {
             let lh = Int(Double(image.height) * scale + 1), lw = Int(Double(image.width) * scale + 1)
             let level = Tensor(shape: [1, 3, lh, lw])
-            areaResize(image, outH: lh, outW: lw, into: level.data, scratch: &scratch)
+            image.resize(outH: lh, outW: lw, into: level.data, scratch: &scratch)
             normalise(level.data, level.count)
             let (reg, prob) = nets.pnet(level)
             let (oh, ow) = (prob.shape[2], prob.shape[3])
@@ -213,7 +232,7 @@ public final class MTCNNDetector {
     }
 
     // Stage 2: R-Net on 24×24 crops, one batch.
-    func refine(_ image: PlanarRegion, _ boxes: [Candidate]) -> [Candidate] {
+    func refine<S: AreaSource>(_ image: S, _ boxes: [Candidate]) -> [Candidate] {
         let (batch, kept) = crops(image, boxes, size: 24)
         guard let batch else { return [] }
         let (reg, prob) = nets.rnet(batch)
@@ -231,7 +250,7 @@ public final class MTCNNDetector {
     }
 
     // Stage 3: O-Net on 48×48 crops, one batch; landmarks; final "Min" NMS.
-    func output(_ image: PlanarRegion, _ boxes: [Candidate]) -> [FaceDetection] {
+    func output<S: AreaSource>(_ image: S, _ boxes: [Candidate]) -> [FaceDetection] {
         let (batch, kept) = crops(image, boxes, size: 48)
         guard let batch else { return [] }
         let (reg, marks, prob) = nets.onet(batch)
@@ -274,7 +293,7 @@ public final class MTCNNDetector {
     /// The clipped crops of `boxes` (facenet-pytorch's 1-based `pad`: truncate, clip to
     /// [1, W] × [1, H]), each area-resized to size × size and normalised, as one (N, 3, s, s)
     /// batch. A box whose clipped region is empty is dropped; `kept` lists the boxes used.
-    func crops(_ image: PlanarRegion, _ boxes: [Candidate], size: Int) -> (Tensor?, [Int]) {
+    func crops<S: AreaSource>(_ image: S, _ boxes: [Candidate], size: Int) -> (Tensor?, [Int]) {
         var regions: [(Int, Int, Int, Int)] = [], kept: [Int] = []
         for (i, c) in boxes.enumerated() {
             // Int(Float) truncates toward zero, like torch's trunc().int().
@@ -289,9 +308,8 @@ public final class MTCNNDetector {
         let batch = Tensor(shape: [regions.count, 3, size, size])
         let per = 3 * size * size
         for (n, r) in regions.enumerated() {
-            let region = PlanarRegion(base: image.base, channels: 3, planeStride: image.planeStride, rowStride: image.rowStride,
-                                      x: r.0, y: r.1, width: r.2, height: r.3)
-            areaResize(region, outH: size, outW: size, into: batch.data + n * per, scratch: &scratch)
+            image.region(x: r.0, y: r.1, width: r.2, height: r.3)
+                .resize(outH: size, outW: size, into: batch.data + n * per, scratch: &scratch)
         }
         normalise(batch.data, batch.count)
         return (batch, kept)

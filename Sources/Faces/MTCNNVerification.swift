@@ -55,6 +55,12 @@ extension MTCNNDetector {
             }
             valid.append(true)
             let (rx, ry, rw, rh) = (x - 1, y - 1, ex - x + 1, ey - y + 1)
+            if rw * rh <= integralMaxPixels {
+                // Straight from the bytes: integer sums, no planar floats of the region.
+                areaResize(image, x: rx, y: ry, width: rw, height: rh, outH: size, outW: size,
+                           into: batch.data + n * per, scratch: &byteScratch)
+                continue
+            }
             // Only the crop's pixels become planar floats (0…255), not the whole frame.
             let plane = rw * rh
             if region.count < 3 * plane { region = [Float](repeating: 0, count: 3 * plane) }

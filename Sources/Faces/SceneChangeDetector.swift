@@ -25,18 +25,23 @@ public final class SceneChangeDetector {
         var counts = [Int](repeating: 0, count: 3 * bins)
         var n = 0
         image.pixels.withUnsafeBufferPointer { px in
-            var y = stepY / 2
-            while y < image.height {
-                var x = stepX / 2
-                while x < image.width {
-                    let i = (y * image.width + x) * 3
-                    counts[Int(px[i]) * bins / 256] += 1
-                    counts[bins + Int(px[i + 1]) * bins / 256] += 1
-                    counts[2 * bins + Int(px[i + 2]) * bins / 256] += 1
-                    n += 1
-                    x += stepX
+            counts.withUnsafeMutableBufferPointer { c in
+                let red = c.baseAddress!, green = red + bins, blue = green + bins
+                // value · bins / 256 of a byte (non-negative): a shift right by 8.
+                var y = stepY / 2
+                while y < image.height {
+                    let row = px.baseAddress! + y * image.width * 3
+                    var x = stepX / 2
+                    while x < image.width {
+                        let p = row + 3 * x
+                        red[(Int(p[0]) &* bins) &>> 8] &+= 1
+                        green[(Int(p[1]) &* bins) &>> 8] &+= 1
+                        blue[(Int(p[2]) &* bins) &>> 8] &+= 1
+                        n += 1
+                        x += stepX
+                    }
+                    y += stepY
                 }
-                y += stepY
             }
         }
         return counts.map { Double($0) / Double(n) }

@@ -6,7 +6,8 @@ import Video
 @testable import Analysis
 
 /// The detecting face stage with its look-ahead, as the pipeline runs them (the look-ahead a few
-/// frames ahead, its detection frames' buffers handed back by the stage and reused), against the
+/// frames ahead, its detection frames' buffers handed back (by the stage, or at 640×360 with the
+/// crops, here at once) and reused), against the
 /// same stage without look-ahead on its own (the naive twin: a fresh conversion per frame).
 @Suite struct DetectionBufferTests {
     @Test func lookaheadWithReusedBuffersMatchesPlainStage() throws {
@@ -45,6 +46,11 @@ import Video
             guard frames.count > lag || (decoded == nil && !frames.isEmpty) else { continue }
             let frame = frames.removeFirst(), p = prepared.removeFirst()
             let got = try stage.process(frame, prepared: p, scaler: scaler)
+            // The sample is 640×360, the detection frame the whole frame: the stage hands it on
+            // with the faces, and whoever cuts the crops from it (the pipeline's classifier
+            // thread) hands its buffer back.
+            #expect(got.frameRGB.map { $0.image.width == frame.width && $0.image.height == frame.height } == true)
+            got.frameRGB?.release()
             let expected = try plain.process(frame, scaler: plainScaler)
             #expect(got.faces == expected.faces && got.endedTracks == expected.endedTracks
                     && got.detectorRan == expected.detectorRan, "frame \(frame.index)")

@@ -93,5 +93,14 @@ final class RecordingClassifier: FrameClassifier, @unchecked Sendable {
         let got = try crops.ferGreyCrop(frame, rect: rect, width: 64, height: 64)
         let differing = zip(got, expected).filter { $0 != $1 }.count
         #expect(got.count == expected.count && differing == 0, "\(differing) of \(expected.count) bytes differ")
+        // Given the whole frame in RGB (the face stage's conversion), the prepared input is the
+        // same floats, cut from it without converting the region again.
+        let spec = crops.input
+        var fromRegion = [Float](repeating: .nan, count: crops.floatsPerCrop), fromWhole = fromRegion
+        try fromRegion.withUnsafeMutableBufferPointer { try crops.prepare(frame, box: face, into: $0.baseAddress!) }
+        let rgb = RGBImage(width: whole.width, height: whole.height, pixels: whole.bytes)
+        try fromWhole.withUnsafeMutableBufferPointer { try crops.prepare(frame, box: face, into: $0.baseAddress!, rgb: rgb) }
+        #expect(fromWhole == fromRegion)
+        #expect(fromWhole == expected.map { (Float($0) * (1 / (255 * spec.std[0])) + (-spec.mean[0] / spec.std[0])) })
     }
 }
