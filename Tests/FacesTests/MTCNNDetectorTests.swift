@@ -154,3 +154,35 @@ struct DetectionsGolden: Decodable {
         #expect((1 ... 2).contains(pool.count), "one buffer set per overlapping detection, made \(pool.count)")
     }
 }
+
+/// `pyramidThreads = 2` (`fervid analyze`'s detector): the largest level on the calling thread,
+/// the others on a second one, merged in level order — the same detections, bit for bit, as
+/// one thread, on every golden frame (faces and none, 640×360 and 960×540 scaled to the bounded
+/// frame), on a 1920×1080 frame (bounded 640×360 plan from a larger image), and on a frame with
+/// a pyramid of one level.
+@Suite struct PyramidThreadsTests {
+    @Test func twoPyramidThreadsFindWhatOneFinds() throws {
+        let g = try golden("mtcnn_detections", as: DetectionsGolden.self)
+        var images = try g.frames.map { try decodeFrame($0.sample, index: $0.frame, width: $0.width, height: $0.height) }
+        images.append(try decodeFrame("WolfgangLanger_Pexels.mp4", index: 100, width: 1920, height: 1080))
+        let one = try MTCNNDetector(modelPath: modelPath("mtcnn"))
+        let two = MTCNNDetector(sharing: one)
+        two.pyramidThreads = 2
+        #expect(two.scales(width: 640, height: 360).count > 1, "a pyramid of several levels to split")
+        var faces = 0
+        for (i, image) in images.enumerated() {
+            let expected = one.detect(image)
+            // Twice: the second run reuses the second thread's workspace and scratch.
+            for run in 0..<2 {
+                let found = Engine.withThreads(1) { two.detect(image) }
+                #expect(found == expected, "frame \(i) run \(run): two pyramid threads differ from one")
+            }
+            faces += expected.count
+        }
+        #expect(faces >= 7, "the frames have faces to compare (\(faces))")
+        // A pyramid of one level (a frame just above 12 px at the first scale): no second thread.
+        let tiny = try decodeFrame("WolfgangLanger_Pexels.mp4", index: 100, width: 36, height: 24)
+        #expect(two.scales(width: 36, height: 24).count == 1)
+        #expect(two.detect(tiny) == one.detect(tiny))
+    }
+}
