@@ -83,24 +83,28 @@ static void direct_512(const float *x, int n, int cin, int h, int w, const float
                         a0[c] = c < cb && bias ? _mm512_set1_ps(bias[co0 + c]) : zero;
                         a1[c] = a0[c];
                     }
-                    for (int ci = 0; ci < cin; ci++) {
-                        for (int ki = 0; ki < kh; ki++) {
-                            const float *row = rows + (long)(ci * kh + ki) * pw + j0;
-                            const int t0 = (ci * kh + ki) * kw;
-                            for (int kj = 0; kj < kw; kj++) {
-                                const __m512 v0 = _mm512_loadu_ps(row + kj), v1 = _mm512_loadu_ps(row + kj + 16);
-                                const float *wt = weight + (long)co0 * taps + t0 + kj;
-#pragma clang loop unroll(full)
-                                for (int c = 0; c < 8; c++) {
-                                    if (c < cb) {
-                                        const __m512 wv = _mm512_set1_ps(wt[(long)c * taps]);
-                                        a0[c] = _mm512_fmadd_ps(wv, v0, a0[c]);
-                                        a1[c] = _mm512_fmadd_ps(wv, v1, a1[c]);
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    // KW a literal 3 for 3×3 kernels, so the column loop unrolls.
+#define DIRECT512_TAPS(KW)                                                                                     \
+    for (int ci = 0; ci < cin; ci++) {                                                                         \
+        for (int ki = 0; ki < kh; ki++) {                                                                      \
+            const float *row = rows + (long)(ci * kh + ki) * pw + j0;                                          \
+            const int t0 = (ci * kh + ki) * kw;                                                                \
+            for (int kj = 0; kj < (KW); kj++) {                                                                \
+                const __m512 v0 = _mm512_loadu_ps(row + kj), v1 = _mm512_loadu_ps(row + kj + 16);              \
+                const float *wt = weight + (long)co0 * taps + t0 + kj;                                         \
+                _Pragma("clang loop unroll(full)") for (int c = 0; c < 8; c++) {                               \
+                    if (c < cb) {                                                                              \
+                        const __m512 wv = _mm512_set1_ps(wt[(long)c * taps]);                                  \
+                        a0[c] = _mm512_fmadd_ps(wv, v0, a0[c]);                                                \
+                        a1[c] = _mm512_fmadd_ps(wv, v1, a1[c]);                                                \
+                    }                                                                                          \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+                    if (kw == 3) { DIRECT512_TAPS(3) }
+                    else { DIRECT512_TAPS(kw) }
+#undef DIRECT512_TAPS
 #pragma clang loop unroll(full)
                     for (int c = 0; c < 8; c++) {
                         if (c < cb) {

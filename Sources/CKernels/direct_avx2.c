@@ -14,6 +14,24 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+/// Every tap of one 16-column step: rows t (input channel × kernel row), kernel columns kj < KW
+/// (KW a literal 3 for 3×3 kernels, so the column loop unrolls).
+#define DIRECT256_TAPS(CB, KW)                                                                                        \
+    do {                                                                                                             \
+        for (int t = 0; t < nt; t++) {                                                                               \
+            const float *row = rows + (long)t * pw + j0;                                                             \
+            const float *w = wt + (long)t * kw;                                                                      \
+            for (int kj = 0; kj < (KW); kj++) {                                                                      \
+                const __m256 v0 = _mm256_loadu_ps(row + kj), v1 = _mm256_loadu_ps(row + kj + 8);                     \
+                for (int c = 0; c < CB; c++) {                                                                       \
+                    const __m256 wv = _mm256_broadcast_ss(w + (long)c * taps + kj);                                  \
+                    a0[c] = _mm256_fmadd_ps(wv, v0, a0[c]);                                                          \
+                    a1[c] = _mm256_fmadd_ps(wv, v1, a1[c]);                                                          \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
+    } while (0)
+
 /// Output row `o` of CB channels: `wt` at the block's first channel (taps floats per channel),
 /// `out` at its first channel's row (channels `plane` floats apart).
 #define DIRECT256_BLOCK(CB)                                                                                           \
@@ -26,18 +44,8 @@
             const int left = ow - j0;                                                                                \
             __m256 a0[CB], a1[CB];                                                                                   \
             for (int c = 0; c < CB; c++) a0[c] = a1[c] = b ? _mm256_set1_ps(b[c]) : zero;                            \
-            for (int t = 0; t < nt; t++) {                                                                           \
-                const float *row = rows + (long)t * pw + j0;                                                         \
-                const float *w = wt + (long)t * kw;                                                                  \
-                for (int kj = 0; kj < kw; kj++) {                                                                    \
-                    const __m256 v0 = _mm256_loadu_ps(row + kj), v1 = _mm256_loadu_ps(row + kj + 8);                 \
-                    for (int c = 0; c < CB; c++) {                                                                   \
-                        const __m256 wv = _mm256_broadcast_ss(w + (long)c * taps + kj);                              \
-                        a0[c] = _mm256_fmadd_ps(wv, v0, a0[c]);                                                      \
-                        a1[c] = _mm256_fmadd_ps(wv, v1, a1[c]);                                                      \
-                    }                                                                                                \
-                }                                                                                                    \
-            }                                                                                                        \
+            if (kw == 3) DIRECT256_TAPS(CB, 3);                                                                      \
+            else DIRECT256_TAPS(CB, kw);                                                                             \
             const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);                                    \
             const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(left - 8), lane);                                \
             for (int c = 0; c < CB; c++) {                                                                           \

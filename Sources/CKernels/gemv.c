@@ -198,3 +198,20 @@ void fervid_softmax2(const float *x, float *y, long n, long p) {
         }
     }
 }
+
+// MARK: flatten in (W, H, C) order
+
+void fervid_flatten_whc(const float *x, float *y, long n, int c, int h, int w) {
+    const long f = (long)c * h * w;
+    for (long i = 0; i < n; i++) {
+        const float *src = x + i * f;
+        float *dst = y + i * f;
+        for (int ci = 0; ci < c; ci++) {
+            for (int ih = 0; ih < h; ih++) {
+                const float *row = src + ((long)ci * h + ih) * w;
+                float *out = dst + (long)ih * c + ci;
+                for (int iw = 0; iw < w; iw++) out[(long)iw * h * c] = row[iw];
+            }
+        }
+    }
+}

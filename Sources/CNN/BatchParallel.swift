@@ -55,7 +55,8 @@ public final class BatchParallel: @unchecked Sendable {
         func tensor(like r: Tensor) -> Tensor {
             lock.lock()
             defer { lock.unlock() }
-            if output == nil { output = Tensor(shape: [n] + r.shape.dropFirst()) }
+            // Uninitialized: the parts write their images' rows, which cover all n.
+            if output == nil { output = Tensor(uninitializedShape: [n] + r.shape.dropFirst()) }
             return output!
         }
     }
@@ -63,7 +64,7 @@ public final class BatchParallel: @unchecked Sendable {
     /// Images [lo, hi) of `x`, single-threaded in a workspace of their own, into `join`.
     private func runPart(_ x: Tensor, from lo: Int, to hi: Int, into join: Join) {
         let per = x.count / join.n
-        let chunk = Tensor(shape: [hi - lo] + x.shape.dropFirst())
+        let chunk = Tensor(uninitializedShape: [hi - lo] + x.shape.dropFirst())
         chunk.data.update(from: x.data + lo * per, count: (hi - lo) * per)
         workspaces.run {
             let r = Engine.withThreads(1) { forward(chunk) }
@@ -79,7 +80,7 @@ public final class BatchParallel: @unchecked Sendable {
 extension Tensor {
     /// A new tensor with `other`'s shape and values.
     public convenience init(copying other: Tensor) {
-        self.init(shape: other.shape)
+        self.init(uninitializedShape: other.shape)
         data.update(from: other.data, count: other.count)
     }
 }

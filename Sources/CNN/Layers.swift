@@ -641,15 +641,8 @@ public final class Flatten {
             y.data.update(from: x.data, count: x.count)
         case .whc:
             precondition(x.shape.count == 4, "Flatten(.whc): expects (N, C, H, W), got \(x.shape)")
-            let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
-            for i in 0..<n {
-                let src = x.data + i * f, dst = y.data + i * f
-                for ci in 0..<c {
-                    for ih in 0..<h {
-                        for iw in 0..<w { dst[(iw * h + ih) * c + ci] = src[(ci * h + ih) * w + iw] }
-                    }
-                }
-            }
+            // In C: the Swift loop's index arithmetic cost ≈ 24 instructions an element (R-Net).
+            fervid_flatten_whc(x.data, y.data, n, Int32(x.shape[1]), Int32(x.shape[2]), Int32(x.shape[3]))
         }
         return y
     }

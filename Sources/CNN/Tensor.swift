@@ -6,10 +6,12 @@ final class FloatStorage: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let capacity: Int
 
-    init(capacity: Int) {
+    /// `fill`: the value of every element; nil leaves them uninitialized (a buffer its user
+    /// writes whole before reading: no pass over memory, no first-touch of pages it overwrites).
+    init(capacity: Int, fill: Float? = 0) {
         self.capacity = Swift.max(capacity, 1)
         pointer = .allocate(capacity: self.capacity)
-        pointer.initialize(repeating: 0, count: self.capacity)
+        if let fill { pointer.initialize(repeating: fill, count: self.capacity) }
     }
 
     deinit { pointer.deallocate() }
@@ -33,10 +35,21 @@ public final class Tensor: @unchecked Sendable {
     var capacity: Int { storage.capacity }
 
     /// A zero-filled tensor of the given shape.
-    public init(shape: [Int]) {
+    public convenience init(shape: [Int]) {
+        self.init(shape: shape, fill: 0)
+    }
+
+    /// A tensor of the given shape whose elements are not initialized: for a buffer the caller
+    /// writes whole before reading it (an input batch, a copy), without the zero-fill's pass.
+    public convenience init(uninitializedShape shape: [Int]) {
+        self.init(shape: shape, fill: nil)
+    }
+
+    /// A tensor whose elements are all `fill` (nil: uninitialized).
+    init(shape: [Int], fill: Float?) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
         let count = shape.reduce(1, *)
-        storage = FloatStorage(capacity: count)
+        storage = FloatStorage(capacity: count, fill: fill)
         data = storage.pointer
         self.shape = shape
         self.count = count
@@ -44,7 +57,7 @@ public final class Tensor: @unchecked Sendable {
 
     /// A tensor holding `values` (row-major, `values.count` == product of `shape`).
     public convenience init(shape: [Int], values: [Float]) {
-        self.init(shape: shape)
+        self.init(uninitializedShape: shape)
         precondition(values.count == count,
                      "Tensor: \(values.count) values for shape \(shape) (\(count) elements)")
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
@@ -96,7 +109,8 @@ public struct OutputSlot: Sendable, Hashable {
     public init() { id = Workspace.newSlot() }
 
     /// The slot's tensor of `shape` in the calling thread's workspace (contents: whatever the
-    /// slot's last call there left; zeros when new).
+    /// slot's last call there left; undefined when new or grown: every layer writes its whole
+    /// output).
     public func tensor(_ shape: [Int]) -> Tensor { Workspace.current.tensor(id, shape) }
 
     /// 4-D variant that builds no shape array when the shape is unchanged.

@@ -21,6 +21,18 @@ public final class Workspace: @unchecked Sendable {
     /// (e.g. one detector's per stream in `fervid serve`).
     public init(ownScratch: Bool = false) {
         scratch = ownScratch ? ConvScratch() : nil
+        poison = nil
+    }
+
+    /// What new and grown slot buffers hold: nil, nothing (uninitialized: every layer writes
+    /// its whole output before anything reads it, so no zero-fill pass or first touch of pages
+    /// it overwrites); a value (tests: NaN, so that a layer reading what it did not write shows).
+    let poison: Float?
+
+    /// A workspace whose new buffers are filled with `poison` (tests).
+    init(ownScratch: Bool = false, poison: Float) {
+        scratch = ownScratch ? ConvScratch() : nil
+        self.poison = poison
     }
 
     /// Floats held by this workspace's buffers.
@@ -31,7 +43,7 @@ public final class Workspace: @unchecked Sendable {
             if t.shape != shape { t.setShape(shape) }
             return t
         }
-        let t = Tensor(shape: shape)
+        let t = Tensor(shape: shape, fill: poison)
         tensors[id] = t
         return t
     }

@@ -43,6 +43,10 @@ public final class MTCNNDetector {
     var verifyRegion: [Float] = []
     /// `verify`'s row sums and spans (``areaResize(_:x:y:width:height:outH:outW:into:scratch:isa:)`` from bytes).
     var byteScratch: [UInt32] = []
+    /// `verify`'s batch of 48×48 crops, the pyramid level P-Net runs on, and the R-/O-Net crop
+    /// batch: slots of the current workspace, as the networks' activations (no allocation or
+    /// zero-fill per call; the largest size is kept).
+    let verifyBatch = OutputSlot(), levelSlot = OutputSlot(), cropSlot = OutputSlot()
     /// Where `detect` runs its networks: a workspace of this pool (activations and convolution
     /// scratch), which detectors of other streams may share (`fervid serve`: the buffers then
     /// grow with the detections that overlap, not with the streams). nil: the caller's workspace
@@ -245,7 +249,7 @@ public final class MTCNNDetector {
     /// One pyramid level through P-Net: its candidates after the level's own NMS, in NMS order.
     func levelCandidates<S: AreaSource>(_ image: S, scale: Double, scratch: inout [Double]) -> [Candidate] {
         let lh = Int(Double(image.height) * scale + 1), lw = Int(Double(image.width) * scale + 1)
-        let level = Tensor(shape: [1, 3, lh, lw])
+        let level = levelSlot.tensor([1, 3, lh, lw])   // written whole by the resize (this thread's workspace)
         image.resize(outH: lh, outW: lw, into: level.data, scratch: &scratch)
         normalise(level.data, level.count)
         let (reg, prob) = nets.pnet(level)
@@ -342,7 +346,7 @@ public final class MTCNNDetector {
             }
         }
         guard !regions.isEmpty else { return (nil, []) }
-        let batch = Tensor(shape: [regions.count, 3, size, size])
+        let batch = cropSlot.tensor([regions.count, 3, size, size])   // written whole below
         let per = 3 * size * size
         for (n, r) in regions.enumerated() {
             image.region(x: r.0, y: r.1, width: r.2, height: r.3)

@@ -30,7 +30,9 @@ extension MTCNNDetector {
     private func verifyInImage(_ image: RGBImage, boxes: [FaceRect]) -> [FaceDetection] {
         guard !boxes.isEmpty else { return [] }
         let size = 48, per = 3 * 48 * 48
-        let batch = Tensor(shape: [boxes.count, 3, size, size])
+        // The crops' batch: a slot of the current workspace, reused from frame to frame (every
+        // crop is written whole below: the area resize, or zeros for a box outside the image).
+        let batch = verifyBatch.tensor([boxes.count, 3, size, size])
         var squared: [SIMD4<Float>] = []
         var valid: [Bool] = []
         var region: [Float] = []  // the detector's buffer, reused across calls (one thread's)

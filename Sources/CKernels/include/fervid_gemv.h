@@ -27,4 +27,10 @@ void fervid_gemv_packed(int isa, int m, int k, const float *packed, int row_begi
 /// (e₀ + e₁)), in that order (libm's expf, so the same floats as the loop it replaces).
 void fervid_softmax2(const float *x, float *y, long n, long p);
 
+// MARK: flatten in (W, H, C) order
+
+/// y[i][(iw·h + ih)·c + ci] = x[i][(ci·h + ih)·w + iw] for n samples of (c, h, w): PyTorch's
+/// x.permute(0, 3, 2, 1).reshape(n, −1), the order MTCNN's dense layers read.
+void fervid_flatten_whc(const float *x, float *y, long n, int c, int h, int w);
+
 #endif
