@@ -13,10 +13,9 @@ long fervid_winograd_input_scratch(int m, int tw, int rows) {
     return (long)rows * alpha * width + alpha * width + (long)rows * tw + 16;
 }
 
-/// The α zero-padded input rows of one tile row (rows iy0…, columns ix0… of the plane) into d:
-/// the portable copy (and the naive twin of the vector ones below).
-static inline void rows_copy(int m, const float *restrict plane, int h, int w, int iy0, int ix0, int width,
-                             float *restrict d) {
+/// Gathers the α zero-padded input rows of one tile row into d and applies Bᵀ over rows into s.
+ALWAYS_INLINE void rows_body(int m, const float *restrict plane, int h, int w, int iy0, int ix0, int width,
+                             float *restrict d, float *restrict s) {
     const int alpha = m + 2;
     int lo = -ix0 < 0 ? 0 : -ix0, hi = w - ix0;
     if (lo > width) lo = width;
@@ -34,67 +33,6 @@ static inline void rows_copy(int m, const float *restrict plane, int h, int w, i
         for (int j = lo; j < hi; j++) row[j] = src[j];
         for (int j = hi; j < width; j++) row[j] = 0;
     }
-}
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-/// rows_copy with AVX-512 masked loads: each row is whole vectors, the padding lanes masked off
-/// (never read) and stored as zeros. Before this the rows were a zero fill and a memmove call
-/// each: DenseNet-161's tile rows are 8–30 floats wide, so the calls cost more than the copies.
-FERVID_TARGET_AVX512 static void rows_copy_512(int m, const float *restrict plane, int h, int w, int iy0, int ix0,
-                                               int width, float *restrict d) {
-    const int alpha = m + 2;
-    for (int j0 = 0; j0 < width; j0 += 16) {
-        // Lane l reads column ix0 + j0 + l when that lies in [0, w) and j0 + l in [0, width).
-        const __m512i col = _mm512_add_epi32(_mm512_set1_epi32(ix0 + j0),
-                                             _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-        __mmask16 k = _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) &
-                      _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32(w));
-        const __mmask16 keep = width - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - j0)) - 1);
-        k &= keep;
-        for (int i = 0; i < alpha; i++) {
-            const int iy = iy0 + i;
-            __m512 v = _mm512_setzero_ps();
-            // The address is formed in integers: its masked-off lanes may lie outside the plane.
-            if (iy >= 0 && iy < h && k)
-                v = _mm512_maskz_loadu_ps(k, (const float *)((const char *)plane +
-                                                             4 * ((long)iy * w + ix0 + j0)));
-            _mm512_mask_storeu_ps(d + i * width + j0, keep, v);
-        }
-    }
-}
-
-/// rows_copy with AVX2 masked loads (AMD's masked loads are fast; only masked stores are not):
-/// whole vectors of each row, the last one stored a float at a time.
-FERVID_TARGET_AVX2 static void rows_copy_256(int m, const float *restrict plane, int h, int w, int iy0, int ix0,
-                                             int width, float *restrict d) {
-    const int alpha = m + 2;
-    for (int j0 = 0; j0 < width; j0 += 8) {
-        const __m256i col = _mm256_add_epi32(_mm256_set1_epi32(ix0 + j0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        const __m256i k = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), col),
-                                              _mm256_cmpgt_epi32(_mm256_set1_epi32(w), col));
-        const int any = !_mm256_testz_si256(k, k);
-        for (int i = 0; i < alpha; i++) {
-            const int iy = iy0 + i;
-            __m256 v = _mm256_setzero_ps();
-            if (iy >= 0 && iy < h && any)
-                v = _mm256_maskload_ps((const float *)((const char *)plane + 4 * ((long)iy * w + ix0 + j0)), k);
-            float *row = d + i * width + j0;
-            if (width - j0 >= 8) {
-                _mm256_storeu_ps(row, v);
-            } else {
-                float t[8];
-                _mm256_storeu_ps(t, v);
-                for (int j = 0; j < width - j0; j++) row[j] = t[j];
-            }
-        }
-    }
-}
-#endif
-
-/// Applies Bᵀ over the α rows in d (width floats each) into s.
-ALWAYS_INLINE void rows_transform(int m, int width, const float *restrict d, float *restrict s) {
     if (m == 4) {
         const float *r0 = d, *r1 = d + width, *r2 = d + 2 * width, *r3 = d + 3 * width, *r4 = d + 4 * width,
                     *r5 = d + 5 * width;
@@ -122,22 +60,15 @@ ALWAYS_INLINE void rows_transform(int m, int width, const float *restrict d, flo
     }
 }
 
-/// Row transforms for every tile row; returns the per-tile base offsets into S. `isa`, a
-/// constant where this is inlined, picks the padded-row copy.
-ALWAYS_INLINE void prepare_rows(int isa, int m, const float *plane0, long image_stride, int h, int w, int pad_top,
+/// Row transforms for every tile row; returns the per-tile base offsets into S.
+ALWAYS_INLINE void prepare_rows(int m, const float *plane0, long image_stride, int h, int w, int pad_top,
                                 int pad_left, int th, int tw, int first_row, int rows, float *S, float *d,
                                 int *base) {
     const int alpha = m + 2, width = m * tw + 2;
     for (int r = 0; r < rows; r++) {
         const int global = first_row + r, img = global / th, ty = global % th;
-        const float *plane = plane0 + (long)img * image_stride;
-#if defined(__x86_64__)
-        if (isa == FERVID_GEMM_AVX512) rows_copy_512(m, plane, h, w, m * ty - pad_top, -pad_left, width, d);
-        else if (isa == FERVID_GEMM_AVX2) rows_copy_256(m, plane, h, w, m * ty - pad_top, -pad_left, width, d);
-        else
-#endif
-            rows_copy(m, plane, h, w, m * ty - pad_top, -pad_left, width, d);
-        rows_transform(m, width, d, S + (long)r * alpha * width);
+        rows_body(m, plane0 + (long)img * image_stride, h, w, m * ty - pad_top, -pad_left, width, d,
+                  S + (long)r * alpha * width);
         for (int t = 0; t < tw; t++) base[r * tw + t] = r * alpha * width + m * t;
     }
 }
@@ -171,13 +102,13 @@ ALWAYS_INLINE void columns_scalar(int m, int tw, int rows, const float *restrict
 }
 
 /// Row transforms, then column transforms one tile at a time (each variant compiles it for its ISA).
-ALWAYS_INLINE void input_rows_body(int isa, int m, const float *plane0, long image_stride, int h, int w, int pad_top,
+ALWAYS_INLINE void input_rows_body(int m, const float *plane0, long image_stride, int h, int w, int pad_top,
                                    int pad_left, int th, int tw, int first_row, int rows, float *v, long stride,
                                    float *scratch) {
     const int alpha = m + 2, width = m * tw + 2;
     float *S = scratch, *d = S + (long)rows * alpha * width;
     int *base = (int *)(d + alpha * width);
-    prepare_rows(isa, m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, S, d, base);
+    prepare_rows(m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, S, d, base);
     columns_scalar(m, tw, rows, S, base, v, stride);
 }
 
@@ -186,16 +117,11 @@ ALWAYS_INLINE void input_rows_body(int isa, int m, const float *plane0, long ima
      int first_row, int rows, float *v, long stride, float *scratch)
 #define INPUT_ARGS (m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v, stride, scratch)
 
-static void fervid_winograd_input_rows_base INPUT_PARAMS {
-    input_rows_body(FERVID_GEMM_GENERIC, m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v,
-                    stride, scratch);
-}
+FERVID_PER_ISA_BUT_512(fervid_winograd_input_rows, input_rows_body, INPUT_PARAMS, INPUT_ARGS)
 
 #if defined(__x86_64__)
-FERVID_TARGET_AVX2 static void fervid_winograd_input_rows_256 INPUT_PARAMS {
-    input_rows_body(FERVID_GEMM_AVX2, m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, v,
-                    stride, scratch);
-}
+#include <immintrin.h>
+
 
 /// AVX-512: the column transform for 16 tiles at once, their α inputs gathered from S.
 __attribute__((target("avx512f")))
@@ -204,8 +130,7 @@ static void fervid_winograd_input_rows_512(int m, const float *plane0, long imag
     const int alpha = m + 2, width = m * tw + 2, tiles = rows * tw;
     float *S = scratch, *d = S + (long)rows * alpha * width;
     int *base = (int *)(d + alpha * width);
-    prepare_rows(FERVID_GEMM_AVX512, m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, S, d,
-                 base);
+    prepare_rows(m, plane0, image_stride, h, w, pad_top, pad_left, th, tw, first_row, rows, S, d, base);
     const __m512 c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5), c2 = _mm512_set1_ps(2);
     for (int q0 = 0; q0 < tiles; q0 += 16) {
         const int left = tiles - q0;
