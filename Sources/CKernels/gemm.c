@@ -107,30 +107,100 @@ void fervid_gemm_unpack_a(int isa, int m, int k, const float *packed, float *a, 
     }
 }
 
-/// One row of a B panel: `len` elements of B row p from `src` into `dst`, through the optional
-/// per-row transform.
-__attribute__((always_inline)) static inline void pack_row(float *restrict dst, const float *restrict src, int len,
-                                                          const float *scale, const float *shift, int relu,
-                                                          int p) {
-    if (!scale) {
-        memcpy(dst, src, sizeof(float) * (size_t)len);
-        return;
-    }
-    const float s = scale[p], t = shift[p];
-    if (relu) {
-        for (int j = 0; j < len; j++) {
-            const float v = src[j] * s + t;
-            dst[j] = v > 0 ? v : 0;
+/// One segment of a B panel: `len` columns of kc rows, row p from src + p·ldb into dst + p·w,
+/// through the optional per-row transform (scale/shift indexed by the segment's row p, ReLU).
+typedef void (*pack_segment_fn)(float *restrict dst, int w, const float *restrict src, long ldb, int len, int kc,
+                                const float *scale, const float *shift, int relu);
+
+/// The portable segment: plain loops (and the naive twin of the vector ones below).
+static void pack_segment_base(float *restrict dst, int w, const float *restrict src, long ldb, int len, int kc,
+                              const float *scale, const float *shift, int relu) {
+    for (int p = 0; p < kc; p++) {
+        float *d = dst + (long)p * w;
+        const float *x = src + (long)p * ldb;
+        if (!scale) {
+            for (int j = 0; j < len; j++) d[j] = x[j];
+            continue;
         }
-    } else {
-        for (int j = 0; j < len; j++) dst[j] = src[j] * s + t;
+        const float sc = scale[p], t = shift[p];
+        for (int j = 0; j < len; j++) {
+            const float v = x[j] * sc + t;
+            d[j] = relu && !(v > 0) ? 0 : v;
+        }
     }
 }
 
+#if defined(__x86_64__)
+/// AVX-512: 16 columns at a time, the last partial vector masked (a segment of a multi-image
+/// panel is often shorter than a vector: DenseNet-161's 6×6 and 3×3 planes). Before this the
+/// rows were a memcpy call or a vector loop with a scalar remainder each.
+FERVID_TARGET_AVX512 static void pack_segment_512(float *restrict dst, int w, const float *restrict src, long ldb,
+                                                  int len, int kc, const float *scale, const float *shift,
+                                                  int relu) {
+    const int full = len & ~15;
+    const __mmask16 tail = (__mmask16)((1u << (len & 15)) - 1);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        float *d = dst + (long)p * w;
+        const float *x = src + (long)p * ldb;
+        if (!scale) {
+            for (int j = 0; j < full; j += 16) _mm512_storeu_ps(d + j, _mm512_loadu_ps(x + j));
+            if (tail) _mm512_mask_storeu_ps(d + full, tail, _mm512_maskz_loadu_ps(tail, x + full));
+            continue;
+        }
+        const __m512 sc = _mm512_set1_ps(scale[p]), t = _mm512_set1_ps(shift[p]);
+        for (int j = 0; j < full; j += 16) {
+            __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), sc, t);
+            if (relu) v = _mm512_max_ps(v, zero);
+            _mm512_storeu_ps(d + j, v);
+        }
+        if (tail) {
+            __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, x + full), sc, t);
+            if (relu) v = _mm512_max_ps(v, zero);
+            _mm512_mask_storeu_ps(d + full, tail, v);
+        }
+    }
+}
+
+/// AVX2: 8 columns at a time, the rest one by one (AMD's masked stores are slow).
+FERVID_TARGET_AVX2 static void pack_segment_256(float *restrict dst, int w, const float *restrict src, long ldb,
+                                                int len, int kc, const float *scale, const float *shift, int relu) {
+    const int full = len & ~7;
+    const __m256 zero = _mm256_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        float *d = dst + (long)p * w;
+        const float *x = src + (long)p * ldb;
+        if (!scale) {
+            int j = 0;
+            for (; j < full; j += 8) _mm256_storeu_ps(d + j, _mm256_loadu_ps(x + j));
+            for (; j < len; j++) d[j] = x[j];
+            continue;
+        }
+        const float sf = scale[p], tf = shift[p];
+        const __m256 sc = _mm256_set1_ps(sf), t = _mm256_set1_ps(tf);
+        int j = 0;
+        for (; j < full; j += 8) {
+            __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), sc, t);
+            if (relu) v = _mm256_max_ps(v, zero);
+            _mm256_storeu_ps(d + j, v);
+        }
+        for (; j < len; j++) {
+            const float v = __builtin_fmaf(x[j], sf, tf);
+            d[j] = relu && !(v > 0) ? 0 : v;
+        }
+    }
+}
+#endif
+
 /// Packs rows [p0, p0 + kc) and local columns [j0, j0 + nc) of B into panels: the panel at
 /// local column jj starts at ws[jj·kc] and holds kc rows of its width, zero past nc.
-__attribute__((always_inline)) static inline void pack_b_body(int isa, int p0, int kc, int j0, int nc,
-                                                              const fervid_gemm_b *b, float *ws) {
+static void pack_b(int isa, int p0, int kc, int j0, int nc, const fervid_gemm_b *b, float *ws) {
+    pack_segment_fn segment = pack_segment_base;
+#if defined(__x86_64__)
+    if (isa == FERVID_GEMM_AVX512) segment = pack_segment_512;
+    else if (isa == FERVID_GEMM_AVX2) segment = pack_segment_256;
+#endif
+    const float *scale = b->scale ? b->scale + p0 : NULL, *shift = b->scale ? b->shift + p0 : NULL;
     const int nr = gemm_nr(isa);
     for (int jj = 0; jj < nc; jj += nr) {
         const int cols = nc - jj < nr ? nc - jj : nr;
@@ -144,9 +214,7 @@ __attribute__((always_inline)) static inline void pack_b_body(int isa, int p0, i
             int len = cols - done;
             if (len > b->image_cols - col) len = (int)(b->image_cols - col);
             const float *src = b->data + img * b->image_stride + col + (long)p0 * b->ldb;
-            for (int p = 0; p < kc; p++) {
-                pack_row(dst + (long)p * w + done, src + (long)p * b->ldb, len, b->scale, b->shift, b->relu, p0 + p);
-            }
+            segment(dst + done, w, src, b->ldb, len, kc, scale, shift, b->relu);
             done += len;
         }
         if (cols < w) {
@@ -155,11 +223,6 @@ __attribute__((always_inline)) static inline void pack_b_body(int isa, int p0, i
     }
 }
 
-typedef void (*pack_b_fn)(int, int, int, int, int, const fervid_gemm_b *, float *);
-
-#define PACK_B_PARAMS (int isa, int p0, int kc, int j0, int nc, const fervid_gemm_b *b, float *ws)
-#define PACK_B_ARGS (isa, p0, kc, j0, nc, b, ws)
-FERVID_ISA_VARIANTS(pack_b, pack_b_body, PACK_B_PARAMS, PACK_B_ARGS)
 
 // MARK: micro-kernels
 // kernel(kc, a, b, c, ldc, mrows, ncols, flags, e): C[0..<mrows, 0..<ncols] (row stride ldc)
@@ -199,6 +262,19 @@ static void kernel_generic(long kc, const float *a, const float *b, float *c, lo
 
 #if defined(__x86_64__)
 
+/// One depth step of kernel512: x0/x1[r] += a[r] · b[0..<16] / b[16..<32].
+__attribute__((target("avx512f"), always_inline))
+static inline void step512(const int nv, const float *a, const float *b, __m512 x0[12], __m512 x1[12]) {
+    const __m512 b0 = _mm512_load_ps(b);
+    const __m512 b1 = nv == 2 ? _mm512_load_ps(b + 16) : b0;
+#pragma clang loop unroll(full)
+    for (int r = 0; r < 12; r++) {
+        const __m512 av = _mm512_set1_ps(a[r]);
+        x0[r] = _mm512_fmadd_ps(av, b0, x0[r]);
+        if (nv == 2) x1[r] = _mm512_fmadd_ps(av, b1, x1[r]);
+    }
+}
+
 /// AVX-512: 12 rows × nv·16 columns (nv 1 or 2), 12·nv accumulators.
 __attribute__((target("avx512f"), always_inline))
 static inline void kernel512(const int nv, long kc, const float *a, const float *b, float *c, long ldc, int mrows,
@@ -206,18 +282,22 @@ static inline void kernel512(const int nv, long kc, const float *a, const float 
     __m512 x0[12], x1[12];
 #pragma clang loop unroll(full)
     for (int r = 0; r < 12; r++) { x0[r] = _mm512_setzero_ps(); x1[r] = _mm512_setzero_ps(); }
-    for (long p = 0; p < kc; p++) {
+    // Depth unrolled by 4 with one prefetch per 64 bytes of A (three per 4 steps of 48 bytes)
+    // instead of one per step; each accumulator still sums its products in depth order.
+    long p = 0;
+    for (; p + 4 <= kc; p += 4) {
         // A streams from memory when the weights do not fit in cache (batch 1): fetch 4 KB
         // ahead (measured, 4096×16×4608: 50 → 79 GFLOP/s; 2048×16×4608: 90 → 134).
         _mm_prefetch((const char *)(a + 1024), _MM_HINT_T0);
-        const __m512 b0 = _mm512_load_ps(b);
-        const __m512 b1 = nv == 2 ? _mm512_load_ps(b + 16) : b0;
+        _mm_prefetch((const char *)(a + 1040), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + 1056), _MM_HINT_T0);
 #pragma clang loop unroll(full)
-        for (int r = 0; r < 12; r++) {
-            const __m512 av = _mm512_set1_ps(a[r]);
-            x0[r] = _mm512_fmadd_ps(av, b0, x0[r]);
-            if (nv == 2) x1[r] = _mm512_fmadd_ps(av, b1, x1[r]);
-        }
+        for (int q = 0; q < 4; q++) step512(nv, a + 12 * q, b + 16 * nv * q, x0, x1);
+        a += 48;
+        b += 64 * nv;
+    }
+    for (; p < kc; p++) {
+        step512(nv, a, b, x0, x1);
         a += 12;
         b += 16 * nv;
     }
@@ -276,6 +356,19 @@ static inline __m256i lane_mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/// One depth step of kernel256: x0/x1[r] += a[r] · b[0..<8] / b[8..<16].
+__attribute__((target("avx2,fma"), always_inline))
+static inline void step256(const int nv, const float *a, const float *b, __m256 x0[6], __m256 x1[6]) {
+    const __m256 b0 = _mm256_load_ps(b);
+    const __m256 b1 = nv == 2 ? _mm256_load_ps(b + 8) : b0;
+#pragma clang loop unroll(full)
+    for (int r = 0; r < 6; r++) {
+        const __m256 av = _mm256_broadcast_ss(a + r);
+        x0[r] = _mm256_fmadd_ps(av, b0, x0[r]);
+        if (nv == 2) x1[r] = _mm256_fmadd_ps(av, b1, x1[r]);
+    }
+}
+
 /// AVX2 + FMA: 6 rows × nv·8 columns (nv 1 or 2), 6·nv accumulators.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void kernel256(const int nv, long kc, const float *a, const float *b, float *c, long ldc, int mrows,
@@ -283,16 +376,20 @@ static inline void kernel256(const int nv, long kc, const float *a, const float 
     __m256 x0[6], x1[6];
 #pragma clang loop unroll(full)
     for (int r = 0; r < 6; r++) { x0[r] = _mm256_setzero_ps(); x1[r] = _mm256_setzero_ps(); }
-    for (long p = 0; p < kc; p++) {
+    // Depth unrolled by 4 with one prefetch per 64 bytes of A (two per 4 steps of 24 bytes)
+    // instead of one per step: 86 instructions per 48 FMAs instead of 100 (callgrind,
+    // docs/benchmarks.md "Session 14"); each accumulator still sums in depth order.
+    long p = 0;
+    for (; p + 4 <= kc; p += 4) {
         _mm_prefetch((const char *)(a + 1024), _MM_HINT_T0);
-        const __m256 b0 = _mm256_load_ps(b);
-        const __m256 b1 = nv == 2 ? _mm256_load_ps(b + 8) : b0;
+        _mm_prefetch((const char *)(a + 1040), _MM_HINT_T0);
 #pragma clang loop unroll(full)
-        for (int r = 0; r < 6; r++) {
-            const __m256 av = _mm256_broadcast_ss(a + r);
-            x0[r] = _mm256_fmadd_ps(av, b0, x0[r]);
-            if (nv == 2) x1[r] = _mm256_fmadd_ps(av, b1, x1[r]);
-        }
+        for (int q = 0; q < 4; q++) step256(nv, a + 6 * q, b + 8 * nv * q, x0, x1);
+        a += 24;
+        b += 32 * nv;
+    }
+    for (; p < kc; p++) {
+        step256(nv, a, b, x0, x1);
         a += 6;
         b += 8 * nv;
     }
@@ -345,10 +442,9 @@ void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int 
                          const fervid_gemm_b *b, float *c, long ldc, const float *bias, const float *residual,
                          long ldr, int flags, float *workspace) {
     gemm_kernel narrow = kernel_generic, wide = kernel_generic;
-    pack_b_fn pack = pack_b_base;
 #if defined(__x86_64__)
-    if (isa == FERVID_GEMM_AVX512) { narrow = kernel512_1; wide = kernel512_2; pack = pack_b_512; }
-    else if (isa == FERVID_GEMM_AVX2) { narrow = kernel256_1; wide = kernel256_2; pack = pack_b_256; }
+    if (isa == FERVID_GEMM_AVX512) { narrow = kernel512_1; wide = kernel512_2; }
+    else if (isa == FERVID_GEMM_AVX2) { narrow = kernel256_1; wide = kernel256_2; }
 #endif
     const int mr = fervid_gemm_mr(isa), nr = gemm_nr(isa);
     const long mp = ((long)m + mr - 1) / mr * mr;
@@ -357,7 +453,7 @@ void fervid_gemm_compute(int isa, int m, int n, int k, const float *packed, int 
         const int nc = n - j0 < NC ? n - j0 : NC;
         for (int p0 = 0; p0 < k; p0 += KC) {
             const int kc = k - p0 < KC ? k - p0 : KC;
-            pack(isa, p0, kc, j0, nc, b, workspace);
+            pack_b(isa, p0, kc, j0, nc, b, workspace);
             const int last = p0 + kc == k;
             int fl = p0 == 0 ? (flags & FERVID_GEMM_ACCUMULATE) : FERVID_GEMM_ACCUMULATE;
             if (last) fl |= flags & FERVID_GEMM_RELU;

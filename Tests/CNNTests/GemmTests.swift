@@ -54,10 +54,13 @@ let packedKernels = Engine.GemmKernel.allCases.filter { $0 != .openBLAS && $0.is
 /// every dimension (rows past the micro-panel, columns past the kernel width and the packed
 /// block, depth past one packed block), leading dimensions wider than the matrices, every
 /// epilogue (bias, ReLU, accumulate), and the serial, column-split and row-split schedules.
+/// The micro-kernels step the depth 4 at a time: depths 1, 2, 3, 6, 7 and blocks ending in 1
+/// (513 = 256 + 256 + 1), 2 (258) and 3 (259) leave every remainder after the unrolled steps.
 @Test(arguments: packedKernels)
 func packedGemmMatchesNaive(_ kernel: Engine.GemmKernel) {
     let shapes = [(1, 1, 1), (5, 7, 3), (13, 33, 300), (12, 16, 513), (29, 530, 300), (200, 40, 300),
-                  (7, 1100, 5), (50, 17, 9)]
+                  (7, 1100, 5), (50, 17, 9), (11, 45, 258), (6, 16, 6), (3, 8, 2), (12, 32, 7),
+                  (25, 48, 259)]
     for (m, n, k) in shapes {
         let lda = k + 3, ldb = n + 5, ldc = n + 2
         let a = randomValues(m * lda, seed: 611), b = randomValues(k * ldb, seed: 612)
