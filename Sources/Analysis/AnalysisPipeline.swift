@@ -50,6 +50,9 @@ public struct PipelineStats: Sendable {
     public var classifySeconds = 0.0
     public var writeSeconds = 0.0
     public var wallSeconds = 0.0
+    /// CPU seconds of the whole process (every thread, user + system) over the same span as
+    /// `wallSeconds`: `cpuSeconds / wallSeconds` is how many cores the run kept busy.
+    public var cpuSeconds = 0.0
     /// Seconds between a live frame's arrival and its result (last value), nil for files.
     public var lag: Double?
     /// Timestamp of the last analyzed frame.
@@ -189,6 +192,7 @@ public final class AnalysisPipeline: @unchecked Sendable {
     /// in frame order. Rethrows the first error of any stage after every stage has stopped.
     public func run(consume: (FrameResult) throws -> Void) throws {
         let started = Date()
+        let startedCPU = Self.processCPUSeconds()
         let decoded: Inbox
         if settings.live {
             let buffer = LiveFrameBuffer<DecodedJob>(settings: settings.liveSettings)
@@ -251,9 +255,20 @@ public final class AnalysisPipeline: @unchecked Sendable {
             }
         }
         done.wait()
-        update { $0.wallSeconds = Date().timeIntervalSince(started) }
+        let cpu = Self.processCPUSeconds() - startedCPU
+        update {
+            $0.wallSeconds = Date().timeIntervalSince(started)
+            $0.cpuSeconds = cpu
+        }
         if let failure = statsLock.withLock({ failure }) { throw failure }
         if let consumerError { throw consumerError }
+    }
+
+    /// User + system CPU seconds of the process so far (`CLOCK_PROCESS_CPUTIME_ID`).
+    static func processCPUSeconds() -> Double {
+        var t = timespec()
+        guard clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) == 0 else { return 0 }
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 
     private func decodeLoop(into queue: Inbox) {

@@ -60,6 +60,10 @@ public enum FaceStageFactory {
                 detector = try MTCNNDetector(modelPath: path, minSourceFace: minFace)
             }
             detector.buffers = detectorBuffers
+            // Own buffers (analyze): the pyramid on two threads where the engine has two, so a
+            // detection on the look-ahead thread, which bounds the pipeline, takes less time.
+            // Shared ones (serve, many streams): one thread each; the streams fill the cores.
+            if detectorBuffers == nil { detector.pyramidThreads = min(2, Engine.threads) }
             return DetectingFaceStage(tracker: DetectingFaceTracker(detector: detector, detectInterval: detectInterval),
                                       select: select)
         case .center:

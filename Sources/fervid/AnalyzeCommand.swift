@@ -481,12 +481,13 @@ struct Analyze: ParsableCommand {
     }
 
     /// `stats input=… frames_read=… frames_analyzed=… faces=… detections=… wall_s=… fps=… decode_s=…
-    /// face_ahead_s=… face_s=… classify_s=… write_s=…`: detector runs, busy seconds per stage
+    /// face_ahead_s=… face_s=… classify_s=… write_s=… cpu_s=… cores_busy=…`: detector runs, busy seconds per stage
     /// (PipelineStats; stages overlap, so they may sum to more than the wall time). Decode
     /// includes sampling; face_ahead is the face stage's look-ahead thread (detection frame, cut
     /// test, scheduled detections; 0 without one), face the tracker's thread (verification,
     /// detections not run ahead); classify includes cropping; write is the consumer (smoothing,
-    /// timeline, annotated video).
+    /// timeline, annotated video). cpu_s: the process's CPU seconds over the pipeline's wall time
+    /// (every thread, libavcodec's included; not the start-up); cores_busy = cpu_s / wall_s.
     static func statsLine(input: String, _ s: PipelineStats) -> String {
         let fps = s.wallSeconds > 0 ? Double(s.framesAnalyzed) / s.wallSeconds : 0
         var line = "stats input=\(input.replacingOccurrences(of: " ", with: "%20")) frames_read=\(s.framesRead) "
@@ -495,6 +496,7 @@ struct Analyze: ParsableCommand {
             + String(format: "wall_s=%.3f fps=%.2f decode_s=%.3f face_ahead_s=%.3f face_s=%.3f classify_s=%.3f write_s=%.3f",
                      s.wallSeconds, fps, s.decodeSeconds, s.faceAheadSeconds, s.faceSeconds, s.classifySeconds,
                      s.writeSeconds)
+            + String(format: " cpu_s=%.3f cores_busy=%.2f", s.cpuSeconds, s.wallSeconds > 0 ? s.cpuSeconds / s.wallSeconds : 0)
         if let live = s.live {
             func v(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
             line += " max_lag_s=\(v(live.maxLag)) dropped_thinned=\(live.droppedThinned) dropped_stale=\(live.droppedStale)"

@@ -216,6 +216,12 @@ struct ModelsBenchCLITests {
         }
         let fps = try #require(Double(fields["fps"] ?? ""))
         #expect(abs(fps - Double(frames) / wall) <= 0.01 * fps + 0.01)
+        // The process's CPU over the pipeline: some, and no more than every core for the wall time.
+        let cpu = try #require(Double(fields["cpu_s"] ?? ""), "cpu_s missing")
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        #expect(cpu > 0 && cpu <= wall * cores * 1.02 + 0.01, "cpu_s \(cpu), wall \(wall), \(cores) cores")
+        let busy = try #require(Double(fields["cores_busy"] ?? ""), "cores_busy missing")
+        #expect(abs(busy - cpu / wall) <= 0.01 + 0.01 * busy, "cores_busy \(busy), cpu_s / wall_s \(cpu / wall)")
     }
 }
 

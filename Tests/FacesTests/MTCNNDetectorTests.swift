@@ -154,3 +154,47 @@ struct DetectionsGolden: Decodable {
         #expect((1 ... 2).contains(pool.count), "one buffer set per overlapping detection, made \(pool.count)")
     }
 }
+
+/// `pyramidThreads = 2` (`fervid analyze`'s detector): the largest level on the calling thread,
+/// the others on a second one, merged in level order — the same detections, bit for bit, as
+/// one thread, on every golden frame (faces and none, 640×360 and 960×540 scaled to the bounded
+/// frame), on a 1280×720 frame (scaled to its 640×360 plan first), and on a frame with a pyramid
+/// of one level.
+@Suite struct PyramidThreadsTests {
+    @Test func twoPyramidThreadsFindWhatOneFinds() throws {
+        let g = try golden("mtcnn_detections", as: DetectionsGolden.self)
+        var images = try g.frames.map { try decodeFrame($0.sample, index: $0.frame, width: $0.width, height: $0.height) }
+        // A 1280×720 frame (each pixel of a 640×360 one doubled): detected on a plan of its own size.
+        let small = try decodeFrame("WolfgangLanger_Pexels.mp4", index: 100, width: 640, height: 360)
+        var big = [UInt8](repeating: 0, count: 1280 * 720 * 3)
+        for y in 0 ..< 720 {
+            for x in 0 ..< 1280 {
+                for c in 0 ..< 3 { big[(y * 1280 + x) * 3 + c] = small.pixels[((y / 2) * 640 + x / 2) * 3 + c] }
+            }
+        }
+        images.append(RGBImage(width: 1280, height: 720, pixels: big))
+        let one = try MTCNNDetector(modelPath: modelPath("mtcnn"))
+        let two = MTCNNDetector(sharing: one)
+        two.pyramidThreads = 2
+        #expect(two.scales(width: 640, height: 360).count > 1, "a pyramid of several levels to split")
+        var faces = 0
+        for (i, image) in images.enumerated() {
+            let expected = one.detect(image)
+            // Twice: the second run reuses the second thread's workspace and scratch.
+            for run in 0..<2 {
+                let found = Engine.withThreads(1) { two.detect(image) }
+                #expect(found == expected, "frame \(i) run \(run): two pyramid threads differ from one")
+            }
+            faces += expected.count
+        }
+        #expect(faces >= 7, "the frames have faces to compare (\(faces))")
+        // A pyramid of one level (a frame just above 12 px at the first scale): no second thread.
+        var corner = [UInt8](repeating: 0, count: 36 * 24 * 3)
+        for y in 0 ..< 24 {
+            for x in 0 ..< 36 * 3 { corner[y * 36 * 3 + x] = small.pixels[(150 + y) * 640 * 3 + 300 * 3 + x] }
+        }
+        let tiny = RGBImage(width: 36, height: 24, pixels: corner)
+        #expect(two.scales(width: 36, height: 24).count == 1)
+        #expect(two.detect(tiny) == one.detect(tiny))
+    }
+}
