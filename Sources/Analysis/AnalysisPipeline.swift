@@ -51,7 +51,8 @@ public struct PipelineStats: Sendable {
     public var writeSeconds = 0.0
     public var wallSeconds = 0.0
     /// CPU seconds of the whole process (every thread, user + system) over the same span as
-    /// `wallSeconds`: `cpuSeconds / wallSeconds` is how many cores the run kept busy.
+    /// `wallSeconds`: `cpuSeconds / wallSeconds` is how many cores the run kept busy. Process-wide:
+    /// pipelines running at the same time in the process (`--jobs`, live inputs) count in each other's.
     public var cpuSeconds = 0.0
     /// Seconds between a live frame's arrival and its result (last value), nil for files.
     public var lag: Double?
